@@ -1,0 +1,62 @@
+# facewatch: the two commands a new machine needs are `make demo` and `make test`.
+# Both build what they need from nothing (a venv for the project, one venv per tool that
+# pins its own dependencies: aws-sam-cli and checkov conflict with the project's pins).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+TOOLS := .tools
+UV := $(VENV)/bin/uv
+PY := $(VENV)/bin/python
+SAM := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+# sam build needs python3.13 on PATH for runtime python3.13 (pyenv provides it here).
+SAM_PYENV := PYENV_VERSION=3.11.7:3.13.0
+
+.PHONY: demo test lint typecheck validate security unit bench build clean
+.DEFAULT_GOAL := test
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "facewatch needs Python >= 3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check uv==0.13.9
+	$(UV) pip install -q -p $(PY) -e '.[dev]'
+	touch $@
+
+$(TOOLS)/.installed: $(VENV)/.installed
+	$(UV) venv -q --allow-existing -p $(PY) $(TOOLS)/sam
+	$(UV) pip install -q -p $(TOOLS)/sam/bin/python aws-sam-cli==1.170.0
+	$(UV) venv -q --allow-existing -p $(PY) $(TOOLS)/checkov
+	$(UV) pip install -q -p $(TOOLS)/checkov/bin/python checkov==3.3.30
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/facewatch demo
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy layers/facewatch/facewatch tools/facewatch_tools functions bench
+
+validate: $(TOOLS)/.installed
+	$(VENV)/bin/cfn-lint --append-rules lint_rules -- template.yaml camera-template.yaml
+	$(SAM) validate --lint --template template.yaml
+	$(CHECKOV) -f template.yaml -f camera-template.yaml --framework cloudformation --skip-download --quiet --compact
+
+security: $(VENV)/.installed
+	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
+
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest --cov --cov-report=term --cov-fail-under=80
+
+test: lint typecheck validate security unit
+
+bench: $(VENV)/.installed
+	$(PY) bench/face_events_bench.py
+
+build: $(TOOLS)/.installed
+	$(SAM_PYENV) $(SAM) build --cached
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

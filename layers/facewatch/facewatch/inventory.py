@@ -1,0 +1,155 @@
+"""The camera inventory (``cameras.yaml``): sites and cameras, validated with line-aware errors.
+
+Shared by the fleet tools (provisioning, registry), the office proxy and the notifiers.
+RTSP credentials are never part of the inventory: the proxy reads them from its host.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CameraIdStr = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_.-]{1,128}$")]
+SiteIdStr = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+
+class Detector(StrEnum):
+    STREAM_PROCESSOR = "stream-processor"
+    SAMPLER = "sampler"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+class Schedule(BaseModel):
+    """When recognition runs, in the site's local time. No schedule means always."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    days: list[Weekday] = Field(default_factory=lambda: list(Weekday), min_length=1)
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59)
+
+
+class Site(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: SiteIdStr
+    name: str = Field(min_length=1, max_length=100)
+    time_zone: str = "UTC"
+    slack_route: str | None = Field(
+        default=None, description="Key in the Slack webhook secret; the default route if unset"
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class Camera(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: CameraIdStr = Field(description="The KVS stream name")
+    site: SiteIdStr
+    zone: str = Field(default="", max_length=100)
+    display_name: str = Field(min_length=1, max_length=100)
+    detector: Detector = Detector.SAMPLER
+    schedule: Schedule | None = None
+    severity: Severity = Severity.NORMAL
+    rtsp_url: str | None = Field(
+        default=None,
+        description="rtsp://host:port/path without credentials (the proxy adds them)",
+        pattern=r"^rtsps?://[^@/\s]+(/\S*)?$",
+    )
+
+
+class Inventory(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    sites: list[Site] = Field(default_factory=list)
+    cameras: list[Camera] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Inventory:
+        site_ids = [s.id for s in self.sites]
+        if len(site_ids) != len(set(site_ids)):
+            raise ValueError("site ids must be unique")
+        camera_ids = [c.id for c in self.cameras]
+        if len(camera_ids) != len(set(camera_ids)):
+            raise ValueError("camera ids must be unique")
+        for camera in self.cameras:
+            if camera.site not in site_ids:
+                raise ValueError(f"camera {camera.id!r} names unknown site {camera.site!r}")
+        return self
+
+    def site(self, site_id: str) -> Site:
+        for site in self.sites:
+            if site.id == site_id:
+                return site
+        raise KeyError(site_id)
+
+    def cameras_at(self, site_id: str) -> list[Camera]:
+        return [c for c in self.cameras if c.site == site_id]
+
+
+class InventoryError(ValueError):
+    """An inventory that does not validate; the message names the file, line and field."""
+
+
+def load_inventory(path: Path) -> Inventory:
+    import yaml  # noqa: PLC0415 - tools only; the Lambda layer does not ship PyYAML
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise InventoryError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return Inventory.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{path}: {exc.error_count()} problem(s)"]
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"])
+            line = _line_of(node, error["loc"])
+            at = f"line {line}" if line else "top level"
+            lines.append(f"  {at}: {where or '(inventory)'}: {error['msg']}")
+        raise InventoryError("\n".join(lines)) from exc
+
+
+def _line_of(node: Any, loc: tuple[int | str, ...]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
+    import yaml  # noqa: PLC0415
+
+    line: int | None = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode) and isinstance(key, str):
+            match = [v for k, v in node.value if getattr(k, "value", None) == key]
+            if not match:
+                return line
+            node = match[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            return line
+        line = node.start_mark.line + 1
+    return line
