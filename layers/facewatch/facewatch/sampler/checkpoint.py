@@ -1,0 +1,137 @@
+"""Per-camera progress and ownership, in the table item PK=CAMERA#<cam> SK=SAMPLER.
+
+- ``lastFrameMs``: every frame up to this producer time is decided (gated out, analysed and its
+  record written or queued in ``pending``, or counted as a gap). The next invocation continues
+  right after it: no gap, no frame twice.
+- ``pending``: encoded records whose PutRecords failed after retries; sent first next cycle.
+- ``gateRef``, ``lastAnalysedMs``, ``lastFacesMs``: the motion gate's reference and presence
+  state, so a handover does not re-analyse an unchanged scene.
+- ``leaseOwner``/``leaseUntilMs``: one invocation serves a camera at a time (EventBridge may
+  deliver a schedule twice; a slow invocation may overlap the next). Every write is conditional
+  on holding the lease; an expired lease (crashed holder) can be taken over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from facewatch.records import iso
+
+SORT_KEY = "SAMPLER"
+
+
+def item_key(camera_id: str) -> dict[str, str]:
+    return {"PK": f"CAMERA#{camera_id}", "SK": SORT_KEY}
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    camera_id: str
+    last_frame_ms: int | None = None
+    last_analysed_ms: int | None = None
+    last_faces_ms: int | None = None
+    gate_ref: bytes | None = None
+    pending: list[bytes] = field(default_factory=list)
+
+
+class CheckpointStore:
+    """``table`` is a boto3 DynamoDB Table resource."""
+
+    def __init__(self, table: Any, owner: str) -> None:
+        self._table = table
+        self.owner = owner
+
+    def acquire(self, camera_id: str, now_ms: int, until_ms: int) -> Checkpoint | None:
+        """Takes (or renews) the camera's lease; None while another invocation holds it."""
+        try:
+            response = self._table.update_item(
+                Key=item_key(camera_id),
+                UpdateExpression="SET leaseOwner = :me, leaseUntilMs = :until, updatedAt = :at",
+                ConditionExpression=(
+                    "attribute_not_exists(leaseUntilMs) OR leaseUntilMs < :now OR leaseOwner = :me"
+                ),
+                ExpressionAttributeValues={
+                    ":me": self.owner,
+                    ":until": until_ms,
+                    ":now": now_ms,
+                    ":at": iso(now_ms / 1000.0),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _conditional(exc):
+                return None
+            raise
+        return _checkpoint(camera_id, response.get("Attributes", {}))
+
+    def save(
+        self, checkpoint: Checkpoint, now_ms: int, until_ms: int, release: bool = False
+    ) -> bool:
+        """Stores the checkpoint if this invocation still holds the lease; ``release`` hands the
+        camera over. False when the lease was lost (another invocation took the camera)."""
+        sets = ["updatedAt = :at", "#pending = :pending"]
+        removes: list[str] = []
+        values: dict[str, Any] = {
+            ":me": self.owner,
+            ":at": iso(now_ms / 1000.0),
+            ":pending": list(checkpoint.pending),
+        }
+        for attribute, value in (
+            ("lastFrameMs", checkpoint.last_frame_ms),
+            ("lastAnalysedMs", checkpoint.last_analysed_ms),
+            ("lastFacesMs", checkpoint.last_faces_ms),
+            ("gateRef", checkpoint.gate_ref),
+        ):
+            if value is None:
+                removes.append(attribute)
+            else:
+                sets.append(f"{attribute} = :{attribute}")
+                values[f":{attribute}"] = value
+        if release:
+            removes += ["leaseOwner", "leaseUntilMs"]
+        else:
+            sets.append("leaseUntilMs = :until")
+            values[":until"] = until_ms
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        try:
+            self._table.update_item(
+                Key=item_key(checkpoint.camera_id),
+                UpdateExpression=expression,
+                ConditionExpression="leaseOwner = :me",
+                ExpressionAttributeNames={"#pending": "pending"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _conditional(exc):
+                return False
+            raise
+        return True
+
+
+def _conditional(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _bytes(value: Any) -> bytes:
+    return bytes(getattr(value, "value", value))
+
+
+def _checkpoint(camera_id: str, item: dict[str, Any]) -> Checkpoint:
+    ref = item.get("gateRef")
+    return Checkpoint(
+        camera_id=camera_id,
+        last_frame_ms=_int(item.get("lastFrameMs")),
+        last_analysed_ms=_int(item.get("lastAnalysedMs")),
+        last_faces_ms=_int(item.get("lastFacesMs")),
+        gate_ref=_bytes(ref) if ref is not None else None,
+        pending=[_bytes(p) for p in item.get("pending", [])],
+    )
