@@ -76,8 +76,6 @@ class SamplerSettings(BaseModel):
     def _consistent(self) -> SamplerSettings:
         if self.max_window_seconds > MAX_GETIMAGES_RANGE_S:
             raise ValueError("max_window_seconds must be <= 300 (GetImages range limit)")
-        if self.max_analysis_fps > self.fps:
-            raise ValueError("max_analysis_fps cannot exceed fps")
         return self
 
     @property
@@ -87,7 +85,8 @@ class SamplerSettings(BaseModel):
 
     @property
     def analysis_interval_ms(self) -> int:
-        return round(1000.0 / self.max_analysis_fps)
+        """Least time between two analysed frames (never shorter than the sampling interval)."""
+        return max(self.interval_ms, round(1000.0 / self.max_analysis_fps))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> SamplerSettings:
