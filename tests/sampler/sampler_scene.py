@@ -161,7 +161,7 @@ class JitStub:
         result = self.responders[name](params)
         method = xform_name(name)
         if isinstance(result, tuple) and result[0] == "error":
-            self.stubber.add_client_error(method, service_error_code=result[1], message=result[1])
+            self.stubber.add_client_error(method, service_error_code=result[1], service_message=result[1])
         else:
             self.stubber.add_response(method, result)
 

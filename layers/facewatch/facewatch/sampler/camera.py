@@ -15,6 +15,7 @@ the newest frames are analysed when throughput returns.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from facewatch.sampler.frames import (
 from facewatch.sampler.motion import MotionGate, UndecodableFrameError
 from facewatch.sampler.recordwriter import RecordWriter, build_record, encode_record
 from facewatch.sampler.settings import SamplerSettings
+
+logger = logging.getLogger(__name__)
 
 
 class Clock(Protocol):
@@ -130,6 +133,8 @@ class CameraSampler:
             self.counts.video_throttled += 1
         except Exception:  # one camera's bug must not stop the group
             self.counts.cycle_errors += 1
+            # The traceback names code and error types, never frame bytes or face data.
+            logger.exception("sampler cycle failed", extra={"camera": self.camera_id})
         if (
             self.checkpoint
             and self.deps.clock.now() - self._saved_at >= self.settings.checkpoint_every_seconds
