@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,6 +24,7 @@ from facewatch.sampler.run import SamplerRequest, SystemClock, run_group
 from facewatch.sampler.settings import SamplerSettings
 
 logger = Logger()
+copy_config_to_registered_loggers(source_logger=logger, include={"facewatch.sampler.camera"})
 metrics = Metrics()
 tracer = Tracer()
 settings = SamplerSettings.from_env(os.environ)
