@@ -115,11 +115,11 @@ class Scene:
         image.save(out, format="JPEG", quality=85)
         jpeg = out.getvalue()
         if size == self.full_size:
-            self._faces[hashlib.sha1(jpeg).hexdigest()] = boxes  # noqa: S324 - a lookup key
+            self._faces[hashlib.sha1(jpeg).hexdigest()] = boxes
         return jpeg
 
     def faces_in(self, jpeg: bytes) -> list[tuple[float, float, float, float]]:
-        return self._faces.get(hashlib.sha1(jpeg).hexdigest(), [])  # noqa: S324
+        return self._faces.get(hashlib.sha1(jpeg).hexdigest(), [])
 
 
 def _ms(value: datetime) -> int:
@@ -161,7 +161,9 @@ class JitStub:
         result = self.responders[name](params)
         method = xform_name(name)
         if isinstance(result, tuple) and result[0] == "error":
-            self.stubber.add_client_error(method, service_error_code=result[1], service_message=result[1])
+            self.stubber.add_client_error(
+                method, service_error_code=result[1], service_message=result[1]
+            )
         else:
             self.stubber.add_response(method, result)
 
@@ -223,7 +225,7 @@ def detect_faces_responder(scene: Scene) -> Callable[[dict[str, Any]], Any]:
     return respond
 
 
-def _who(crop: bytes) -> str | None | bool:
+def _who(crop: bytes) -> str | bool | None:
     """Employee id, None for a stranger, False when there is no face in the crop."""
     with Image.open(io.BytesIO(crop)) as image:
         rgb = image.convert("RGB")

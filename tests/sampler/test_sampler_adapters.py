@@ -10,17 +10,17 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.data_classes import KinesisStreamEvent
 from botocore.stub import ANY, Stubber
-from conftest import COLLECTION, REGION, STREAM, T0, Rig
-from kinesis_events import kinesis_event, read_stream
-from PIL import Image
-from sampler_scene import Scene, SimClock, Visit
-
 from facewatch.records import ProcessorRecord
 from facewatch.sampler.checkpoint import Checkpoint, CheckpointStore, item_key
 from facewatch.sampler.faces import FaceRules, FaceSearcher, RekognitionThrottledError
 from facewatch.sampler.frames import CameraUnavailableError, KvsFrames, VideoThrottledError
 from facewatch.sampler.recordwriter import RecordWriter, build_record, encode_record
+from PIL import Image
+from sampler_kinesis_events import kinesis_event, read_stream
+from sampler_rig import COLLECTION, REGION, STREAM, T0, Rig
+from sampler_scene import Scene, SimClock, Visit
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +89,9 @@ class TestGetImages:
     )
     def test_getimages_errors_are_translated(self, rig: Rig, code: str, error: type) -> None:
         rig.add_camera("cam-1")
-        media = boto3.client("kinesis-video-archived-media", region_name=REGION, endpoint_url="https://x")
+        media = boto3.client(
+            "kinesis-video-archived-media", region_name=REGION, endpoint_url="https://x"
+        )
         frames = KvsFrames(rig.video, lambda _endpoint: media)
         with Stubber(media) as stubber:
             stubber.add_client_error("get_images", service_error_code=code)
@@ -101,7 +103,9 @@ class TestGetImages:
 
     def test_an_image_with_bad_base64_is_a_media_error(self, rig: Rig) -> None:
         rig.add_camera("cam-1")
-        media = boto3.client("kinesis-video-archived-media", region_name=REGION, endpoint_url="https://x")
+        media = boto3.client(
+            "kinesis-video-archived-media", region_name=REGION, endpoint_url="https://x"
+        )
         frames = KvsFrames(rig.video, lambda _endpoint: media)
         stamp = datetime.fromtimestamp(T0, tz=UTC)
         with Stubber(media) as stubber:
@@ -247,10 +251,19 @@ class TestRecordWriter:
                     "FailedRecordCount": 1,
                     "Records": [
                         {"SequenceNumber": "1", "ShardId": "shardId-0"},
-                        {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"},
+                        {
+                            "ErrorCode": "ProvisionedThroughputExceededException",
+                            "ErrorMessage": "slow down",
+                        },
                     ],
                 },
-                {"StreamName": STREAM, "Records": [{"Data": a, "PartitionKey": "cam-1"}, {"Data": b, "PartitionKey": "cam-1"}]},
+                {
+                    "StreamName": STREAM,
+                    "Records": [
+                        {"Data": a, "PartitionKey": "cam-1"},
+                        {"Data": b, "PartitionKey": "cam-1"},
+                    ],
+                },
             )
             stubber.add_response(
                 "put_records",
@@ -276,10 +289,10 @@ class TestRecordWriter:
 
 class TestKinesisEventHelper:
     def test_sampler_output_becomes_a_lambda_kinesis_event(self, rig: Rig) -> None:
-        from aws_lambda_powertools.utilities.data_classes import KinesisStreamEvent
-
         rig.writer.put("cam-1", [encode_record(build_record(ARN, ms(T0), []))])
-        event = kinesis_event(read_stream(rig.kinesis, STREAM), "arn:aws:kinesis:ap-northeast-2:123456789012:stream/x")
+        event = kinesis_event(
+            read_stream(rig.kinesis, STREAM), "arn:aws:kinesis:ap-northeast-2:123456789012:stream/x"
+        )
         records = list(KinesisStreamEvent(event).records)
         assert len(records) == 1
         data = base64.b64decode(records[0].kinesis.data)

@@ -9,7 +9,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import COLLECTION, STREAM, TABLE, T0, build_rig
+from sampler_rig import COLLECTION, STREAM, T0, TABLE, build_rig
 from sampler_scene import Visit
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 class Context:
     function_name = "facewatch-test-sampler"
     memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:ap-northeast-2:123456789012:function:facewatch-test-sampler"
+    invoked_function_arn = (
+        "arn:aws:lambda:ap-northeast-2:123456789012:function:facewatch-test-sampler"
+    )
     aws_request_id = "7f1d2c3b-0000-4000-8000-000000000001"
 
     def __init__(self, remaining_ms: int) -> None:
@@ -75,7 +77,9 @@ def test_a_scheduled_invocation_serves_its_cameras_and_reports_metrics(
     assert result["cameras"]["berlin-reception-01"]["unavailable"] == "stream not found"
     assert result["totals"]["records_written"] >= 5
     assert rig.clock.now() <= T0 + 30.001  # bounded by SAMPLER_RUN_SECONDS
-    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    emitted = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+    ]
     metrics = {m["Name"] for doc in emitted for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert {"GapSeconds", "FramesAnalysed", "DetectFacesCalls", "CamerasUnavailable"} <= metrics
 

@@ -3,18 +3,18 @@ KVS control plane and DynamoDB on moto, time on a simulated clock."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from conftest import STREAM, T0, Rig
-from kinesis_events import read_stream
-from sampler_scene import Visit
-
 from facewatch.records import ProcessorRecord
 from facewatch.sampler.checkpoint import CheckpointStore, item_key
 from facewatch.sampler.recordwriter import SOURCE_FIELD, RecordWriter
 from facewatch.sampler.run import RunReport, SamplerRequest, run_group
+from sampler_kinesis_events import read_stream
+from sampler_rig import STREAM, T0, Rig
+from sampler_scene import Visit
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +78,10 @@ class TestOneInvocation:
         run(lobby, ["cam-1"], 30)
         raw = read_stream(lobby.kinesis, STREAM)
         assert raw and {r.partition_key for r in raw} == {"cam-1"}
-        assert all(ProcessorRecord.model_validate_json(r.data).model_extra == {SOURCE_FIELD: "sampler"} for r in raw)
+        assert all(
+            ProcessorRecord.model_validate_json(r.data).model_extra == {SOURCE_FIELD: "sampler"}
+            for r in raw
+        )
 
     def test_getimages_is_asked_at_low_resolution_and_the_configured_rate(self, lobby: Rig) -> None:
         run(lobby, ["cam-1"], 20)
@@ -95,14 +98,16 @@ class TestOneInvocation:
         run(rig, ["cam-1"], 40)
         times = [r.frame_time for r in records(rig) if r.faces]
         assert len(times) >= 8
-        assert max(b - a for a, b in zip(times, times[1:], strict=False)) <= 4.5
+        assert max(b - a for a, b in itertools.pairwise(times)) <= 4.5
 
     def test_the_invocation_ends_by_itself_and_hands_the_camera_over(self, lobby: Rig) -> None:
         run(lobby, ["cam-1"], 10)
         assert lobby.clock.now() <= T0 + 10.001
         item = lobby.table.get_item(Key=item_key("cam-1"))["Item"]
         assert "leaseOwner" not in item
-        assert int(item["lastFrameMs"]) >= round((T0 + 10 - lobby.settings.media_wait_seconds) * 1000)
+        assert int(item["lastFrameMs"]) >= round(
+            (T0 + 10 - lobby.settings.media_wait_seconds) * 1000
+        )
 
 
 class TestHandover:

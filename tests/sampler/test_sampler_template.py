@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from cfnlint.decode import decode_str
-
 from facewatch.sampler.settings import ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +62,10 @@ def test_environment_names_match_the_settings_model() -> None:
 
 def test_the_run_fits_in_the_timeout_with_the_stop_margin() -> None:
     properties = sampler()["Properties"]
-    assert float(properties["Environment"]["Variables"]["SAMPLER_RUN_SECONDS"]) + 8 < properties["Timeout"]
+    assert (
+        float(properties["Environment"]["Variables"]["SAMPLER_RUN_SECONDS"]) + 8
+        < properties["Timeout"]
+    )
 
 
 def test_the_schedule_is_off_without_cameras() -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from pydantic import ValidationError
-from sampler_scene import Scene, SimClock, Visit
-
 from facewatch.records import FaceDetection, FaceSearchEntry, ProcessorRecord
 from facewatch.sampler.motion import MotionGate, UndecodableFrameError, changed_fraction, signature
 from facewatch.sampler.recordwriter import SOURCE, SOURCE_FIELD, build_record, encode_record
 from facewatch.sampler.settings import SamplerSettings
+from pydantic import ValidationError
+from sampler_scene import Scene, SimClock, Visit
 
 ARN = "arn:aws:kinesisvideo:ap-northeast-2:111122223333:stream/seoul-hq-dock-01/1764000000000"
 BASE = {"DETECTIONS_STREAM_NAME": "s", "TABLE_NAME": "table", "COLLECTION_ID": "employees"}
@@ -116,15 +115,24 @@ class TestRecordFormat:
         assert document["FaceSearchResponse"] == []
 
     def test_the_same_frame_always_gives_the_same_frame_key(self) -> None:
-        a = ProcessorRecord.model_validate_json(encode_record(build_record(ARN, 1_795_000_004_500, [])))
-        b = ProcessorRecord.model_validate_json(encode_record(build_record(ARN, 1_795_000_004_500, [])))
-        c = ProcessorRecord.model_validate_json(encode_record(build_record(ARN, 1_795_000_005_000, [])))
+        a = ProcessorRecord.model_validate_json(
+            encode_record(build_record(ARN, 1_795_000_004_500, []))
+        )
+        b = ProcessorRecord.model_validate_json(
+            encode_record(build_record(ARN, 1_795_000_004_500, []))
+        )
+        c = ProcessorRecord.model_validate_json(
+            encode_record(build_record(ARN, 1_795_000_005_000, []))
+        )
         assert a.frame_key == b.frame_key != c.frame_key
 
     def test_fields_we_do_not_know_are_omitted_not_null(self) -> None:
         entry = FaceSearchEntry(
             DetectedFace=FaceDetection.model_validate(
-                {"BoundingBox": {"Width": 0.1, "Height": 0.2, "Left": 0.3, "Top": 0.4}, "Confidence": 90}
+                {
+                    "BoundingBox": {"Width": 0.1, "Height": 0.2, "Left": 0.3, "Top": 0.4},
+                    "Confidence": 90,
+                }
             )
         )
         text = encode_record(build_record(ARN, 1_795_000_004_500, [entry])).decode()

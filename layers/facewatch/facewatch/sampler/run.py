@@ -56,6 +56,8 @@ class RunReport(BaseModel):
     cameras: dict[str, CameraResult]
     latency_p50_ms: float | None = None
     latency_max_ms: float | None = None
+    # Every written record's frame time -> in-stream latency; kept out of dumps (logs, response).
+    latencies_ms: list[int] = Field(default_factory=list, exclude=True)
 
     def metrics(self) -> dict[str, float]:
         """Metric name -> value (counts, seconds) for Powertools Metrics."""
@@ -144,4 +146,5 @@ def _report(group: str, samplers: Sequence[CameraSampler], served: set[str]) -> 
         cameras=cameras,
         latency_p50_ms=statistics.median(latencies) if latencies else None,
         latency_max_ms=max(latencies) if latencies else None,
+        latencies_ms=latencies,
     )

@@ -59,7 +59,7 @@ class SamplerSettings(BaseModel):
     presence_seconds: Seconds = 4.0
     jpeg_quality: int = Field(default=85, ge=1, le=100)
 
-    run_seconds: Seconds = 58.0
+    run_seconds: Seconds = 59.0
     poll_seconds: Seconds = 1.0
     stop_margin_seconds: Seconds = 8.0
     media_wait_seconds: Seconds = 8.0

@@ -1,0 +1,119 @@
+"""The sampler wired to moto and Stubber stand-ins (for the tests and bench/sampler_bench.py)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from facewatch.sampler.camera import SamplerDeps
+from facewatch.sampler.checkpoint import CheckpointStore
+from facewatch.sampler.faces import FaceRules, FaceSearcher
+from facewatch.sampler.frames import KvsFrames
+from facewatch.sampler.recordwriter import RecordWriter
+from facewatch.sampler.settings import SamplerSettings
+from sampler_scene import (
+    JitStub,
+    Scene,
+    SimClock,
+    detect_faces_responder,
+    get_images_responder,
+    search_responder,
+)
+
+REGION = "ap-northeast-2"
+STREAM = "facewatch-test-detections"
+TABLE = "facewatch-test-incidents"
+COLLECTION = "facewatch-employees"
+T0 = 1_795_000_000.0  # scene start (Unix seconds)
+
+
+def make_table(dynamodb: Any) -> Any:
+    return dynamodb.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "PK", "KeyType": "HASH"},
+            {"AttributeName": "SK", "KeyType": "RANGE"},
+        ],
+    )
+
+
+@dataclass
+class Rig:
+    """The sampler wired to moto (KVS, Kinesis, DynamoDB) and Stubber (GetImages, Rekognition)."""
+
+    settings: SamplerSettings
+    clock: SimClock
+    scene: Scene
+    kinesis: Any
+    table: Any
+    video: Any
+    rekognition: JitStub
+    media: list[JitStub]
+    frames: KvsFrames
+    searcher: FaceSearcher
+    writer: RecordWriter
+
+    def deps(self, owner: str = "invocation-1") -> SamplerDeps:
+        return SamplerDeps(
+            frames=self.frames,
+            searcher=self.searcher,
+            writer=self.writer,
+            store=CheckpointStore(self.table, owner),
+            clock=self.clock,
+            rng=random.Random(7),
+        )
+
+    def add_camera(self, camera_id: str) -> str:
+        arn: str = self.video.create_stream(StreamName=camera_id, DataRetentionInHours=24)[
+            "StreamARN"
+        ]
+        return arn
+
+
+def build_rig(settings: SamplerSettings | None = None, real_work: bool = False) -> Rig:
+    settings = settings or SamplerSettings(
+        detections_stream_name=STREAM, table_name=TABLE, collection_id=COLLECTION
+    )
+    clock = SimClock(T0, real_work=real_work)
+    scene = Scene(clock=clock)
+    kinesis = boto3.client("kinesis", region_name=REGION)
+    kinesis.create_stream(StreamName=STREAM, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    table = make_table(boto3.resource("dynamodb", region_name=REGION))
+    video = boto3.client("kinesisvideo", region_name=REGION)
+    rekognition = JitStub(
+        boto3.client("rekognition", region_name=REGION),
+        {
+            "DetectFaces": detect_faces_responder(scene),
+            "SearchFacesByImage": search_responder(),
+        },
+    )
+    media: list[JitStub] = []
+
+    def media_client(endpoint: str) -> Any:
+        client = boto3.client(
+            "kinesis-video-archived-media", region_name=REGION, endpoint_url=endpoint
+        )
+        media.append(JitStub(client, {"GetImages": get_images_responder(scene)}))
+        return client
+
+    frames = KvsFrames(video, media_client)
+    searcher = FaceSearcher(
+        rekognition.client,
+        FaceRules(
+            collection_id=settings.collection_id,
+            face_match_threshold=settings.face_match_threshold,
+            min_face_pixels=settings.min_face_pixels,
+            min_face_size=settings.min_face_size,
+        ),
+    )
+    writer = RecordWriter(kinesis, STREAM, clock.sleep)
+    return Rig(
+        settings, clock, scene, kinesis, table, video, rekognition, media, frames, searcher, writer
+    )
