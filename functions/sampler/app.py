@@ -52,7 +52,7 @@ _searcher = FaceSearcher(
 _writer = RecordWriter(
     boto3.client("kinesis", config=_config), settings.detections_stream_name, _clock.sleep
 )
-_table = boto3.resource("dynamodb", config=_config).Table(settings.table_name)
+_dynamodb = boto3.client("dynamodb", config=_config)
 _pool = ThreadPoolExecutor(max_workers=settings.concurrency)
 
 
@@ -65,7 +65,7 @@ def lambda_handler(event: SamplerRequest, context: LambdaContext) -> dict[str, A
         frames=_frames,
         searcher=_searcher,
         writer=_writer,
-        store=CheckpointStore(_table, owner=context.aws_request_id),
+        store=CheckpointStore(_dynamodb, settings.table_name, owner=context.aws_request_id),
         clock=_clock,
         rng=random.Random(),  # noqa: S311 - backoff jitter, not security
     )

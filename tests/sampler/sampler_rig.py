@@ -60,12 +60,16 @@ class Rig:
     searcher: FaceSearcher
     writer: RecordWriter
 
+    def store(self, owner: str) -> CheckpointStore:
+        # A plain client: the Table resource's own client re-serializes attribute values.
+        return CheckpointStore(boto3.client("dynamodb", region_name=REGION), TABLE, owner)
+
     def deps(self, owner: str = "invocation-1") -> SamplerDeps:
         return SamplerDeps(
             frames=self.frames,
             searcher=self.searcher,
             writer=self.writer,
-            store=CheckpointStore(self.table, owner),
+            store=self.store(owner),
             clock=self.clock,
             rng=random.Random(7),
         )

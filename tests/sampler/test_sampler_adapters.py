@@ -13,7 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import KinesisStreamEvent
 from botocore.stub import ANY, Stubber
 from facewatch.records import ProcessorRecord
-from facewatch.sampler.checkpoint import Checkpoint, CheckpointStore, item_key
+from facewatch.sampler.checkpoint import Checkpoint, item_key
 from facewatch.sampler.faces import FaceRules, FaceSearcher, RekognitionThrottledError
 from facewatch.sampler.frames import CameraUnavailableError, KvsFrames, VideoThrottledError
 from facewatch.sampler.recordwriter import RecordWriter, build_record, encode_record
@@ -302,13 +302,19 @@ class TestKinesisEventHelper:
 
 class TestCheckpoints:
     def test_one_invocation_at_a_time_holds_a_camera(self, rig: Rig) -> None:
-        a, b = CheckpointStore(rig.table, "a"), CheckpointStore(rig.table, "b")
+        a, b = (
+            rig.store("a"),
+            rig.store("b"),
+        )
         assert a.acquire("cam-1", now_ms=1_000, until_ms=60_000) is not None
         assert b.acquire("cam-1", now_ms=2_000, until_ms=60_000) is None
         assert a.acquire("cam-1", now_ms=3_000, until_ms=70_000) is not None  # renew
 
     def test_an_expired_lease_is_taken_over_and_the_old_holder_cannot_write(self, rig: Rig) -> None:
-        a, b = CheckpointStore(rig.table, "a"), CheckpointStore(rig.table, "b")
+        a, b = (
+            rig.store("a"),
+            rig.store("b"),
+        )
         mine = a.acquire("cam-1", now_ms=1_000, until_ms=60_000)
         assert mine is not None
         assert b.acquire("cam-1", now_ms=60_001, until_ms=120_000) is not None
@@ -316,7 +322,10 @@ class TestCheckpoints:
         assert a.save(mine, now_ms=60_002, until_ms=60_000) is False
 
     def test_progress_survives_a_handover(self, rig: Rig) -> None:
-        a, b = CheckpointStore(rig.table, "a"), CheckpointStore(rig.table, "b")
+        a, b = (
+            rig.store("a"),
+            rig.store("b"),
+        )
         mine = a.acquire("cam-1", now_ms=1_000, until_ms=60_000)
         assert mine is not None
         mine.last_frame_ms, mine.last_analysed_ms, mine.last_faces_ms = 900, 800, 800
@@ -326,6 +335,6 @@ class TestCheckpoints:
         assert theirs == Checkpoint("cam-1", 900, 800, 800, b"\x01\x02", [b"record"])
 
     def test_the_item_uses_the_camera_key_convention(self, rig: Rig) -> None:
-        CheckpointStore(rig.table, "a").acquire("cam-1", now_ms=1_000, until_ms=60_000)
+        rig.store("a").acquire("cam-1", now_ms=1_000, until_ms=60_000)
         item = rig.table.get_item(Key=item_key("cam-1"))["Item"]
         assert (item["PK"], item["SK"]) == ("CAMERA#cam-1", "SAMPLER")

@@ -8,8 +8,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
-from sampler_rig import COLLECTION, STREAM, T0, TABLE, build_rig
+from sampler_rig import COLLECTION, REGION, STREAM, T0, TABLE, build_rig
 from sampler_scene import Visit
 
 pytestmark = pytest.mark.integration
@@ -66,7 +67,7 @@ def test_a_scheduled_invocation_serves_its_cameras_and_reports_metrics(
         "_frames": rig.frames,
         "_searcher": rig.searcher,
         "_writer": rig.writer,
-        "_table": rig.table,
+        "_dynamodb": boto3.client("dynamodb", region_name=REGION),
     }.items():
         monkeypatch.setattr(app, name, value)
     event = json.loads((ROOT / "events/sampler.json").read_text())
@@ -94,7 +95,7 @@ def test_the_run_is_bounded_by_the_remaining_lambda_time(
         "_frames": rig.frames,
         "_searcher": rig.searcher,
         "_writer": rig.writer,
-        "_table": rig.table,
+        "_dynamodb": boto3.client("dynamodb", region_name=REGION),
     }.items():
         monkeypatch.setattr(app, name, value)
     app.lambda_handler({"cameras": ["seoul-hq-dock-01"]}, Context(remaining_ms=12_000))

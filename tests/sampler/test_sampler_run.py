@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from facewatch.records import ProcessorRecord
-from facewatch.sampler.checkpoint import CheckpointStore, item_key
+from facewatch.sampler.checkpoint import item_key
 from facewatch.sampler.recordwriter import SOURCE_FIELD, RecordWriter
 from facewatch.sampler.run import RunReport, SamplerRequest, run_group
 from sampler_kinesis_events import read_stream
@@ -127,7 +127,7 @@ class TestHandover:
         assert first.metrics()["GapSeconds"] == second.metrics()["GapSeconds"] == 0
 
     def test_an_invocation_waits_while_another_holds_the_camera(self, lobby: Rig) -> None:
-        other = CheckpointStore(lobby.table, "overrunning")
+        other = lobby.store("overrunning")
         assert other.acquire("cam-1", now_ms=round(T0 * 1000), until_ms=round((T0 + 5) * 1000))
         report = run(lobby, ["cam-1"], 12, owner="inv-2")
         assert report.cameras["cam-1"].served  # took over once the lease expired
@@ -136,7 +136,7 @@ class TestHandover:
         assert first_request >= T0 + 5 - lobby.settings.media_wait_seconds - 0.001
 
     def test_a_camera_held_all_along_is_reported_not_served(self, lobby: Rig) -> None:
-        CheckpointStore(lobby.table, "other").acquire("cam-1", 0, round((T0 + 600) * 1000))
+        lobby.store("other").acquire("cam-1", 0, round((T0 + 600) * 1000))
         report = run(lobby, ["cam-1"], 10)
         assert not report.cameras["cam-1"].served
         assert report.metrics()["CamerasNotServed"] == 1
@@ -195,7 +195,7 @@ class TestFaults:
         assert len({r.frame_key for r in got}) == len(got)
 
     def test_far_behind_skips_to_recent_video_and_reports_the_gap(self, lobby: Rig) -> None:
-        store = CheckpointStore(lobby.table, "old")
+        store = lobby.store("old")
         old = store.acquire("cam-1", 0, 1)
         assert old is not None
         old.last_frame_ms = round((T0 - 600) * 1000)

@@ -16,15 +16,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from facewatch.records import iso
 
 SORT_KEY = "SAMPLER"
+_TO_DYNAMODB = TypeSerializer()
+_FROM_DYNAMODB = TypeDeserializer()
 
 
 def item_key(camera_id: str) -> dict[str, str]:
     return {"PK": f"CAMERA#{camera_id}", "SK": SORT_KEY}
+
+
+def _typed(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: _TO_DYNAMODB.serialize(value) for name, value in values.items()}
 
 
 @dataclass(slots=True)
@@ -38,34 +45,41 @@ class Checkpoint:
 
 
 class CheckpointStore:
-    """``table`` is a boto3 DynamoDB Table resource."""
+    """``dynamodb`` is a boto3 DynamoDB client (clients are thread-safe; resources are not, and
+    cameras are served from a thread pool)."""
 
-    def __init__(self, table: Any, owner: str) -> None:
-        self._table = table
+    def __init__(self, dynamodb: Any, table_name: str, owner: str) -> None:
+        self._dynamodb = dynamodb
+        self._table_name = table_name
         self.owner = owner
 
     def acquire(self, camera_id: str, now_ms: int, until_ms: int) -> Checkpoint | None:
         """Takes (or renews) the camera's lease; None while another invocation holds it."""
         try:
-            response = self._table.update_item(
-                Key=item_key(camera_id),
+            response = self._dynamodb.update_item(
+                TableName=self._table_name,
+                Key=_typed(item_key(camera_id)),
                 UpdateExpression="SET leaseOwner = :me, leaseUntilMs = :until, updatedAt = :at",
                 ConditionExpression=(
                     "attribute_not_exists(leaseUntilMs) OR leaseUntilMs < :now OR leaseOwner = :me"
                 ),
-                ExpressionAttributeValues={
-                    ":me": self.owner,
-                    ":until": until_ms,
-                    ":now": now_ms,
-                    ":at": iso(now_ms / 1000.0),
-                },
+                ExpressionAttributeValues=_typed(
+                    {
+                        ":me": self.owner,
+                        ":until": until_ms,
+                        ":now": now_ms,
+                        ":at": iso(now_ms / 1000.0),
+                    }
+                ),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if _conditional(exc):
                 return None
             raise
-        return _checkpoint(camera_id, response.get("Attributes", {}))
+        attributes = response.get("Attributes", {})
+        item = {name: _FROM_DYNAMODB.deserialize(value) for name, value in attributes.items()}
+        return _checkpoint(camera_id, item)
 
     def save(
         self, checkpoint: Checkpoint, now_ms: int, until_ms: int, release: bool = False
@@ -99,12 +113,13 @@ class CheckpointStore:
         if removes:
             expression += " REMOVE " + ", ".join(removes)
         try:
-            self._table.update_item(
-                Key=item_key(checkpoint.camera_id),
+            self._dynamodb.update_item(
+                TableName=self._table_name,
+                Key=_typed(item_key(checkpoint.camera_id)),
                 UpdateExpression=expression,
                 ConditionExpression="leaseOwner = :me",
                 ExpressionAttributeNames={"#pending": "pending"},
-                ExpressionAttributeValues=values,
+                ExpressionAttributeValues=_typed(values),
             )
         except ClientError as exc:
             if _conditional(exc):
