@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 
 from botocore import xform_name
 from botocore.stub import Stubber
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
 WIDTH, HEIGHT = 640, 360
 EMPLOYEE_COLOURS = {"EMP-10442": (200, 40, 40), "EMP-20001": (40, 40, 200)}
@@ -81,9 +82,17 @@ class Scene:
     visits: list[Visit] = field(default_factory=list)
     offline: list[tuple[float, float]] = field(default_factory=list)
     media_errors: set[int] = field(default_factory=set)  # frame times (ms) that fail
-    ingest_delay: float = 1.5  # a frame is readable this long after its producer time
+    # KVS makes a frame readable once its fragment is in: fragments of ``fragment_seconds``
+    # (the producer's key-frame interval) plus ``upload_seconds`` to send one.
+    fragment_seconds: float = 1.0
+    upload_seconds: float = 0.5
     full_size: tuple[int, int] = (WIDTH, HEIGHT)
+    noise: float = 6.0  # sensor noise, grey levels (sigma); JPEG artefacts come on top
     _faces: dict[str, list[tuple[float, float, float, float]]] = field(default_factory=dict)
+
+    def available_at(self, t: float) -> float:
+        fragment_end = (math.floor(t / self.fragment_seconds) + 1) * self.fragment_seconds
+        return fragment_end + self.upload_seconds
 
     def people(self, t: float) -> list[tuple[Visit, tuple[float, float, float, float]]]:
         found = []
@@ -111,6 +120,9 @@ class Scene:
             )
             draw.ellipse([x0, y0, x0 + w * width, y0 + h * height], fill=visit.colour)
             boxes.append((left, top, w, h))
+        if self.noise:
+            grain = Image.effect_noise(size, self.noise).convert("RGB")
+            image = ImageChops.add(image, grain, scale=1.0, offset=-128)
         out = io.BytesIO()
         image.save(out, format="JPEG", quality=85)
         jpeg = out.getvalue()
@@ -181,14 +193,14 @@ def get_images_responder(scene: Scene) -> Callable[[dict[str, Any]], Any]:
             if "WidthPixels" in params
             else scene.full_size
         )
-        live_edge = scene.clock.now() - scene.ingest_delay
+        now = scene.clock.now()
         times = list(range(start, end + 1, interval)) or [start]
         page = times[offset : offset + params.get("MaxResults", 25)]
         images: list[dict[str, Any]] = []
         for t_ms in page:
             t = t_ms / 1000.0
             stamp = datetime.fromtimestamp(t, tz=params["StartTimestamp"].tzinfo)
-            if t > live_edge or scene.is_offline(t):
+            if scene.available_at(t) > now or scene.is_offline(t):
                 images.append({"TimeStamp": stamp, "Error": "NO_MEDIA"})
             elif t_ms in scene.media_errors:
                 images.append({"TimeStamp": stamp, "Error": "MEDIA_ERROR"})

@@ -79,7 +79,8 @@ class CameraCounts:
     video_throttled: int = 0
     cycle_errors: int = 0
     gap_seconds: float = 0.0
-    latencies_ms: list[int] = field(default_factory=list)
+    # (frame time, time the record was in the stream), ms: the latency the sampler adds.
+    written_at: list[tuple[int, int]] = field(default_factory=list)
 
 
 class CameraSampler:
@@ -264,7 +265,7 @@ class CameraSampler:
         checkpoint.last_frame_ms = frame.time_ms
         if self.deps.writer.put(self.camera_id, [payload])[0]:
             counts.records_written += 1
-            counts.latencies_ms.append(to_ms(self.deps.clock.now()) - frame.time_ms)
+            counts.written_at.append((frame.time_ms, to_ms(self.deps.clock.now())))
         else:
             self._queue(checkpoint, payload)
         # Every record in the stream is covered by a saved checkpoint: no frame twice.

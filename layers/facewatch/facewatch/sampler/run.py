@@ -56,8 +56,8 @@ class RunReport(BaseModel):
     cameras: dict[str, CameraResult]
     latency_p50_ms: float | None = None
     latency_max_ms: float | None = None
-    # Every written record's frame time -> in-stream latency; kept out of dumps (logs, response).
-    latencies_ms: list[int] = Field(default_factory=list, exclude=True)
+    # Every written record's (frame time, in-stream time) in ms; kept out of logs and response.
+    written_at: list[tuple[int, int]] = Field(default_factory=list, exclude=True)
 
     def metrics(self) -> dict[str, float]:
         """Metric name -> value (counts, seconds) for Powertools Metrics."""
@@ -122,13 +122,13 @@ def run_group(
 
 def _report(group: str, samplers: Sequence[CameraSampler], served: set[str]) -> RunReport:
     totals: dict[str, float] = {}
-    latencies: list[int] = []
+    written_at: list[tuple[int, int]] = []
     for sampler in samplers:
         for item in fields(CameraCounts):
             value: Any = getattr(sampler.counts, item.name)
             if isinstance(value, int | float):
                 totals[item.name] = totals.get(item.name, 0) + value
-        latencies += sampler.counts.latencies_ms
+        written_at += sampler.counts.written_at
     cameras = {
         s.camera_id: CameraResult(
             served=s.camera_id in served,
@@ -140,11 +140,12 @@ def _report(group: str, samplers: Sequence[CameraSampler], served: set[str]) -> 
         )
         for s in samplers
     }
+    latencies = [put - frame for frame, put in written_at]
     return RunReport(
         group=group,
         totals=totals,
         cameras=cameras,
         latency_p50_ms=statistics.median(latencies) if latencies else None,
         latency_max_ms=max(latencies) if latencies else None,
-        latencies_ms=latencies,
+        written_at=written_at,
     )
