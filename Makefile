@@ -54,6 +54,7 @@ test: lint typecheck validate security unit
 
 bench: $(VENV)/.installed
 	$(PY) bench/face_events_bench.py
+	$(PY) bench/sampler_bench.py
 
 build: $(TOOLS)/.installed
 	$(SAM_PYENV) $(SAM) build --cached
