@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from facewatch.records import ProcessorRecord
 from facewatch.sampler.checkpoint import item_key
 from facewatch.sampler.recordwriter import SOURCE_FIELD, RecordWriter
 from facewatch.sampler.run import RunReport, SamplerRequest, run_group
+from pydantic import ValidationError
 from sampler_kinesis_events import read_stream
 from sampler_rig import STREAM, T0, Rig
 from sampler_scene import Visit
@@ -224,3 +226,37 @@ class TestFaults:
         assert len({r.frame_key for r in got}) == len(got)
         item = lobby.table.get_item(Key=item_key("cam-1"))["Item"]
         assert item["pending"] == []
+
+
+class TestInfrastructureTrouble:
+    def test_a_dynamodb_error_taking_the_lease_is_retried_next_tick(self, lobby: Rig) -> None:
+        store = lobby.store("inv-1")
+        real_acquire = store.acquire
+        failures = {"left": 2}
+
+        def flaky(camera_id: str, now_ms: int, until_ms: int) -> Any:
+            if failures["left"]:
+                failures["left"] -= 1
+                raise ClientError(
+                    {"Error": {"Code": "InternalServerError", "Message": "try again"}},
+                    "UpdateItem",
+                )
+            return real_acquire(camera_id, now_ms, until_ms)
+
+        store.acquire = flaky  # type: ignore[method-assign]
+        deps = lobby.deps("inv-1")
+        deps.store = store
+        report = run_group(SamplerRequest(cameras=["cam-1"]), lobby.settings, deps, lambda: 60_000)
+        assert report.cameras["cam-1"].served
+        assert report.totals["cycle_errors"] == 2
+        assert any(who(r) == [None] for r in records(lobby))
+
+    def test_a_frame_rekognition_cannot_read_is_a_media_error(self, lobby: Rig) -> None:
+        lobby.rekognition.responders["DetectFaces"] = lambda _p: ("error", "ImageTooLargeException")
+        report = run(lobby, ["cam-1"], 20)
+        assert report.metrics()["FramesMediaError"] >= 1
+        assert records(lobby) == []
+
+    def test_a_camera_id_that_cannot_be_a_stream_name_is_refused(self) -> None:
+        with pytest.raises(ValidationError):
+            SamplerRequest(cameras=["lobby cam/1"])

@@ -21,6 +21,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from facewatch.sampler.checkpoint import Checkpoint, CheckpointStore
 from facewatch.sampler.faces import FaceSearcher, RekognitionThrottledError
 from facewatch.sampler.frames import (
@@ -112,7 +114,12 @@ class CameraSampler:
 
     def try_acquire(self, lease_until_ms: int) -> bool:
         now = self.deps.clock.now()
-        checkpoint = self.deps.store.acquire(self.camera_id, to_ms(now), lease_until_ms)
+        try:
+            checkpoint = self.deps.store.acquire(self.camera_id, to_ms(now), lease_until_ms)
+        except (ClientError, BotoCoreError):  # DynamoDB trouble: try again next tick
+            self.counts.cycle_errors += 1
+            logger.warning("lease not taken", exc_info=True, extra={"camera": self.camera_id})
+            return False
         if checkpoint is None:
             return False
         self.checkpoint = checkpoint
@@ -127,6 +134,9 @@ class CameraSampler:
             return
         try:
             self._cycle(self.checkpoint, deadline)
+            due = self._saved_at + self.settings.checkpoint_every_seconds
+            if self.checkpoint and self.deps.clock.now() >= due:
+                self._save()
         except CameraUnavailableError as exc:
             self.unavailable = str(exc)
             self.deps.frames.forget(self.camera_id)
@@ -136,18 +146,20 @@ class CameraSampler:
             self.counts.cycle_errors += 1
             # The traceback names code and error types, never frame bytes or face data.
             logger.exception("sampler cycle failed", extra={"camera": self.camera_id})
-        if (
-            self.checkpoint
-            and self.deps.clock.now() - self._saved_at >= self.settings.checkpoint_every_seconds
-        ):
-            self._save()
 
     def close(self) -> None:
         """Saves the checkpoint and hands the camera over (releases the lease)."""
-        if self.checkpoint is not None:
-            self.pending_at_close = len(self.checkpoint.pending)
+        if self.checkpoint is None:
+            return
+        self.pending_at_close = len(self.checkpoint.pending)
+        try:
             self._save(release=True)
-            self.checkpoint = None
+        except (ClientError, BotoCoreError):
+            # Not saved: the lease expires by itself and the next invocation redoes the frames
+            # since the last save (gated frames cost nothing; written records were saved).
+            self.counts.cycle_errors += 1
+            logger.warning("checkpoint not saved", exc_info=True, extra={"camera": self.camera_id})
+        self.checkpoint = None
 
     # ---- the cycle --------------------------------------------------------------------------
 

@@ -32,6 +32,8 @@ _THROTTLED = {
     "ThrottlingException",
     "LimitExceededException",
 }
+# The frame itself is unusable for Rekognition (over 5 MB, or not an image it reads).
+_BAD_IMAGE = {"ImageTooLargeException", "InvalidImageFormatException"}
 
 
 class RekognitionThrottledError(Exception):
@@ -117,8 +119,11 @@ class FaceSearcher:
         try:
             response: dict[str, Any] = getattr(self._rekognition, operation)(**kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _THROTTLED:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in _THROTTLED:
                 raise RekognitionThrottledError(operation) from exc
+            if code in _BAD_IMAGE:
+                raise UndecodableFrameError(code) from exc
             raise
         except BotoCoreError as exc:  # timeouts: treat like throttling (back off, try newer)
             raise RekognitionThrottledError(operation) from exc

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from facewatch.inventory import CameraIdStr
 from facewatch.sampler.camera import CameraCounts, CameraSampler, SamplerDeps, to_ms
 from facewatch.sampler.settings import SamplerSettings
 
@@ -36,7 +37,7 @@ class SamplerRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     group: str = Field(default="default", min_length=1, max_length=64)
-    cameras: list[str] = Field(min_length=1, max_length=64)
+    cameras: list[CameraIdStr] = Field(min_length=1, max_length=64)
 
 
 class CameraResult(BaseModel):
