@@ -17,8 +17,9 @@ from facewatch.sampler.checkpoint import Checkpoint, item_key
 from facewatch.sampler.faces import FaceRules, FaceSearcher, RekognitionThrottledError
 from facewatch.sampler.frames import CameraUnavailableError, KvsFrames, VideoThrottledError
 from facewatch.sampler.recordwriter import RecordWriter, build_record, encode_record
+from facewatch.sampler.run import SamplerRequest, run_group
 from PIL import Image
-from sampler_kinesis_events import kinesis_event, read_stream
+from sampler_kinesis_events import kinesis_event, processor_records, read_stream
 from sampler_rig import COLLECTION, REGION, STREAM, T0, Rig
 from sampler_scene import Scene, SimClock, Visit
 
@@ -338,3 +339,40 @@ class TestCheckpoints:
         rig.store("a").acquire("cam-1", now_ms=1_000, until_ms=60_000)
         item = rig.table.get_item(Key=item_key("cam-1"))["Item"]
         assert (item["PK"], item["SK"]) == ("CAMERA#cam-1", "SAMPLER")
+
+
+class TestCrossCheckHelpers:
+    def test_sampler_and_processor_records_of_one_scene_tell_the_same_story(self, rig: Rig) -> None:
+        start = T0
+        arn = rig.add_camera("cam-1")
+        rig.scene.visits += [
+            Visit(enter=start + 5, leave=start + 12, who=None),
+            Visit(enter=start + 20, leave=start + 26, who="EMP-10442"),
+        ]
+        run_group(SamplerRequest(cameras=["cam-1"]), rig.settings, rig.deps(), lambda: 45_000)
+        sampler = [
+            ProcessorRecord.model_validate_json(r.data) for r in read_stream(rig.kinesis, STREAM)
+        ]
+        processor = [
+            ProcessorRecord.model_validate_json(r.data)
+            for r in processor_records(rig.scene, arn, start, start + 30)
+        ]
+
+        def story(records: list[ProcessorRecord]) -> tuple[set[int], set[int]]:
+            unknown = {
+                int(r.frame_time - start) for r in records for f in r.faces if not f.MatchedFaces
+            }
+            known = {int(r.frame_time - start) for r in records for f in r.faces if f.MatchedFaces}
+            return unknown, known
+
+        sampler_unknown, sampler_known = story(sampler)
+        processor_unknown, processor_known = story(processor)
+        assert sampler_unknown and sampler_unknown <= processor_unknown
+        assert sampler_known and sampler_known <= processor_known
+        assert len(sampler_unknown) >= 5  # every second of the stranger's visit, near enough
+        event = kinesis_event(
+            processor_records(rig.scene, arn, start, start + 3),
+            "arn:aws:kinesis:ap-northeast-2:123456789012:stream/x",
+        )
+        assert len(event["Records"]) == 3
+        assert len({r["kinesis"]["partitionKey"] for r in event["Records"]}) == 3  # random keys
