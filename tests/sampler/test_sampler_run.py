@@ -260,3 +260,31 @@ class TestInfrastructureTrouble:
     def test_a_camera_id_that_cannot_be_a_stream_name_is_refused(self) -> None:
         with pytest.raises(ValidationError):
             SamplerRequest(cameras=["lobby cam/1"])
+
+    def test_a_camera_whose_lease_is_taken_away_is_left_alone_at_once(self, lobby: Rig) -> None:
+        # Catching up 30 s: the stranger's whole visit is in the first cycle's window.
+        old = lobby.store("old")
+        behind = old.acquire("cam-1", 0, 1)
+        assert behind is not None
+        behind.last_frame_ms = round(T0 * 1000)
+        old.save(behind, 0, 1, release=True)
+        lobby.clock.advance(30)
+        store = lobby.store("inv-1")
+        real_save = store.save
+        saves = {"n": 0}
+
+        def save(checkpoint: Any, now_ms: int, until_ms: int, release: bool = False) -> bool:
+            saves["n"] += 1
+            if saves["n"] == 2:  # another invocation took the camera (e.g. our lease expired)
+                return False
+            return real_save(checkpoint, now_ms, until_ms, release)
+
+        store.save = save  # type: ignore[method-assign]
+        deps = lobby.deps("inv-1")
+        deps.store = store
+        report = run_group(SamplerRequest(cameras=["cam-1"]), lobby.settings, deps, lambda: 60_000)
+        assert report.cameras["cam-1"].lease_lost
+        assert saves["n"] == 2  # nothing more was saved for that camera
+        written = report.cameras["cam-1"].records_written
+        assert written == 2
+        assert len(records(lobby)) == written  # and nothing more was written

@@ -167,6 +167,8 @@ class CameraSampler:
         settings, clock = self.settings, self.deps.clock
         if checkpoint.pending:
             self._flush(checkpoint)
+            if self.checkpoint is None:
+                return
         if self.stream is None:
             self.stream = self.deps.frames.stream(self.camera_id)
         now_ms = to_ms(clock.now())
@@ -199,6 +201,8 @@ class CameraSampler:
             if frame.time_ms > cut or clock.now() >= deadline:
                 return
             self._frame(checkpoint, frame)
+            if self.checkpoint is None:  # lease lost while saving: the camera is not ours
+                return
             checkpoint.last_frame_ms = frame.time_ms
         if end <= settled and clock.now() < deadline:
             # Nothing more can arrive for this window: no images at all is an offline camera.
