@@ -17,6 +17,7 @@ import base64
 import hashlib
 import io
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,13 +87,15 @@ class Scene:
     # (the producer's key-frame interval) plus ``upload_seconds`` to send one.
     fragment_seconds: float = 1.0
     upload_seconds: float = 0.5
+    upload_jitter: float = 0.0  # + up to this much, different for each fragment (seeded)
     full_size: tuple[int, int] = (WIDTH, HEIGHT)
     noise: float = 6.0  # sensor noise, grey levels (sigma); JPEG artefacts come on top
     _faces: dict[str, list[tuple[float, float, float, float]]] = field(default_factory=dict)
 
     def available_at(self, t: float) -> float:
-        fragment_end = (math.floor(t / self.fragment_seconds) + 1) * self.fragment_seconds
-        return fragment_end + self.upload_seconds
+        fragment = math.floor(t / self.fragment_seconds)
+        jitter = self.upload_jitter * random.Random(fragment).random() if self.upload_jitter else 0
+        return (fragment + 1) * self.fragment_seconds + self.upload_seconds + jitter
 
     def people(self, t: float) -> list[tuple[Visit, tuple[float, float, float, float]]]:
         found = []
