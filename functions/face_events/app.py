@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+
 from facewatch.clips import KvsClipProvider
 from facewatch.eventbus import EventBridgePublisher
 from facewatch.face_events import Adapters, run_batch
@@ -21,7 +22,7 @@ from facewatch.settings import FaceEventsSettings
 settings = FaceEventsSettings.from_env()  # fails the cold start with a clear message
 # A batch whose every record failed is reported like any partial failure: same retry, and no
 # bisecting of a batch that failed for one cause (a throttled table), not for one bad record.
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+processor = BatchProcessor(EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
 _retries = Config(
     retries={"mode": "standard", "max_attempts": 5}, connect_timeout=2, read_timeout=5
 )

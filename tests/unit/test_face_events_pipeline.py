@@ -44,7 +44,9 @@ class World:
         )
 
     def run(self, event: dict[str, Any]) -> dict[str, Any]:
-        processor = BatchProcessor(EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+        processor = BatchProcessor(
+            EventType.KinesisDataStreams, raise_on_entire_batch_failure=False
+        )
         return dict(run_batch(event, None, self.settings, self.adapters(), processor))
 
 
@@ -157,13 +159,18 @@ def test_rejects_that_cannot_be_stored_are_redelivered() -> None:
 def test_store_failure_redelivers_only_that_cameras_records() -> None:
     world = World()
     world.store.fail_commits = 1
-    event = kinesis_event(frames("cam-1", [100.0, 101.0], [STRANGER]) + frames("cam-2", [100.0, 101.0], [STRANGER]))
+    event = kinesis_event(
+        frames("cam-1", [100.0, 101.0], [STRANGER]) + frames("cam-2", [100.0, 101.0], [STRANGER])
+    )
     response = world.run(event)
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     assert failed == {r["kinesis"]["sequenceNumber"] for r in event["Records"][:2]}
     assert [e.detail.model_dump()["camera_id"] for e in world.publisher.published] == ["cam-2"]
     world.run(event)  # Lambda's retry: cam-1 now alerts, cam-2 does not again
-    assert sorted(e.detail.model_dump()["camera_id"] for e in world.publisher.published) == ["cam-1", "cam-2"]
+    assert sorted(e.detail.model_dump()["camera_id"] for e in world.publisher.published) == [
+        "cam-1",
+        "cam-2",
+    ]
 
 
 def test_publish_failure_is_retried_by_redelivery_and_alerts_once() -> None:

@@ -11,7 +11,9 @@ CAM = "lobby-01"
 _seq = itertools.count(1000)
 
 
-def det(t: float, *, shard: str = "shardId-0", seq: int | None = None, closest: float | None = None) -> Detection:
+def det(
+    t: float, *, shard: str = "shardId-0", seq: int | None = None, closest: float | None = None
+) -> Detection:
     face = ClassifiedFace(FaceClass.UNKNOWN, 99.0, 0.1, 0.2, 0.4, 0.3, 50.0, 80.0)
     return Detection(
         camera_id=CAM,

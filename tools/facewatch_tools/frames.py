@@ -42,6 +42,10 @@ def _landmarks(face: FaceSpec) -> list[dict[str, Any]]:
     return [{"Type": k, "X": round(x, 4), "Y": round(y, 4)} for k, (x, y) in points.items()]
 
 
+def _uuid_like(hex32: str) -> str:
+    return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:32]}"
+
+
 def face_entry(face: FaceSpec) -> dict[str, Any]:
     detected = {
         "BoundingBox": {
@@ -58,14 +62,15 @@ def face_entry(face: FaceSpec) -> dict[str, Any]:
     matches: list[dict[str, Any]] = []
     if face.employee_id is not None:
         seed = hashlib.sha256(face.employee_id.encode()).hexdigest()
+        face_id, image_id = _uuid_like(seed[:32]), _uuid_like(seed[32:])
         matches.append(
             {
                 "Similarity": face.similarity,
                 "Face": {
                     "BoundingBox": {"Width": 0.41, "Height": 0.52, "Left": 0.27, "Top": 0.18},
-                    "FaceId": f"{seed[:8]}-{seed[8:12]}-{seed[12:16]}-{seed[16:20]}-{seed[20:32]}",
+                    "FaceId": face_id,
                     "Confidence": 99.98,
-                    "ImageId": f"{seed[32:40]}-{seed[40:44]}-{seed[44:48]}-{seed[48:52]}-{seed[52:64]}",
+                    "ImageId": image_id,
                     "ExternalImageId": face.employee_id,
                 },
             }

@@ -9,12 +9,19 @@ a major version is a new detail-type suffix. The JSON Schema lives in
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
+from facewatch.records import iso
+
 SOURCE = "facewatch"
+# On the wire: ISO-8601 UTC with milliseconds and Z, e.g. 2026-11-18T11:06:40.400Z
+UtcTime = Annotated[
+    datetime,
+    PlainSerializer(lambda value: iso(value.timestamp()), return_type=str, when_used="json"),
+]
 ALERT_DETAIL_TYPE = "Unknown Face Detected"
 ALERT_SCHEMA_VERSION: Literal["1.0"] = "1.0"
 
@@ -56,8 +63,8 @@ class ClosestEmployee(ContractModel):
 
 class Clip(ContractModel):
     url: str = Field(description="HLS (LIVE_REPLAY) URL; carries a session token, do not share")
-    expires_at: datetime
-    start: datetime = Field(description="First detection minus the pre-roll")
+    expires_at: UtcTime
+    start: UtcTime = Field(description="First detection minus the pre-roll")
 
 
 class CameraLocation(ContractModel):
@@ -77,8 +84,8 @@ class AlertDetail(ContractModel):
     incident_id: str
     camera_id: str
     stream_arn: str
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: UtcTime
+    last_seen: UtcTime
     detections: int = Field(ge=1, description="Frames with an unknown face so far")
     best_face: BestFace
     closest_employee: ClosestEmployee | None = None
