@@ -37,7 +37,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy layers/facewatch/facewatch tools/facewatch_tools functions bench
+	$(VENV)/bin/mypy layers/facewatch/facewatch tools/facewatch_tools functions bench tests
 
 validate: $(TOOLS)/.installed
 	$(VENV)/bin/cfn-lint --append-rules lint_rules -- template.yaml camera-template.yaml

@@ -33,7 +33,7 @@ def capture_bus(bus_name: str, detail_type: str | None = None) -> str:
     events = boto3.client("events", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
     events.create_event_bus(Name=bus_name)
-    queue_url = sqs.create_queue(QueueName=f"{bus_name}-capture")["QueueUrl"]
+    queue_url: str = sqs.create_queue(QueueName=f"{bus_name}-capture")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]

@@ -22,7 +22,7 @@ class FakeStore:
     alert_state: dict[str, str] = field(default_factory=dict)
     writes: int = 0
     fail_commits: int = 0  # the next N commits raise (a throttled table)
-    before_commit: Callable[[], None] | None = None  # lets a test interleave another invocation
+    before_commit: Callable[[], object] | None = None  # lets a test interleave another invocation
 
     def load_state(self, camera_id: str) -> CameraState:
         return self.states.get(camera_id, CameraState(camera_id=camera_id))

@@ -43,7 +43,7 @@ def aws(face_events_app: ModuleType) -> Iterator[dict[str, Any]]:
         rejected = sqs.create_queue(QueueName="facewatch-test-rejected-records")["QueueUrl"]
         kvs = boto3.client("kinesisvideo", region_name=REGION)
         arn = kvs.create_stream(StreamName=CAMERA, DataRetentionInHours=24)["StreamARN"]
-        face_events_app.settings = face_events_app.settings.model_copy(
+        face_events_app.settings = face_events_app.settings.model_copy(  # type: ignore[attr-defined]
             update={"rejected_queue_url": rejected}
         )
         face_events_app.default_adapters.cache_clear()

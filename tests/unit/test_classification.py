@@ -40,7 +40,7 @@ def test_low_confidence_is_ignored(confidence: float) -> None:
 
 
 def test_small_face_is_ignored_when_a_minimum_size_is_set() -> None:
-    settings = ThresholdSettings(MIN_FACE_SIZE=0.1)
+    settings = ThresholdSettings.model_validate({"MIN_FACE_SIZE": 0.1})
     assert classify(entry(height=0.09), settings).face_class is FaceClass.IGNORED
     assert classify(entry(height=0.1), settings).face_class is FaceClass.UNKNOWN
 

@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from facewatch.classification import ClassifiedFace, ClosestEmployee, FaceClass
-from facewatch.incidents import CameraState, Detection, group, incident_id_for
+from facewatch.incidents import CameraState, Detection, GroupingResult, group, incident_id_for
 
 CAM = "lobby-01"
 _seq = itertools.count(1000)
@@ -27,7 +27,9 @@ def det(
     )
 
 
-def run(state: CameraState, detections: list[Detection], window: float = 60, minimum: int = 2):
+def run(
+    state: CameraState, detections: list[Detection], window: float = 60, minimum: int = 2
+) -> GroupingResult:
     return group(state, detections, window_seconds=window, min_detections=minimum)
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -65,7 +67,7 @@ def test_fields_aws_may_add_are_tolerated() -> None:
 )
 def test_fields_we_use_are_strict(path: tuple[str | int, ...], value: object) -> None:
     data = sample_record("unknown-face.json")
-    node = data
+    node: Any = data
     for key in path[:-1]:
         node = node[key]
     node[path[-1]] = value
