@@ -37,7 +37,9 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy layers/facewatch/facewatch tools/facewatch_tools functions bench tests
+	$(VENV)/bin/mypy layers/facewatch/facewatch tools/facewatch_tools bench tests lint_rules
+	@# every function is its own top-level `app` module: one run each (cached, fast)
+	for app in functions/*/app.py; do $(VENV)/bin/mypy $$app || exit 1; done
 
 validate: $(TOOLS)/.installed
 	$(VENV)/bin/cfn-lint --append-rules lint_rules -- template.yaml camera-template.yaml
