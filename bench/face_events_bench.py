@@ -240,6 +240,23 @@ def main() -> None:
 
     rate = measure_speed(events, records)
     print(f"\nthroughput (handler's own work, one core, best of 3): {rate:,.0f} records/s")
+    busy = [
+        frame_record(
+            f"cam-{i % 50:03d}",
+            T0 + i // 50,
+            [FaceSpec(employee_id="EMP-00001", left=0.1), FaceSpec(left=0.5)],
+        )
+        for i in range(10_000)
+    ]
+    busy_events = [
+        kinesis_event(busy[i : i + BATCH], first_sequence=10**20 + i)
+        for i in range(0, len(busy), BATCH)
+    ]
+    busy_rate = measure_speed(busy_events, len(busy))
+    print(
+        "  worst case, every frame an employee and a stranger (2.4 KB records): "
+        f"{busy_rate:,.0f} records/s"
+    )
 
     print("\nmemory (tracemalloc peak per record, one batch):")
     for size, per_record in measure_memory([100, 1000, 5000, 10000]):

@@ -6,7 +6,7 @@ employee" hint that helps a human decide.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 from facewatch.records import FaceSearchEntry
@@ -46,22 +46,27 @@ class ClassifiedFace:
 def classify(entry: FaceSearchEntry, thresholds: ThresholdSettings) -> ClassifiedFace:
     face = entry.DetectedFace
     box = face.BoundingBox
+    quality = face.Quality
     best = max(entry.MatchedFaces, key=lambda m: m.Similarity, default=None)
-    seen = ClassifiedFace(
-        FaceClass.UNKNOWN,
+    face_class = FaceClass.UNKNOWN
+    employee_id: str | None = None
+    closest: ClosestEmployee | None = None
+    if best is not None and best.Similarity >= thresholds.face_match_threshold:
+        face_class = FaceClass.KNOWN
+        employee_id = best.Face.ExternalImageId or best.Face.FaceId
+    elif face.Confidence < thresholds.min_face_confidence or box.Height < thresholds.min_face_size:
+        face_class = FaceClass.IGNORED
+    elif best is not None and best.Face.ExternalImageId:
+        closest = ClosestEmployee(best.Face.ExternalImageId, best.Similarity)
+    return ClassifiedFace(
+        face_class,
         confidence=face.Confidence,
         width=box.Width,
         height=box.Height,
         left=box.Left,
         top=box.Top,
-        brightness=face.Quality.Brightness if face.Quality else None,
-        sharpness=face.Quality.Sharpness if face.Quality else None,
+        brightness=quality.Brightness if quality else None,
+        sharpness=quality.Sharpness if quality else None,
+        employee_id=employee_id,
+        closest=closest,
     )
-    if best is not None and best.Similarity >= thresholds.face_match_threshold:
-        employee_id = best.Face.ExternalImageId or best.Face.FaceId
-        return replace(seen, face_class=FaceClass.KNOWN, employee_id=employee_id)
-    if face.Confidence < thresholds.min_face_confidence or box.Height < thresholds.min_face_size:
-        return replace(seen, face_class=FaceClass.IGNORED)
-    if best is not None and best.Face.ExternalImageId:
-        return replace(seen, closest=ClosestEmployee(best.Face.ExternalImageId, best.Similarity))
-    return seen

@@ -126,26 +126,82 @@ def _is_applied(state: CameraState, detection: Detection) -> bool:
     return mark is not None and int(detection.sequence_number) <= int(mark)
 
 
-def _nearest(
-    incidents: list[IncidentState], at: float, window: float
-) -> tuple[int, IncidentState] | None:
-    best: tuple[float, int, IncidentState] | None = None
-    for index, incident in enumerate(incidents):
-        if incident.first_seen - window <= at <= incident.last_seen + window:
-            distance = max(incident.first_seen - at, at - incident.last_seen, 0.0)
+@dataclass(slots=True)
+class _Draft:
+    """An incident being extended inside one batch: plain fields, one model built at the end."""
+
+    source: IncidentState
+    first_seen: float
+    last_seen: float
+    detections: int
+    best_score: float
+    closest_similarity: float
+    best: ClassifiedFace | None = None
+    first: ClassifiedFace | None = None
+    closest: ClosestEmployee | None = None
+    touched: bool = False
+
+    @classmethod
+    def of(cls, incident: IncidentState) -> _Draft:
+        return cls(
+            source=incident,
+            first_seen=incident.first_seen,
+            last_seen=incident.last_seen,
+            detections=incident.detections,
+            best_score=incident.best_face.score,
+            closest_similarity=incident.closest.similarity if incident.closest else -1.0,
+        )
+
+    def add(self, detection: Detection) -> None:
+        at = detection.frame_time
+        if at < self.first_seen:
+            self.first_seen, self.first = at, detection.face
+        self.last_seen = max(self.last_seen, at)
+        self.detections += 1
+        face = detection.face
+        score = face.width * face.height * face.confidence
+        if score > self.best_score:
+            self.best, self.best_score = face, score
+        seen = detection.closest
+        if seen is not None and seen.similarity > self.closest_similarity:
+            self.closest, self.closest_similarity = seen, seen.similarity
+        self.touched = True
+
+    def build(self, min_detections: int) -> IncidentState:
+        source = self.source
+        update: dict[str, object] = {}
+        if self.touched:
+            update = {
+                "first_seen": self.first_seen,
+                "last_seen": self.last_seen,
+                "detections": self.detections,
+            }
+            if self.best is not None:
+                update["best_face"] = FaceSummary.of(self.best)
+            if self.first is not None:
+                update["first_face"] = FaceSummary.of(self.first)
+            if self.closest is not None:
+                update["closest"] = ClosestMatch(
+                    employee_id=self.closest.employee_id, similarity=self.closest.similarity
+                )
+        if not source.alerted and self.detections >= min_detections:
+            update["alerted"] = True
+        return source.model_copy(update=update) if update else source
+
+
+def _nearest(drafts: list[_Draft], at: float, window: float) -> _Draft | None:
+    best: tuple[float, _Draft] | None = None
+    for draft in drafts:
+        if draft.first_seen - window <= at <= draft.last_seen + window:
+            distance = max(draft.first_seen - at, at - draft.last_seen, 0.0)
             if best is None or distance < best[0]:
-                best = (distance, index, incident)
-    return None if best is None else (best[1], best[2])
-
-
-def _closer(current: ClosestMatch | None, seen: ClosestEmployee | None) -> ClosestMatch | None:
-    if seen is None or (current is not None and current.similarity >= seen.similarity):
-        return current
-    return ClosestMatch(employee_id=seen.employee_id, similarity=seen.similarity)
+                best = (distance, draft)
+    return None if best is None else best[1]
 
 
 def _open(detection: Detection) -> IncidentState:
     face = FaceSummary.of(detection.face)
+    closest = detection.closest
     return IncidentState(
         incident_id=incident_id_for(detection.camera_id, detection.frame_key),
         camera_id=detection.camera_id,
@@ -156,22 +212,11 @@ def _open(detection: Detection) -> IncidentState:
         first_frame_key=detection.frame_key,
         best_face=face,
         first_face=face,
-        closest=_closer(None, detection.closest),
-    )
-
-
-def _extend(incident: IncidentState, detection: Detection) -> IncidentState:
-    face = FaceSummary.of(detection.face)
-    earlier = detection.frame_time < incident.first_seen
-    return incident.model_copy(
-        update={
-            "first_seen": min(incident.first_seen, detection.frame_time),
-            "last_seen": max(incident.last_seen, detection.frame_time),
-            "detections": incident.detections + 1,
-            "best_face": face if face.score > incident.best_face.score else incident.best_face,
-            "first_face": face if earlier else incident.first_face,
-            "closest": _closer(incident.closest, detection.closest),
-        }
+        closest=(
+            ClosestMatch(employee_id=closest.employee_id, similarity=closest.similarity)
+            if closest
+            else None
+        ),
     )
 
 
@@ -187,28 +232,30 @@ def group(
     result = GroupingResult(state=state, skipped=len(detections) - len(fresh))
     if not fresh:
         return result
-    incidents = list(state.incidents)
-    was_alerted = {i.incident_id for i in incidents if i.alerted}
+    drafts = [_Draft.of(i) for i in state.incidents]
     opened: set[str] = set()
-    touched: set[str] = set()
     for detection in sorted(fresh, key=lambda d: (d.frame_time, d.frame_key)):
-        found = _nearest(incidents, detection.frame_time, window_seconds)
-        if found is None:
+        draft = _nearest(drafts, detection.frame_time, window_seconds)
+        if draft is None:
             incident = _open(detection)
-            incidents.append(incident)
+            drafts.append(_Draft.of(incident))
             opened.add(incident.incident_id)
-            continue
-        index, incident = found
-        incidents[index] = _extend(incident, detection)
-        touched.add(incident.incident_id)
-    newly_alerting: list[IncidentState] = []
-    for index, incident in enumerate(incidents):
-        if not incident.alerted and incident.detections >= min_detections:
-            incidents[index] = incident.model_copy(update={"alerted": True})
-            newly_alerting.append(incidents[index])
+        else:
+            draft.add(detection)
+    incidents = [d.build(min_detections) for d in drafts]
+    before = {i.incident_id: i for i in state.incidents}
+    newly_alerting = [
+        i
+        for i in incidents
+        if i.alerted and not (i.incident_id in before and before[i.incident_id].alerted)
+    ]
     result.opened = [i for i in incidents if i.incident_id in opened]
     result.newly_alerting = newly_alerting
-    result.extended_alerted = [i for i in incidents if i.incident_id in was_alerted & touched]
+    result.extended_alerted = [
+        built
+        for built, draft in zip(incidents, drafts, strict=True)
+        if draft.touched and draft.source.alerted
+    ]
     result.suppressed = len(fresh) - len(newly_alerting)
     result.applied = len(fresh)
     watermarks = dict(state.watermarks)
