@@ -290,7 +290,7 @@ class FaceEventsBatch:
             )
             clip = Clip(url=link.url, expires_at=link.expires_at, start=link.start)
         except Exception as exc:
-            reason = f"{type(exc).__name__}"
+            reason = _error_code(exc)
             self.counts["enrichment_failures"] += 1
             logger.warning(
                 "clip unavailable", extra={"incident_id": incident.incident_id, "reason": reason}
@@ -353,6 +353,16 @@ class FaceEventsBatch:
                 "incidents_opened": counts["opened"],
             },
         )
+
+
+def _error_code(exc: Exception) -> str:
+    """AWS's error code for service errors (e.g. NoDataRetentionException), else the class name."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        if isinstance(code, str) and code:
+            return code
+    return type(exc).__name__
 
 
 def run_batch(
