@@ -44,6 +44,7 @@ class Timeouts:
     first_frame: float = 20.0  # connect + SETUP/PLAY + first access unit
     stall: float = 10.0  # no frame for this long while streaming: restart
     stop_grace: float = 10.0  # after SIGINT (EOS), before SIGKILL
+    stall_grace: float = 2.0  # the same after a stall: a frozen peer can block the EOS
 
 
 @dataclass
@@ -159,13 +160,15 @@ class CameraSupervisor:
         if self._stop.is_set():  # stop() came while spawning
             child.interrupt()
         detail = 0
+        # Deadlines count from the last frame, not the last line: -v keeps printing
+        # property notifications while no video flows.
+        deadline = self._clock() + self._timeouts.first_frame
         try:
             while True:
-                budget = (
-                    self._timeouts.first_frame if first_frame_at is None else self._timeouts.stall
-                )
                 try:
-                    raw = await asyncio.wait_for(child.readline(), timeout=budget)
+                    raw = await asyncio.wait_for(
+                        child.readline(), timeout=max(0.0, deadline - self._clock())
+                    )
                 except TimeoutError:
                     outcome.stalled = True
                     child.interrupt()
@@ -182,6 +185,7 @@ class CameraSupervisor:
                     if first_frame_at is None:
                         first_frame_at = now
                         logger.info("camera %s: streaming", self.camera_id)
+                    deadline = now + self._timeouts.stall
                     outcome.frames += 1
                     outcome.streamed = now - first_frame_at
                     self._board.frame(self.camera_id, event.size)
@@ -195,7 +199,8 @@ class CameraSupervisor:
                 elif isinstance(event, EndOfStream) and not self._stop.is_set():
                     outcome.errors.append("the camera ended the stream")
         finally:
-            outcome.exit_code = await self._reap(child)
+            grace = self._timeouts.stall_grace if outcome.stalled else self._timeouts.stop_grace
+            outcome.exit_code = await self._reap(child, grace)
             self._child = None
         if outcome.frames == 0:
             self._discard_empty_output()
@@ -210,9 +215,9 @@ class CameraSupervisor:
                 if path.stat().st_size == 0:
                     path.unlink()
 
-    async def _reap(self, child: Child) -> int:
+    async def _reap(self, child: Child, grace: float) -> int:
         try:
-            return await asyncio.wait_for(child.wait(), timeout=self._timeouts.stop_grace)
+            return await asyncio.wait_for(child.wait(), timeout=grace)
         except TimeoutError:
             logger.warning("camera %s: pipeline ignored EOS; killing it", self.camera_id)
             child.kill()

@@ -1,0 +1,271 @@
+"""The proxy against a real RTSP server (gst-rtsp-server on 127.0.0.1), recording with filesink."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from facewatch_tools.proxy.backoff import Backoff, BackoffPolicy
+from facewatch_tools.proxy.child import spawn_process
+from facewatch_tools.proxy.health import CameraSnapshot, HealthBoard
+from facewatch_tools.proxy.pipeline import Codec, PipelineSettings, SinkKind, SinkSettings
+from facewatch_tools.proxy.rtsp_credentials import RtspLogin
+from facewatch_tools.proxy.runner import ProxyRunner
+from facewatch_tools.proxy.supervisor import CameraSpec, CameraSupervisor, Timeouts
+
+
+pytestmark = pytest.mark.integration
+
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # every Matroska file starts with it
+FAST = BackoffPolicy(initial=0.2, factor=2.0, maximum=1.0, reset_after=1.0)
+
+
+def _x265_available() -> bool:
+    return subprocess.run(["gst-inspect-1.0", "--exists", "x265enc"], check=False).returncode == 0
+
+
+def _proxy(
+    specs: list[CameraSpec], out: Path, policy: BackoffPolicy = FAST
+) -> tuple[HealthBoard, ProxyRunner]:
+    board = HealthBoard("lab", stall_after=3.0, window=2.0)
+    settings = PipelineSettings(sink=SinkSettings(kind=SinkKind.FILESINK, output_dir=out))
+    supervisors = []
+    for spec in specs:
+        supervisor = CameraSupervisor(
+            spec, settings, board, Backoff(policy), spawn_process, dict(os.environ),
+            timeouts=Timeouts(first_frame=8.0, stall=3.0, stop_grace=5.0),
+        )  # fmt: skip
+        board.add(spec.camera_id, supervisor.url)
+        supervisors.append(supervisor)
+    return board, ProxyRunner(supervisors, stop_grace=8.0)
+
+
+async def _until(
+    board: HealthBoard, ok: Callable[[dict[str, CameraSnapshot]], bool], timeout: float
+) -> dict[str, CameraSnapshot]:
+    deadline = time.monotonic() + timeout
+    while True:
+        cams = {c.camera_id: c for c in board.snapshot()}
+        if ok(cams):
+            return cams
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout} s: {cams}")
+        await asyncio.sleep(0.05)
+
+
+def _recorded(path: Path) -> bytes:
+    data = path.read_bytes()
+    assert data[:4] == EBML_MAGIC, f"{path} is not Matroska"
+    return data
+
+
+def test_each_camera_is_recorded_and_bad_ones_fail_alone(
+    rtsp_server: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="facewatch_tools.proxy")
+    PASSWORD = rtsp_server.password
+    good = {
+        "cam-1": CameraSpec("cam-1", rtsp_server.url("cam1")),
+        "cam-2": CameraSpec("cam-2", rtsp_server.url("cam2")),
+        "cam-secure": CameraSpec(
+            "cam-secure", rtsp_server.url("secure"), RtspLogin(username="viewer", password=PASSWORD)
+        ),
+    }
+    if _x265_available():  # an H.265 camera: the proxy learns the codec from the SDP
+        good["cam-hevc"] = CameraSpec("cam-hevc", rtsp_server.url("hevc"), codec=Codec.H264)
+    bad = {
+        "cam-wrong-login": CameraSpec(
+            "cam-wrong-login", rtsp_server.url("secure"),
+            RtspLogin(username="viewer", password="not-the-password"),
+        ),
+        "cam-no-login": CameraSpec("cam-no-login", rtsp_server.url("secure")),
+        "cam-typo": CameraSpec("cam-typo", rtsp_server.url("nope")),
+    }  # fmt: skip
+    board, runner = _proxy([*good.values(), *bad.values()], tmp_path)
+
+    def settled(cams: dict[str, CameraSnapshot]) -> bool:
+        return all(cams[c].frames >= 20 and cams[c].up for c in good) and all(
+            cams[c].restarts >= 2 for c in bad
+        )
+
+    async def scenario() -> dict[str, CameraSnapshot]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+        try:
+            cams = await _until(board, settled, timeout=15)
+        finally:
+            stop.set()
+            await task
+        return cams
+
+    cams = asyncio.run(scenario())
+
+    for camera_id in good:
+        assert cams[camera_id].restarts == (1 if camera_id == "cam-hevc" else 0)
+        assert cams[camera_id].last_error is None
+        assert cams[camera_id].bitrate_bps > 0
+        recordings = sorted(tmp_path.glob(f"{camera_id}-*.mkv"))
+        assert recordings, f"nothing recorded for {camera_id}"
+        assert len(_recorded(recordings[-1])) > 10_000
+    assert "401 Unauthorized" in (cams["cam-wrong-login"].last_error or "")
+    assert "401 Unauthorized" in (cams["cam-no-login"].last_error or "")
+    assert "404 Not Found" in (cams["cam-typo"].last_error or "")
+    for camera_id in bad:
+        assert not cams[camera_id].up
+        assert not list(tmp_path.glob(f"{camera_id}-*.mkv")), "empty recordings are removed"
+    logged = caplog.text
+    assert "user-pw=***" in logged  # the debug argv was logged, redacted
+    assert PASSWORD not in logged and "not-the-password" not in logged
+
+
+def test_reconnects_within_the_backoff_bound_after_the_server_restarts(
+    rtsp_server: Any, tmp_path: Path
+) -> None:
+    PASSWORD = rtsp_server.password
+    specs = [
+        CameraSpec("cam-1", rtsp_server.url("cam1")),
+        CameraSpec("cam-secure", rtsp_server.url("secure"), RtspLogin(username="viewer",
+                                                                        password=PASSWORD)),
+    ]  # fmt: skip
+    board, runner = _proxy(specs, tmp_path)
+    ids = [s.camera_id for s in specs]
+    connect_allowance = 3.0  # RTSP DESCRIBE/SETUP/PLAY and the first keyframe, on a busy CI
+
+    async def scenario() -> float:
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+        try:
+            await _until(board, lambda c: all(c[i].frames >= 10 for i in ids), timeout=10)
+            await asyncio.to_thread(rtsp_server.stop)
+            down = await _until(
+                board, lambda c: all(not c[i].up and c[i].restarts >= 2 for i in ids), timeout=10
+            )
+            await asyncio.to_thread(rtsp_server.start)
+            back_at = time.monotonic()
+            await _until(
+                board,
+                lambda c: all(c[i].up and c[i].frames > down[i].frames for i in ids),
+                timeout=FAST.maximum + connect_allowance,
+            )
+            return time.monotonic() - back_at
+        finally:
+            stop.set()
+            await task
+
+    reconnect = asyncio.run(scenario())
+    print(f"reconnected {reconnect:.2f} s after the RTSP server came back")
+    assert reconnect <= FAST.maximum + connect_allowance
+    for camera_id in ids:  # one recording before the outage, one after
+        recordings = sorted(tmp_path.glob(f"{camera_id}-*.mkv"))
+        assert len(recordings) == 2, recordings
+        assert all(len(_recorded(r)) > 1000 for r in recordings)
+
+
+def test_a_silent_camera_is_detected_as_stalled_and_restarted(
+    rtsp_server: Any, tmp_path: Path
+) -> None:
+    board, runner = _proxy([CameraSpec("cam-1", rtsp_server.url("cam1"))], tmp_path)
+
+    async def scenario() -> tuple[CameraSnapshot, CameraSnapshot]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+        try:
+            await _until(board, lambda c: c["cam-1"].frames >= 10, timeout=10)
+            rtsp_server.freeze()
+            try:
+                stalled = await _until(board, lambda c: c["cam-1"].restarts >= 1, timeout=8)
+            finally:
+                rtsp_server.thaw()
+            frames = stalled["cam-1"].frames
+            back = await _until(
+                board, lambda c: c["cam-1"].up and c["cam-1"].frames > frames + 5, timeout=15
+            )
+            return stalled["cam-1"], back["cam-1"]
+        finally:
+            stop.set()
+            await task
+
+    stalled, back = asyncio.run(scenario())
+    assert "no frame for 3 s" in (stalled.last_error or "")
+    assert back.last_error is None
+
+
+def test_cli_streams_serves_metrics_and_stops_cleanly_on_sigterm(
+    rtsp_server: Any, tmp_path: Path
+) -> None:
+    PASSWORD = rtsp_server.password
+    inventory = tmp_path / "cameras.yaml"
+    inventory.write_text(
+        "sites:\n  - {id: lab, name: Lab}\ncameras:\n"
+        f"  - {{id: cam-1, site: lab, display_name: One, rtsp_url: '{rtsp_server.url('cam1')}'}}\n"
+        "  - {id: cam-secure, site: lab, display_name: Secure, "
+        f"rtsp_url: '{rtsp_server.url('secure')}'}}\n"
+        "  - {id: cam-off, site: lab, display_name: Unplugged, rtsp_url: 'rtsp://127.0.0.1:9/x'}\n"
+    )
+    credentials = tmp_path / "rtsp-credentials.yaml"
+    credentials.write_text(f"cameras:\n  cam-secure: {{username: viewer, password: '{PASSWORD}'}}\n")
+    credentials.chmod(0o600)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "facewatch_tools.cli", "proxy", "run", "--site", "lab",
+         "--inventory", str(inventory), "--credentials", str(credentials),
+         "--sink", "filesink", "--output-dir", str(out), "--no-heartbeat",
+         "--metrics-port", "0", "--backoff-initial", "0.2", "--backoff-max", "1",
+         "--log-level", "DEBUG"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    port_found = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "metrics on http://127.0.0.1:" in line:
+                port_found.set()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        assert port_found.wait(10), "".join(lines)
+        port = int(re.search(r"127\.0\.0\.1:(\d+)/metrics", "".join(lines))[1])  # type: ignore[index]
+        deadline = time.monotonic() + 10
+        body = ""
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+                body = resp.read().decode()
+            if ('facewatch_proxy_camera_up{camera="cam-1",site="lab"} 1' in body
+                    and 'facewatch_proxy_camera_up{camera="cam-secure",site="lab"} 1' in body
+                    and 'restarts_total{camera="cam-off",site="lab"} 1' in body):  # fmt: skip
+                break
+            time.sleep(0.1)
+        assert 'facewatch_proxy_camera_up{camera="cam-secure",site="lab"} 1' in body, body
+        assert 'facewatch_proxy_camera_up{camera="cam-off",site="lab"} 0' in body, body
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        stop_seconds = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+        reader.join(5)
+    log = "".join(lines)
+    print(f"stopped {stop_seconds:.2f} s after SIGTERM")
+    assert "cannot connect to the camera" in log
+    assert PASSWORD not in log and PASSWORD not in body
+    assert "proxy: stopped" in log
+    for camera_id in ("cam-1", "cam-secure"):
+        assert len(_recorded(out / f"{camera_id}-0001.mkv")) > 1000
