@@ -75,4 +75,3 @@ def rtsp_server() -> Iterator[RtspServer]:
     server.start()
     yield server
     server.stop()
-

@@ -21,10 +21,7 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
-VIDEO = (
-    "videotestsrc is-live=true pattern=ball "
-    "! video/x-raw,width=160,height=120,framerate=15/1 "
-)
+VIDEO = "videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=120,framerate=15/1 "
 H264 = VIDEO + (
     "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bitrate=200 "
     "! rtph264pay name=pay0 pt=96 config-interval=1"

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from facewatch_tools.proxy.backoff import Backoff, BackoffPolicy
 from facewatch_tools.proxy.child import spawn_process
 from facewatch_tools.proxy.health import CameraSnapshot, HealthBoard
@@ -25,7 +24,7 @@ from facewatch_tools.proxy.pipeline import Codec, PipelineSettings, SinkKind, Si
 from facewatch_tools.proxy.rtsp_credentials import RtspLogin
 from facewatch_tools.proxy.runner import ProxyRunner
 from facewatch_tools.proxy.supervisor import CameraSpec, CameraSupervisor, Timeouts
-
+from pydantic import SecretStr
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +44,7 @@ def _proxy(
     supervisors = []
     for spec in specs:
         supervisor = CameraSupervisor(
-            spec, settings, board, Backoff(policy), spawn_process, dict(os.environ),
+            spec, settings, board, Backoff(policy), spawn_process, env=dict(os.environ),
             timeouts=Timeouts(first_frame=8.0, stall=3.0, stop_grace=5.0),
         )  # fmt: skip
         board.add(spec.camera_id, supervisor.url)
@@ -76,12 +75,14 @@ def test_each_camera_is_recorded_and_bad_ones_fail_alone(
     rtsp_server: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="facewatch_tools.proxy")
-    PASSWORD = rtsp_server.password
+    password = rtsp_server.password
     good = {
         "cam-1": CameraSpec("cam-1", rtsp_server.url("cam1")),
         "cam-2": CameraSpec("cam-2", rtsp_server.url("cam2")),
         "cam-secure": CameraSpec(
-            "cam-secure", rtsp_server.url("secure"), RtspLogin(username="viewer", password=PASSWORD)
+            "cam-secure",
+            rtsp_server.url("secure"),
+            RtspLogin(username="viewer", password=SecretStr(password)),
         ),
     }
     if _x265_available():  # an H.265 camera: the proxy learns the codec from the SDP
@@ -89,7 +90,7 @@ def test_each_camera_is_recorded_and_bad_ones_fail_alone(
     bad = {
         "cam-wrong-login": CameraSpec(
             "cam-wrong-login", rtsp_server.url("secure"),
-            RtspLogin(username="viewer", password="not-the-password"),
+            RtspLogin(username="viewer", password=SecretStr("not-the-password")),
         ),
         "cam-no-login": CameraSpec("cam-no-login", rtsp_server.url("secure")),
         "cam-typo": CameraSpec("cam-typo", rtsp_server.url("nope")),
@@ -128,17 +129,17 @@ def test_each_camera_is_recorded_and_bad_ones_fail_alone(
         assert not list(tmp_path.glob(f"{camera_id}-*.mkv")), "empty recordings are removed"
     logged = caplog.text
     assert "user-pw=***" in logged  # the debug argv was logged, redacted
-    assert PASSWORD not in logged and "not-the-password" not in logged
+    assert password not in logged and "not-the-password" not in logged
 
 
 def test_reconnects_within_the_backoff_bound_after_the_server_restarts(
     rtsp_server: Any, tmp_path: Path
 ) -> None:
-    PASSWORD = rtsp_server.password
+    password = rtsp_server.password
     specs = [
         CameraSpec("cam-1", rtsp_server.url("cam1")),
         CameraSpec("cam-secure", rtsp_server.url("secure"), RtspLogin(username="viewer",
-                                                                        password=PASSWORD)),
+                                                                        password=SecretStr(password))),
     ]  # fmt: skip
     board, runner = _proxy(specs, tmp_path)
     ids = [s.camera_id for s in specs]
@@ -206,7 +207,7 @@ def test_a_silent_camera_is_detected_as_stalled_and_restarted(
 def test_cli_streams_serves_metrics_and_stops_cleanly_on_sigterm(
     rtsp_server: Any, tmp_path: Path
 ) -> None:
-    PASSWORD = rtsp_server.password
+    password = rtsp_server.password
     inventory = tmp_path / "cameras.yaml"
     inventory.write_text(
         "sites:\n  - {id: lab, name: Lab}\ncameras:\n"
@@ -216,7 +217,9 @@ def test_cli_streams_serves_metrics_and_stops_cleanly_on_sigterm(
         "  - {id: cam-off, site: lab, display_name: Unplugged, rtsp_url: 'rtsp://127.0.0.1:9/x'}\n"
     )
     credentials = tmp_path / "rtsp-credentials.yaml"
-    credentials.write_text(f"cameras:\n  cam-secure: {{username: viewer, password: '{PASSWORD}'}}\n")
+    credentials.write_text(
+        f"cameras:\n  cam-secure: {{username: viewer, password: '{password}'}}\n"
+    )
     credentials.chmod(0o600)
     out = tmp_path / "out"
     process = subprocess.Popen(
@@ -265,7 +268,7 @@ def test_cli_streams_serves_metrics_and_stops_cleanly_on_sigterm(
     log = "".join(lines)
     print(f"stopped {stop_seconds:.2f} s after SIGTERM")
     assert "cannot connect to the camera" in log
-    assert PASSWORD not in log and PASSWORD not in body
+    assert password not in log and password not in body
     assert "proxy: stopped" in log
     for camera_id in ("cam-1", "cam-secure"):
         assert len(_recorded(out / f"{camera_id}-0001.mkv")) > 1000

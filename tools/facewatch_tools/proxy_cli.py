@@ -13,13 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from facewatch.inventory import InventoryError, load_inventory
+
 from facewatch_tools.proxy.backoff import Backoff, BackoffPolicy
 from facewatch_tools.proxy.child import spawn_process
 from facewatch_tools.proxy.elements import missing_elements
 from facewatch_tools.proxy.health import HealthBoard
 from facewatch_tools.proxy.heartbeat import DEFAULT_NAMESPACE, HeartbeatPublisher
 from facewatch_tools.proxy.kvs_credentials import KvsCredentialFile, child_environment
-from facewatch_tools.proxy.pipeline import Codec, PipelineSettings, SinkKind, SinkSettings
+from facewatch_tools.proxy.pipeline import (
+    Codec,
+    PipelineSettings,
+    SinkKind,
+    SinkSettings,
+    build_argv,
+)
 from facewatch_tools.proxy.prometheus import MetricsServer
 from facewatch_tools.proxy.redaction import RedactingFilter, redact
 from facewatch_tools.proxy.rtsp_credentials import (
@@ -35,6 +42,7 @@ logger = logging.getLogger("facewatch.proxy")
 
 EXIT_CONFIG = 2
 DEFAULT_METRICS_PORT = 9464
+_HANDLER_NAME = "facewatch-proxy"
 
 
 class ConfigError(Exception):
@@ -48,23 +56,46 @@ def register(subparsers: Any) -> None:
     commands = proxy.add_subparsers(dest="proxy_command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="stream every camera of a site until SIGTERM")
     _common(run)
-    run.add_argument("--metrics-port", type=int, default=DEFAULT_METRICS_PORT,
-                     help="Prometheus text on 127.0.0.1:PORT/metrics (0 = any free port)")
-    run.add_argument("--no-heartbeat", action="store_true",
-                     help="do not publish the CloudWatch heartbeat")
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        default=DEFAULT_METRICS_PORT,
+        help="Prometheus text on 127.0.0.1:PORT/metrics (0 = any free port)",
+    )
+    run.add_argument(
+        "--no-heartbeat", action="store_true", help="do not publish the CloudWatch heartbeat"
+    )
     run.add_argument("--heartbeat-interval", type=float, default=60.0, metavar="SECONDS")
     run.add_argument("--namespace", default=DEFAULT_NAMESPACE, help="CloudWatch namespace")
     run.add_argument("--latency-ms", type=int, default=200, help="rtspsrc latency (jitter buffer)")
     run.add_argument("--backoff-initial", type=float, default=1.0, metavar="SECONDS")
-    run.add_argument("--backoff-max", type=float, default=30.0, metavar="SECONDS",
-                     help="upper bound of any restart delay")
-    run.add_argument("--stall-timeout", type=float, default=10.0, metavar="SECONDS",
-                     help="restart a pipeline that passed no frame for this long")
-    run.add_argument("--kvs-credential-file", type=Path, default=None,
-                     help="where kvssink's credential file is kept "
-                     "(default: $RUNTIME_DIRECTORY/kvs-credential or a private temp dir)")
-    run.add_argument("--kvs-storage-mb", type=int, default=None,
-                     help="kvssink storage-size per camera (SDK default 128)")
+    run.add_argument(
+        "--backoff-max",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="upper bound of any restart delay",
+    )
+    run.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="restart a pipeline that passed no frame for this long",
+    )
+    run.add_argument(
+        "--kvs-credential-file",
+        type=Path,
+        default=None,
+        help="where kvssink's credential file is kept "
+        "(default: $RUNTIME_DIRECTORY/kvs-credential or a private temp dir)",
+    )
+    run.add_argument(
+        "--kvs-storage-mb",
+        type=int,
+        default=None,
+        help="kvssink storage-size per camera (SDK default 128)",
+    )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     run.set_defaults(func=run_command)
     check = commands.add_parser(
@@ -77,14 +108,24 @@ def register(subparsers: Any) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site", required=True, help="site id from the inventory")
     parser.add_argument("--inventory", type=Path, default=Path("cameras.yaml"))
-    parser.add_argument("--credentials", type=Path, default=None,
-                        help="RTSP credentials file (default: $CREDENTIALS_DIRECTORY/"
-                        "rtsp-credentials, then /etc/facewatch/rtsp-credentials.yaml)")
-    parser.add_argument("--sink", type=SinkKind, choices=list(SinkKind), default=SinkKind.KVSSINK,
-                        help="kvssink (production), filesink (one .mkv per run) or fakesink")
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        default=None,
+        help="RTSP credentials file (default: $CREDENTIALS_DIRECTORY/"
+        "rtsp-credentials, then /etc/facewatch/rtsp-credentials.yaml)",
+    )
+    parser.add_argument(
+        "--sink",
+        type=SinkKind,
+        choices=list(SinkKind),
+        default=SinkKind.KVSSINK,
+        help="kvssink (production), filesink (one .mkv per run) or fakesink",
+    )
     parser.add_argument("--output-dir", type=Path, default=None, help="filesink: directory")
-    parser.add_argument("--region", default=None,
-                        help="AWS region for kvssink and CloudWatch (default: the host's)")
+    parser.add_argument(
+        "--region", default=None, help="AWS region for kvssink and CloudWatch (default: the host's)"
+    )
     parser.add_argument("--codec", type=Codec, choices=list(Codec), default=Codec.H264,
                         help="codec tried first; the proxy switches when a camera announces "
                         "the other one")  # fmt: skip
@@ -99,7 +140,9 @@ def _site_cameras(args: argparse.Namespace, credentials: RtspCredentials) -> lis
         inventory.site(args.site)
     except KeyError:
         known = ", ".join(s.id for s in inventory.sites) or "none"
-        raise ConfigError(f"site {args.site!r} is not in {args.inventory} (sites: {known})") from None
+        raise ConfigError(
+            f"site {args.site!r} is not in {args.inventory} (sites: {known})"
+        ) from None
     specs = []
     for camera in inventory.cameras_at(args.site):
         if camera.rtsp_url is None:
@@ -149,8 +192,11 @@ def _setup_logging(level: str, secrets: list[str]) -> RedactingFilter:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     redacting = RedactingFilter(secrets)
     handler.addFilter(redacting)
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only our own handler (a second run in one process must not log twice).
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME]
+    root.addHandler(handler)
     root.setLevel(level)
     return redacting
 
@@ -177,12 +223,10 @@ def check_command(args: argparse.Namespace) -> int:
     settings = PipelineSettings(sink=sink)
     problems += missing_elements(settings.required_elements())
     print(f"site {args.site}: {len(specs)} camera(s); RTSP credentials: {path or 'none'}")
-    from facewatch_tools.proxy.pipeline import build_argv  # noqa: PLC0415
-
     secrets = credentials.secrets()
     for spec in specs:
         login = "login " + spec.login.username if spec.login else "no login"
-        argv = build_argv(spec.camera_id, spec.url, spec.login, spec.codec, settings, 1)
+        argv = build_argv(spec.camera_id, spec.url, spec.login, spec.codec, settings, run=1)
         print(f"  {spec.camera_id}: {redact(spec.url, secrets)} ({login})")
         print(f"    {redact(' '.join(argv), secrets)}")
     for problem in problems:
@@ -215,12 +259,16 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     logger.info("proxy for site %s; RTSP credentials from %s", args.site, path or "nowhere")
     return asyncio.run(
-        _serve(args, specs, settings, policy, credentials, region, kvs_file)
-    )
+        _serve(
+            args, specs=specs, settings=settings, policy=policy, credentials=credentials,
+            region=region, kvs_file=kvs_file,
+        )
+    )  # fmt: skip
 
 
 async def _serve(
     args: argparse.Namespace,
+    *,
     specs: list[CameraSpec],
     settings: PipelineSettings,
     policy: BackoffPolicy,
@@ -234,7 +282,7 @@ async def _serve(
     supervisors = []
     for spec in specs:
         supervisor = CameraSupervisor(
-            spec, settings, board, Backoff(policy), spawn_process, env, timeouts=timeouts,
+            spec, settings, board, Backoff(policy), spawn_process, env=env, timeouts=timeouts,
             secrets=tuple(credentials.secrets()),
         )  # fmt: skip
         board.add(spec.camera_id, supervisor.url)
@@ -259,8 +307,8 @@ async def _serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     runner = ProxyRunner(
-        supervisors, heartbeat, args.heartbeat_interval, kvs_credentials,
-        stop_grace=timeouts.stop_grace + 5,
+        supervisors, heartbeat=heartbeat, heartbeat_interval=args.heartbeat_interval,
+        kvs_credentials=kvs_credentials, stop_grace=timeouts.stop_grace + 5,
     )  # fmt: skip
     try:
         await runner.run(stop)

@@ -21,8 +21,9 @@ class BackoffPolicy(BaseModel):
     factor: float = Field(default=2.0, ge=1)
     maximum: float = Field(default=60.0, gt=0, description="seconds; the bound on any delay")
     reset_after: float = Field(
-        default=30.0, ge=0, description="seconds of streaming after which the next failure "
-        "starts again from `initial`"
+        default=30.0,
+        ge=0,
+        description="seconds of streaming after which the next failure starts again from `initial`",
     )
 
     @model_validator(mode="after")

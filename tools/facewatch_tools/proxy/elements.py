@@ -17,7 +17,7 @@ INSTALL_HINTS = {
     "rtph265depay": "apt-get install gstreamer1.0-plugins-good",
     "h264parse": "apt-get install gstreamer1.0-plugins-bad",
     "h265parse": "apt-get install gstreamer1.0-plugins-bad",
-    "identity": "apt-get install gstreamer1.0-plugins-base (coreelements ship with libgstreamer1.0-0)",
+    "identity": "apt-get install libgstreamer1.0-0 (core elements)",
     "matroskamux": "apt-get install gstreamer1.0-plugins-good",
     "filesink": "apt-get install libgstreamer1.0-0",
     "fakesink": "apt-get install libgstreamer1.0-0",

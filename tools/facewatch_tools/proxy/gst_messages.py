@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from facewatch_tools.proxy.pipeline import METER
 
 _FRAME = re.compile(
-    rf"GstIdentity:{METER}: last-message = chain .*?\((?P<size>\d+) bytes,.*?flags: (?P<flags>[^,]*)"
+    rf"GstIdentity:{METER}: last-message = chain .*?"
+    r"\((?P<size>\d+) bytes,.*?flags: (?P<flags>[^,]*)"
 )
 _ENCODING = re.compile(r"application/x-rtp, media=\(string\)video,.*?encoding-name=\(string\)(\w+)")
 _ERROR = re.compile(r"^ERROR: (?:from element (?P<element>\S+): )?(?P<message>.*)$")
@@ -52,44 +53,46 @@ Event = Frame | Encoding | GstError | LinkFailed | EndOfStream
 
 
 def parse_line(line: str) -> Event | None:
+    event: Event | None = None
     if "last-message = chain" in line:
-        match = _FRAME.search(line)
-        if match:
-            return Frame(size=int(match["size"]), keyframe="delta-unit" not in match["flags"])
-        return None
-    if "encoding-name=" in line:
-        match = _ENCODING.search(line)
-        return Encoding(match[1].upper()) if match else None
-    if _DELAYED_LINK in line:
-        return LinkFailed()
-    if line.startswith(_EOS):
-        return EndOfStream()
-    match = _ERRONEOUS.match(line) or _ERROR.match(line)
-    if match:
+        if match := _FRAME.search(line):
+            event = Frame(size=int(match["size"]), keyframe="delta-unit" not in match["flags"])
+    elif "encoding-name=" in line:
+        if match := _ENCODING.search(line):
+            event = Encoding(match[1].upper())
+    elif _DELAYED_LINK in line:
+        event = LinkFailed()
+    elif line.startswith(_EOS):
+        event = EndOfStream()
+    elif match := (_ERRONEOUS.match(line) or _ERROR.match(line)):
         element = match.groupdict().get("element") or "pipeline"
-        return GstError(element=element.rsplit("/", 1)[-1], message=match["message"].strip())
-    return None
+        event = GstError(element=element.rsplit("/", 1)[-1], message=match["message"].strip())
+    return event
+
+
+# (any of these in gst's text, the sentence for the operator); first match wins.
+_EXPLANATIONS: list[tuple[tuple[str, ...], str]] = [
+    (("(401)", "Unauthorized"),
+     "{url}: the camera refused the login (401 Unauthorized): check this camera's entry in the "
+     "RTSP credentials file"),
+    (("(404)", "Not found"),
+     "{url}: no such stream on the camera (404 Not Found): check rtsp_url in the inventory"),
+    (("Failed to connect", "Could not resolve"),
+     "{url}: cannot connect to the camera (refused, unreachable or unknown host)"),
+    (("no element",), "GStreamer element missing: {text} (run `facewatch proxy check`)"),
+    (("Could not read", "Could not write", "end-of-file"), "{url}: connection to the camera lost"),
+    (("not-linked", "not-negotiated"),
+     "{url}: the camera's stream does not fit the pipeline ({text})"),
+]  # fmt: skip
 
 
 def explain(messages: list[str], url: str) -> str:
     """One clear sentence for an operator from gst's error text (and its debug detail lines).
 
-    ``url`` is already redacted; ``messages`` must be redacted by the caller before logging.
+    ``url`` is already redacted; the caller redacts the result before logging it.
     """
     text = " ".join(messages)
-    if "(401)" in text or "Unauthorized" in text:
-        return (
-            f"{url}: the camera refused the login (401 Unauthorized): check this camera's "
-            "entry in the RTSP credentials file"
-        )
-    if "(404)" in text or "Not found" in text:
-        return f"{url}: no such stream on the camera (404 Not Found): check rtsp_url in the inventory"
-    if "Failed to connect" in text or "Could not resolve" in text:
-        return f"{url}: cannot connect to the camera (refused, unreachable or unknown host)"
-    if "no element" in text:
-        return f"GStreamer element missing: {text} (run `facewatch proxy check`)"
-    if "Could not read" in text or "Could not write" in text or "end-of-file" in text:
-        return f"{url}: connection to the camera lost"
-    if "not-linked" in text or "not-negotiated" in text:
-        return f"{url}: the camera's stream does not fit the pipeline ({text})"
+    for needles, sentence in _EXPLANATIONS:
+        if any(needle in text for needle in needles):
+            return sentence.format(url=url, text=text)
     return f"{url}: {text}" if text else f"{url}: pipeline ended"

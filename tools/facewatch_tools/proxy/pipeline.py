@@ -31,10 +31,20 @@ class Codec(StrEnum):
     def elements(self) -> list[str]:
         if self is Codec.H264:
             # kvssink takes AVC (length-prefixed) access units only.
-            return ["rtph264depay", "!", "h264parse", "!",
-                    "video/x-h264,stream-format=avc,alignment=au"]
-        return ["rtph265depay", "!", "h265parse", "!",
-                "video/x-h265,stream-format=hvc1,alignment=au"]
+            return [
+                "rtph264depay",
+                "!",
+                "h264parse",
+                "!",
+                "video/x-h264,stream-format=avc,alignment=au",
+            ]
+        return [
+            "rtph265depay",
+            "!",
+            "h265parse",
+            "!",
+            "video/x-h265,stream-format=hvc1,alignment=au",
+        ]
 
 
 class SinkKind(StrEnum):
@@ -99,6 +109,7 @@ def build_argv(
     login: RtspLogin | None,
     codec: Codec,
     settings: PipelineSettings,
+    *,
     run: int,
 ) -> list[str]:
     """argv for ``gst-launch-1.0``. The login goes into rtspsrc properties, never into the URL,

@@ -74,7 +74,7 @@ class MetricsServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass  # scrapes every few seconds would drown the journal
 
         # Loopback only: health must not be reachable from the office network.

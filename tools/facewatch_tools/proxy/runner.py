@@ -7,21 +7,31 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
-from facewatch_tools.proxy.heartbeat import HeartbeatPublisher
-from facewatch_tools.proxy.kvs_credentials import REFRESH, KvsCredentialFile
+from facewatch_tools.proxy.kvs_credentials import REFRESH
 from facewatch_tools.proxy.supervisor import CameraSupervisor, Sleep
 
 logger = logging.getLogger(__name__)
+
+
+class Heartbeat(Protocol):
+    def publish(self) -> bool: ...
+
+
+class CredentialFile(Protocol):
+    def write(self) -> None: ...
+    def remove(self) -> None: ...
 
 
 class ProxyRunner:
     def __init__(
         self,
         supervisors: list[CameraSupervisor],
-        heartbeat: HeartbeatPublisher | None = None,
+        *,
+        heartbeat: Heartbeat | None = None,
         heartbeat_interval: float = 60.0,
-        kvs_credentials: KvsCredentialFile | None = None,
+        kvs_credentials: CredentialFile | None = None,
         sleep: Sleep = asyncio.sleep,
         stop_grace: float = 15.0,
     ) -> None:
@@ -80,9 +90,7 @@ class ProxyRunner:
             return False
         return True
 
-    async def _every(
-        self, interval: float, action: Callable[[], bool], first: bool = True
-    ) -> None:
+    async def _every(self, interval: float, action: Callable[[], bool], first: bool = True) -> None:
         if not first:
             await self._sleep(interval)
         while True:

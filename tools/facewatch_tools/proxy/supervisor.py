@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from facewatch_tools.proxy.backoff import Backoff
 from facewatch_tools.proxy.child import Child, Spawner
 from facewatch_tools.proxy.gst_messages import (
-    EndOfStream,
     Encoding,
+    EndOfStream,
     Frame,
     GstError,
     LinkFailed,
@@ -66,6 +66,7 @@ class CameraSupervisor:
         board: HealthBoard,
         backoff: Backoff,
         spawn: Spawner,
+        *,
         env: Mapping[str, str],
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -83,7 +84,10 @@ class CameraSupervisor:
         self._sleep = sleep
         self._clock = clock
         self._timeouts = timeouts
-        self._secrets = (*secrets, *([spec.login.password.get_secret_value()] if spec.login else []))
+        self._secrets = (
+            *secrets,
+            *([spec.login.password.get_secret_value()] if spec.login else []),
+        )
         self._stop = asyncio.Event()
         self._child: Child | None = None
         self.url = redact(spec.url, self._secrets)
@@ -145,12 +149,12 @@ class CameraSupervisor:
 
     async def _run_once(self) -> RunOutcome:
         argv = build_argv(
-            self.camera_id, self.spec.url, self.spec.login, self.codec, self._settings, self.runs
-        )
+            self.camera_id, self.spec.url, self.spec.login, self.codec, self._settings,
+            run=self.runs,
+        )  # fmt: skip
         logger.info("camera %s: starting %s (%s)", self.camera_id, self.url, self.codec.value)
         logger.debug("camera %s: %s", self.camera_id, redact(" ".join(argv), self._secrets))
         outcome = RunOutcome()
-        first_frame_at: float | None = None
         try:
             child = await self._spawn(argv, self._env)
         except OSError as exc:
@@ -159,45 +163,8 @@ class CameraSupervisor:
         self._child = child
         if self._stop.is_set():  # stop() came while spawning
             child.interrupt()
-        detail = 0
-        # Deadlines count from the last frame, not the last line: -v keeps printing
-        # property notifications while no video flows.
-        deadline = self._clock() + self._timeouts.first_frame
         try:
-            while True:
-                try:
-                    raw = await asyncio.wait_for(
-                        child.readline(), timeout=max(0.0, deadline - self._clock())
-                    )
-                except TimeoutError:
-                    outcome.stalled = True
-                    child.interrupt()
-                    break
-                if not raw:
-                    break
-                line = raw.decode("utf-8", "replace").rstrip()
-                if detail and line and not line.startswith("Additional debug info"):
-                    outcome.errors.append(line)
-                    detail -= 1
-                event = parse_line(line)
-                if isinstance(event, Frame):
-                    now = self._clock()
-                    if first_frame_at is None:
-                        first_frame_at = now
-                        logger.info("camera %s: streaming", self.camera_id)
-                    deadline = now + self._timeouts.stall
-                    outcome.frames += 1
-                    outcome.streamed = now - first_frame_at
-                    self._board.frame(self.camera_id, event.size)
-                elif isinstance(event, Encoding):
-                    outcome.encoding = event.name
-                elif isinstance(event, LinkFailed):
-                    outcome.link_failed = True
-                elif isinstance(event, GstError):
-                    outcome.errors.append(event.message)
-                    detail = DETAIL_LINES
-                elif isinstance(event, EndOfStream) and not self._stop.is_set():
-                    outcome.errors.append("the camera ended the stream")
+            await self._read(child, outcome)
         finally:
             grace = self._timeouts.stall_grace if outcome.stalled else self._timeouts.stop_grace
             outcome.exit_code = await self._reap(child, grace)
@@ -205,6 +172,52 @@ class CameraSupervisor:
         if outcome.frames == 0:
             self._discard_empty_output()
         return outcome
+
+    async def _read(self, child: Child, outcome: RunOutcome) -> None:
+        """Follow the child's output until it ends, or until no frame came in time."""
+        # Deadlines count from the last frame, not the last line: -v keeps printing
+        # property notifications while no video flows.
+        deadline = self._clock() + self._timeouts.first_frame
+        first_frame_at: float | None = None
+        detail = 0
+        while True:
+            try:
+                raw = await asyncio.wait_for(
+                    child.readline(), timeout=max(0.0, deadline - self._clock())
+                )
+            except TimeoutError:
+                outcome.stalled = True
+                child.interrupt()
+                return
+            if not raw:
+                return
+            line = raw.decode("utf-8", "replace").rstrip()
+            if detail and line and not line.startswith("Additional debug info"):
+                outcome.errors.append(line)  # e.g. "Unauthorized (401)"
+                detail -= 1
+            event = parse_line(line)
+            if isinstance(event, Frame):
+                now = self._clock()
+                if first_frame_at is None:
+                    first_frame_at = now
+                    logger.info("camera %s: streaming", self.camera_id)
+                deadline = now + self._timeouts.stall
+                outcome.frames += 1
+                outcome.streamed = now - first_frame_at
+                self._board.frame(self.camera_id, event.size)
+            elif isinstance(event, GstError):
+                outcome.errors.append(event.message)
+                detail = DETAIL_LINES
+            elif event is not None:
+                self._note(event, outcome)
+
+    def _note(self, event: Encoding | LinkFailed | EndOfStream, outcome: RunOutcome) -> None:
+        if isinstance(event, Encoding):
+            outcome.encoding = event.name
+        elif isinstance(event, LinkFailed):
+            outcome.link_failed = True
+        elif not self._stop.is_set():
+            outcome.errors.append("the camera ended the stream")
 
     def _discard_empty_output(self) -> None:
         """A run that recorded nothing leaves no empty file behind (filesink only)."""
