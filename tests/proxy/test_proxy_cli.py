@@ -140,3 +140,57 @@ def test_run_refuses_world_readable_credentials(
     assert code == 2
     err = capsys.readouterr().err
     assert "must not be readable by other users" in err and "p@ss" not in err
+
+
+def test_run_without_kvssink_says_what_to_install(
+    inventory: Path, credentials: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(
+        "facewatch_tools.proxy_cli.missing_elements",
+        lambda names: missing_elements(
+            names, run=_inspect_without("kvssink"), which=lambda _: "/usr/bin/x"
+        ),
+    )
+    code = main(
+        [
+            "proxy",
+            "run",
+            "--site",
+            "lab",
+            "--inventory",
+            str(inventory),
+            "--credentials",
+            str(credentials),
+            "--region",
+            "eu-west-1",
+            "--no-heartbeat",
+        ]
+    )
+    assert code == 2
+    assert "kvssink comes from the Amazon KVS producer SDK" in capsys.readouterr().err
+
+
+def test_run_with_heartbeat_needs_a_region(
+    inventory: Path, credentials: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:  # fmt: skip
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    code = main(
+        [
+            "proxy",
+            "run",
+            "--site",
+            "lab",
+            "--inventory",
+            str(inventory),
+            "--credentials",
+            str(credentials),
+            "--sink",
+            "fakesink",
+        ]
+    )
+    assert code == 2
+    assert "heartbeat needs an AWS region" in capsys.readouterr().err

@@ -12,10 +12,12 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from facewatch_tools.proxy.backoff import Backoff, BackoffPolicy
 from facewatch_tools.proxy.child import spawn_process
@@ -24,6 +26,7 @@ from facewatch_tools.proxy.pipeline import Codec, PipelineSettings, SinkKind, Si
 from facewatch_tools.proxy.rtsp_credentials import RtspLogin
 from facewatch_tools.proxy.runner import ProxyRunner
 from facewatch_tools.proxy.supervisor import CameraSpec, CameraSupervisor, Timeouts
+from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
 pytestmark = pytest.mark.integration
@@ -63,6 +66,13 @@ async def _until(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met in {timeout} s: {cams}")
         await asyncio.sleep(0.05)
+
+
+def _sample(body: str, metric: str, camera_id: str) -> float:
+    """The value of one camera's sample in Prometheus text (-1 if absent)."""
+    prefix = f'facewatch_proxy_{metric}{{camera="{camera_id}",site="lab"}} '
+    values = [float(line[len(prefix) :]) for line in body.splitlines() if line.startswith(prefix)]
+    return values[0] if values else -1.0
 
 
 def _recorded(path: Path) -> bytes:
@@ -204,8 +214,18 @@ def test_a_silent_camera_is_detected_as_stalled_and_restarted(
     assert back.last_error is None
 
 
-def test_cli_streams_serves_metrics_and_stops_cleanly_on_sigterm(
-    rtsp_server: Any, tmp_path: Path
+@pytest.fixture
+def moto_server() -> Iterator[str]:
+    """CloudWatch for the proxy subprocess: moto in server mode on 127.0.0.1."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_cli_streams_serves_metrics_beats_and_stops_cleanly_on_sigterm(
+    rtsp_server: Any, tmp_path: Path, moto_server: str
 ) -> None:
     password = rtsp_server.password
     inventory = tmp_path / "cameras.yaml"
@@ -221,14 +241,36 @@ def test_cli_streams_serves_metrics_and_stops_cleanly_on_sigterm(
         f"cameras:\n  cam-secure: {{username: viewer, password: '{password}'}}\n"
     )
     credentials.chmod(0o600)
+    cloudwatch = boto3.client(
+        "cloudwatch",
+        region_name="eu-west-1",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+    def peak(metric: str, camera_id: str | None = None) -> float:
+        dims = [{"Name": "Site", "Value": "lab"}]
+        if camera_id:
+            dims.append({"Name": "CameraId", "Value": camera_id})
+        now = datetime.now(UTC)
+        points = cloudwatch.get_metric_statistics(
+            Namespace="Facewatch/Proxy", MetricName=metric, Dimensions=dims,
+            StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=1),
+            Period=60, Statistics=["Maximum", "SampleCount"],
+        )["Datapoints"]  # fmt: skip
+        return max((float(p["Maximum"]) for p in points), default=-1.0)
+
     out = tmp_path / "out"
     process = subprocess.Popen(
         [sys.executable, "-m", "facewatch_tools.cli", "proxy", "run", "--site", "lab",
          "--inventory", str(inventory), "--credentials", str(credentials),
-         "--sink", "filesink", "--output-dir", str(out), "--no-heartbeat",
-         "--metrics-port", "0", "--backoff-initial", "0.2", "--backoff-max", "1",
-         "--log-level", "DEBUG"],
+         "--sink", "filesink", "--output-dir", str(out), "--region", "eu-west-1",
+         "--heartbeat-interval", "0.5", "--metrics-port", "0",
+         "--backoff-initial", "0.2", "--backoff-max", "1", "--log-level", "DEBUG"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "AWS_ENDPOINT_URL_CLOUDWATCH": moto_server,
+             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
     )  # fmt: skip
     lines: list[str] = []
     port_found = threading.Event()
@@ -250,13 +292,17 @@ def test_cli_streams_serves_metrics_and_stops_cleanly_on_sigterm(
         while time.monotonic() < deadline:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
                 body = resp.read().decode()
-            if ('facewatch_proxy_camera_up{camera="cam-1",site="lab"} 1' in body
-                    and 'facewatch_proxy_camera_up{camera="cam-secure",site="lab"} 1' in body
-                    and 'restarts_total{camera="cam-off",site="lab"} 1' in body):  # fmt: skip
+            if (
+                _sample(body, "camera_up", "cam-1") == 1
+                and _sample(body, "camera_up", "cam-secure") == 1
+                and _sample(body, "camera_restarts_total", "cam-off") >= 1
+                and peak("CameraUp", "cam-1") == 1  # a beat was sent while streaming
+            ):
                 break
             time.sleep(0.1)
-        assert 'facewatch_proxy_camera_up{camera="cam-secure",site="lab"} 1' in body, body
-        assert 'facewatch_proxy_camera_up{camera="cam-off",site="lab"} 0' in body, body
+        else:
+            raise AssertionError(f"proxy never reported every camera as expected:\n{body}")
+        assert _sample(body, "camera_up", "cam-off") == 0, body
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
@@ -272,3 +318,7 @@ def test_cli_streams_serves_metrics_and_stops_cleanly_on_sigterm(
     assert "proxy: stopped" in log
     for camera_id in ("cam-1", "cam-secure"):
         assert len(_recorded(out / f"{camera_id}-0001.mkv")) > 1000
+    assert peak("ProxyHeartbeat") == 1
+    assert peak("CameraUp", "cam-1") == 1 and peak("CameraUp", "cam-secure") == 1
+    assert peak("CameraUp", "cam-off") == 0
+    assert peak("CameraRestarts", "cam-off") >= 1

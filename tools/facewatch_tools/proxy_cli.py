@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -240,30 +241,41 @@ def run_command(args: argparse.Namespace) -> int:
         credentials, path = _credentials(args)
         redacting.add_secrets(credentials.secrets())
         specs = _site_cameras(args, credentials)
-        region = _region(args) if args.sink is SinkKind.KVSSINK or not args.no_heartbeat else None
-        kvs_file = None
-        if args.sink is SinkKind.KVSSINK:
-            runtime = os.environ.get("RUNTIME_DIRECTORY") or tempfile.mkdtemp(
-                prefix="facewatch-proxy-"
+        kvs = args.sink is SinkKind.KVSSINK
+        region = _region(args) if kvs or not args.no_heartbeat else None
+        if not args.no_heartbeat and not region:
+            raise ConfigError(
+                "the CloudWatch heartbeat needs an AWS region: pass --region, set AWS_REGION, "
+                "or pass --no-heartbeat"
             )
-            kvs_file = args.kvs_credential_file or Path(runtime) / "kvs-credential"
-        settings = PipelineSettings(latency_ms=args.latency_ms, sink=_sink(args, region, kvs_file))
-        missing = missing_elements(settings.required_elements())
+        missing = missing_elements(_sink(args, region, None).required_elements())
         if missing:
             raise ConfigError("\n".join(missing))
-        if settings.sink.output_dir is not None:
-            settings.sink.output_dir.mkdir(parents=True, exist_ok=True)
         policy = BackoffPolicy(initial=args.backoff_initial, maximum=args.backoff_max)
     except (ConfigError, ValueError) as exc:
         logger.error("%s", exc)
         return EXIT_CONFIG
+    own_dir: Path | None = None
+    kvs_file: Path | None = args.kvs_credential_file
+    if kvs and kvs_file is None:
+        runtime = os.environ.get("RUNTIME_DIRECTORY")  # systemd RuntimeDirectory=, mode 0700
+        if runtime is None:
+            own_dir = Path(tempfile.mkdtemp(prefix="facewatch-proxy-"))  # private, 0700
+        kvs_file = Path(runtime or own_dir or ".") / "kvs-credential"
+    settings = PipelineSettings(latency_ms=args.latency_ms, sink=_sink(args, region, kvs_file))
+    if settings.sink.output_dir is not None:
+        settings.sink.output_dir.mkdir(parents=True, exist_ok=True)
     logger.info("proxy for site %s; RTSP credentials from %s", args.site, path or "nowhere")
-    return asyncio.run(
-        _serve(
-            args, specs=specs, settings=settings, policy=policy, credentials=credentials,
-            region=region, kvs_file=kvs_file,
-        )
-    )  # fmt: skip
+    try:
+        return asyncio.run(
+            _serve(
+                args, specs=specs, settings=settings, policy=policy, credentials=credentials,
+                region=region, kvs_file=kvs_file,
+            )
+        )  # fmt: skip
+    finally:
+        if own_dir is not None:
+            shutil.rmtree(own_dir, ignore_errors=True)
 
 
 async def _serve(
@@ -291,12 +303,16 @@ async def _serve(
     kvs_credentials = None
     if not args.no_heartbeat or kvs_file is not None:
         import boto3  # noqa: PLC0415
+        from botocore.config import Config  # noqa: PLC0415
 
         session = boto3.session.Session(region_name=region)
         if not args.no_heartbeat:
+            # Short timeouts: a dead uplink must not hold up a beat or the shutdown.
+            config = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3})
             heartbeat = HeartbeatPublisher(
-                session.client("cloudwatch"), args.site, board.snapshot, args.namespace
-            )
+                session.client("cloudwatch", config=config), args.site, board.snapshot,
+                args.namespace,
+            )  # fmt: skip
         if kvs_file is not None:
             kvs_credentials = KvsCredentialFile(kvs_file, session.get_credentials)
     server = MetricsServer(board.snapshot, args.metrics_port)
