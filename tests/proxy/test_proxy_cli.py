@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -194,3 +195,27 @@ def test_run_with_heartbeat_needs_a_region(
     )
     assert code == 2
     assert "heartbeat needs an AWS region" in capsys.readouterr().err
+
+
+def test_run_reports_a_busy_metrics_port(
+    inventory: Path, credentials: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["proxy", "run", "--site", "lab", "--inventory", str(inventory),
+                     "--credentials", str(credentials), "--sink", "fakesink", "--no-heartbeat",
+                     "--metrics-port", str(port)])  # fmt: skip
+    assert code == 2
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_run_rejects_an_out_of_range_latency(
+    inventory: Path, credentials: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["proxy", "run", "--site", "lab", "--inventory", str(inventory),
+                 "--credentials", str(credentials), "--sink", "fakesink", "--no-heartbeat",
+                 "--latency-ms", "999999"])  # fmt: skip
+    assert code == 2
+    assert "latency_ms" in capsys.readouterr().err

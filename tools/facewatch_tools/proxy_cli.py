@@ -252,6 +252,7 @@ def run_command(args: argparse.Namespace) -> int:
         if missing:
             raise ConfigError("\n".join(missing))
         policy = BackoffPolicy(initial=args.backoff_initial, maximum=args.backoff_max)
+        PipelineSettings(latency_ms=args.latency_ms)  # validates the flags before any side effect
     except (ConfigError, ValueError) as exc:
         logger.error("%s", exc)
         return EXIT_CONFIG
@@ -315,7 +316,11 @@ async def _serve(
             )  # fmt: skip
         if kvs_file is not None:
             kvs_credentials = KvsCredentialFile(kvs_file, session.get_credentials)
-    server = MetricsServer(board.snapshot, args.metrics_port)
+    try:
+        server = MetricsServer(board.snapshot, args.metrics_port)
+    except OSError as exc:
+        logger.error("cannot serve metrics on 127.0.0.1:%d: %s", args.metrics_port, exc.strerror)
+        return EXIT_CONFIG
     server.start()
     logger.info("metrics on http://127.0.0.1:%d/metrics", server.port)
     stop = asyncio.Event()

@@ -249,7 +249,8 @@ class CameraSupervisor:
             what = "no first frame" if outcome.frames == 0 else "no frame"
             budget = self._timeouts.first_frame if outcome.frames == 0 else self._timeouts.stall
             return f"{self.url}: {what} for {budget:.0f} s (camera or link stalled)"
-        if outcome.link_failed and outcome.encoding and self._codec_switch(outcome) is None:
+        supported = {codec.encoding_name for codec in Codec}
+        if outcome.link_failed and outcome.encoding and outcome.encoding not in supported:
             return (
                 f"{self.url}: the camera sends {outcome.encoding}; only H.264 and H.265 can be "
                 "streamed to KVS"
