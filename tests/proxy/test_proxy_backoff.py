@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from facewatch_tools.proxy.backoff import Backoff, BackoffPolicy
 from pydantic import ValidationError
+
+from facewatch_tools.proxy.backoff import Backoff, BackoffPolicy
 
 
 def test_delays_grow_exponentially_up_to_the_bound_with_the_top_of_the_jitter() -> None:

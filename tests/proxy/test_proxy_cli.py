@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from facewatch_tools.cli import main
 from facewatch_tools.proxy.elements import missing_elements
 

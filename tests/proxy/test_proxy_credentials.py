@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
 from facewatch_tools.proxy import rtsp_credentials
 from facewatch_tools.proxy.kvs_credentials import (
     KvsCredentialError,

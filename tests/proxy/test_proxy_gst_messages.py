@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from facewatch_tools.proxy.gst_messages import (
     Encoding,
     EndOfStream,

@@ -4,6 +4,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+
 from facewatch_tools.proxy.health import CameraSnapshot, CameraState, HealthBoard
 from facewatch_tools.proxy.prometheus import MetricsServer, render
 

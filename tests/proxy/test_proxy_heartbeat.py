@@ -7,9 +7,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from moto import mock_aws
+
 from facewatch_tools.proxy.health import HealthBoard
 from facewatch_tools.proxy.heartbeat import HeartbeatPublisher
-from moto import mock_aws
 
 pytestmark = pytest.mark.integration
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

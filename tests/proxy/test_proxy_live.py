@@ -19,6 +19,9 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.server import ThreadedMotoServer
+from pydantic import SecretStr
+
 from facewatch_tools.proxy.backoff import Backoff, BackoffPolicy
 from facewatch_tools.proxy.child import spawn_process
 from facewatch_tools.proxy.health import CameraSnapshot, HealthBoard
@@ -26,8 +29,6 @@ from facewatch_tools.proxy.pipeline import Codec, PipelineSettings, SinkKind, Si
 from facewatch_tools.proxy.rtsp_credentials import RtspLogin
 from facewatch_tools.proxy.runner import ProxyRunner
 from facewatch_tools.proxy.supervisor import CameraSpec, CameraSupervisor, Timeouts
-from moto.server import ThreadedMotoServer
-from pydantic import SecretStr
 
 pytestmark = pytest.mark.integration
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
+
 from facewatch_tools.proxy.pipeline import (
     Codec,
     PipelineSettings,
@@ -11,7 +13,6 @@ from facewatch_tools.proxy.pipeline import (
     build_argv,
 )
 from facewatch_tools.proxy.rtsp_credentials import RtspLogin
-from pydantic import SecretStr
 
 URL = "rtsp://10.0.0.5:554/stream1"
 

@@ -4,6 +4,7 @@ import io
 import logging
 
 import pytest
+
 from facewatch_tools.proxy.redaction import RedactingFilter, redact
 
 

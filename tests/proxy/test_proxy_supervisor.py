@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from facewatch_tools.proxy.backoff import Backoff, BackoffPolicy
 from facewatch_tools.proxy.child import Child
 from facewatch_tools.proxy.health import CameraState, HealthBoard
@@ -15,7 +17,6 @@ from facewatch_tools.proxy.pipeline import Codec, PipelineSettings, SinkKind, Si
 from facewatch_tools.proxy.rtsp_credentials import RtspLogin
 from facewatch_tools.proxy.runner import ProxyRunner
 from facewatch_tools.proxy.supervisor import CameraSpec, CameraSupervisor, Timeouts
-from pydantic import SecretStr
 
 FRAME = (
     "/GstPipeline:pipeline0/GstIdentity:meter: last-message = chain   ******* (meter:sink) "

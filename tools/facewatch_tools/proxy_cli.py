@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from facewatch.inventory import InventoryError, load_inventory
-
 from facewatch_tools.proxy.backoff import Backoff, BackoffPolicy
 from facewatch_tools.proxy.child import spawn_process
 from facewatch_tools.proxy.elements import missing_elements
