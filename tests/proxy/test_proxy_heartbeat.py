@@ -66,10 +66,10 @@ def test_restarts_are_sent_as_deltas_and_not_lost_when_a_beat_fails() -> None:
     publisher = HeartbeatPublisher(client, "hq", board.snapshot, now=lambda: AT)
 
     def restarts_sent(params: dict[str, Any]) -> float:
-        return next(
+        return float(next(
             d["Value"] for d in params["MetricData"]
             if d["MetricName"] == "CameraRestarts" and d["Dimensions"][1]["Value"] == "cam-2"
-        )  # fmt: skip
+        ))  # fmt: skip
 
     sent: list[float] = []
     with Stubber(client) as stub:
