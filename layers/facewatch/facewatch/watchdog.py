@@ -546,3 +546,26 @@ class EventBridgeHealthPublisher:
                         failed.append(index)
                 todo = failed
         return accepted
+
+
+class WatchdogSettings(BaseModel):
+    """The watchdog function's environment, validated at cold start."""
+
+    model_config = ConfigDict(frozen=True)
+    table_name: str = Field(min_length=3)
+    event_bus_name: str = Field(min_length=1)
+    camera_offline_minutes: int = Field(default=15, ge=1, le=1440)
+    workers: int = Field(default=8, ge=1, le=32)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WatchdogSettings:
+        return cls(
+            table_name=env.get("TABLE_NAME", ""),
+            event_bus_name=env.get("EVENT_BUS_NAME", ""),
+            camera_offline_minutes=int(env.get("CAMERA_OFFLINE_MINUTES", "15")),
+            workers=int(env.get("WATCHDOG_WORKERS", "8")),
+        )
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(offline_after=timedelta(minutes=self.camera_offline_minutes))
