@@ -53,12 +53,8 @@ def dependencies() -> tuple[Watchdog, RegistryReader]:
     return watchdog, RegistryReader(dynamodb.Table(settings.table_name))
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    watchdog, registry = dependencies()
-    summary = watchdog.tick(registry.cameras(), datetime.now(UTC))
+def handle(watchdog: Watchdog, registry: RegistryReader, now: datetime) -> dict[str, Any]:
+    summary = watchdog.tick(registry.cameras(), now)
     metrics.add_metric("CamerasChecked", MetricUnit.Count, summary.cameras)
     metrics.add_metric("HealthChanges", MetricUnit.Count, summary.changes)
     metrics.add_metric("ProcessorActionErrors", MetricUnit.Count, summary.action_errors)
@@ -69,3 +65,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         # stored, so the next tick publishes them again.
         raise RuntimeError(f"{summary.unpublished} health change(s) not published")
     return asdict(summary)
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    watchdog, registry = dependencies()
+    return handle(watchdog, registry, datetime.now(UTC))
