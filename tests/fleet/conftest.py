@@ -38,13 +38,30 @@ def _construct(tag: str) -> Any:
     return build
 
 
-for _tag in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "ImportValue",
-             "Join", "Select", "Split", "FindInMap", "Base64", "GetAZs", "Cidr", "Condition"):
+for _tag in (
+    "Ref",
+    "Sub",
+    "GetAtt",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "ImportValue",
+    "Join",
+    "Select",
+    "Split",
+    "FindInMap",
+    "Base64",
+    "GetAZs",
+    "Cidr",
+    "Condition",
+):
     CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
 
 
 def load_template(name: str) -> dict[str, Any]:
-    return yaml.load((ROOT / name).read_text(), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return yaml.load((ROOT / name).read_text(), Loader=CfnLoader)
 
 
 def table_definition(table_name: str = TABLE) -> dict[str, Any]:
@@ -63,7 +80,7 @@ def table_definition(table_name: str = TABLE) -> dict[str, Any]:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's dummy credentials
+        "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
     }.items():

@@ -11,13 +11,15 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-
+from facewatch.inventory import Camera, Inventory, Site, load_inventory
 from facewatch_tools.camera_stacks import (
     Action,
     CloudFormationEngine,
     DesiredStack,
+    MainStack,
     StackState,
     apply,
+    desired_stacks,
     plan,
     stack_name_for,
 )
@@ -43,18 +45,25 @@ def stand_in_camera_template() -> str:
     """camera-template.yaml's parameters with a resource moto can create: moto's CloudFormation
     skips KVS and Rekognition resources and then fails on their attributes."""
     real = load_template("camera-template.yaml")
-    return json.dumps({
-        "Parameters": real["Parameters"],
-        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
-    })
+    return json.dumps(
+        {
+            "Parameters": real["Parameters"],
+            "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        }
+    )
 
 
 @pytest.fixture
 def fleet(table: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
     cfn = boto3.client("cloudformation", region_name=REGION)
-    cfn.create_stack(StackName=MAIN, TemplateBody=json.dumps(MAIN_TEMPLATE), Parameters=[
-        {"ParameterKey": "Environment", "ParameterValue": "dev"},
-        {"ParameterKey": "FaceMatchThreshold", "ParameterValue": "85"}])
+    cfn.create_stack(
+        StackName=MAIN,
+        TemplateBody=json.dumps(MAIN_TEMPLATE),
+        Parameters=[
+            {"ParameterKey": "Environment", "ParameterValue": "dev"},
+            {"ParameterKey": "FaceMatchThreshold", "ParameterValue": "85"},
+        ],
+    )
     template = tmp_path / "camera.json"
     template.write_text(stand_in_camera_template())
     inventory = tmp_path / "cameras.yaml"
@@ -62,19 +71,40 @@ def fleet(table: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
     rek = boto3.client("rekognition", region_name=REGION)
     sq = boto3.client("service-quotas", region_name=REGION)
     with Stubber(rek) as rek_stub, Stubber(sq) as sq_stub:
-        clients = Clients(cloudformation=cfn, rekognition=rek,
-                          kinesis=boto3.client("kinesis", region_name=REGION),
-                          service_quotas=sq, dynamodb=boto3.resource("dynamodb", region_name=REGION))
-        yield {"clients": clients, "cfn": cfn, "rek": rek_stub, "sq": sq_stub, "table": table,
-               "template": template, "inventory": inventory}
+        clients = Clients(
+            cloudformation=cfn,
+            rekognition=rek,
+            kinesis=boto3.client("kinesis", region_name=REGION),
+            service_quotas=sq,
+            dynamodb=boto3.resource("dynamodb", region_name=REGION),
+        )
+        yield {
+            "clients": clients,
+            "cfn": cfn,
+            "rek": rek_stub,
+            "sq": sq_stub,
+            "table": table,
+            "template": template,
+            "inventory": inventory,
+        }
         rek_stub.assert_no_pending_responses()
         sq_stub.assert_no_pending_responses()
 
 
 def args(fleet: dict[str, Any], command: str, *extra: str) -> Any:
-    return build_parser().parse_args([
-        "cameras", command, "--stack", MAIN, "--inventory", str(fleet["inventory"]),
-        "--template", str(fleet["template"]), *extra])
+    return build_parser().parse_args(
+        [
+            "cameras",
+            command,
+            "--stack",
+            MAIN,
+            "--inventory",
+            str(fleet["inventory"]),
+            "--template",
+            str(fleet["template"]),
+            *extra,
+        ]
+    )
 
 
 def engine(fleet: dict[str, Any]) -> CloudFormationEngine:
@@ -82,14 +112,43 @@ def engine(fleet: dict[str, Any]) -> CloudFormationEngine:
 
 
 def expect_quotas(fleet: dict[str, Any], processors_limit: float = 10, processors_in_use: int = 0):
-    fleet["rek"].add_response("list_stream_processors", {"StreamProcessors": [
-        {"Name": f"other-{i}", "Status": "RUNNING"} for i in range(processors_in_use)]}, {})
-    fleet["sq"].add_response("list_service_quotas", {"Quotas": [
-        {"ServiceCode": "rekognition", "QuotaName": "Stream processors",
-         "QuotaCode": "L-5A7E1D3B", "Value": processors_limit}]}, {"ServiceCode": "rekognition"})
-    fleet["sq"].add_response("list_service_quotas", {"Quotas": [
-        {"ServiceCode": "kinesis", "QuotaName": "Shards per Region", "QuotaCode": "L-0DA8A1F2",
-         "Value": 500.0}]}, {"ServiceCode": "kinesis"})
+    fleet["rek"].add_response(
+        "list_stream_processors",
+        {
+            "StreamProcessors": [
+                {"Name": f"other-{i}", "Status": "RUNNING"} for i in range(processors_in_use)
+            ]
+        },
+        {},
+    )
+    fleet["sq"].add_response(
+        "list_service_quotas",
+        {
+            "Quotas": [
+                {
+                    "ServiceCode": "rekognition",
+                    "QuotaName": "Stream processors",
+                    "QuotaCode": "L-5A7E1D3B",
+                    "Value": processors_limit,
+                }
+            ]
+        },
+        {"ServiceCode": "rekognition"},
+    )
+    fleet["sq"].add_response(
+        "list_service_quotas",
+        {
+            "Quotas": [
+                {
+                    "ServiceCode": "kinesis",
+                    "QuotaName": "Shards per Region",
+                    "QuotaCode": "L-0DA8A1F2",
+                    "Value": 500.0,
+                }
+            ]
+        },
+        {"ServiceCode": "kinesis"},
+    )
 
 
 def camera_stacks(cfn: Any) -> dict[str, dict[str, Any]]:
@@ -110,8 +169,10 @@ def test_apply_is_idempotent(fleet: dict[str, Any], capsys: Any) -> None:
     expect_quotas(fleet)
     assert run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet)) == 0
     stacks = camera_stacks(fleet["cfn"])
-    assert sorted(stacks) == sorted(stack_name_for(MAIN, c) for c in (
-        "seoul-hq-lobby-01", "seoul-hq-dock-01", "berlin-reception-01"))
+    assert sorted(stacks) == sorted(
+        stack_name_for(MAIN, c)
+        for c in ("seoul-hq-lobby-01", "seoul-hq-dock-01", "berlin-reception-01")
+    )
     lobby = stacks[f"{MAIN}-cam-seoul-hq-lobby-01"]
     params = {p["ParameterKey"]: p["ParameterValue"] for p in lobby["Parameters"]}
     assert params["Detector"] == "stream-processor" and params["FaceMatchThreshold"] == "85"
@@ -132,8 +193,9 @@ def test_changed_camera_is_updated_and_removed_camera_needs_prune(
     expect_quotas(fleet)
     run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet))
     text = fleet["inventory"].read_text()
-    text = text.replace("    detector: sampler\n    schedule:", "    detector: stream-processor\n"
-                        "    schedule:").split("  - id: berlin-reception-01")[0]
+    text = text.replace(
+        "    detector: sampler\n    schedule:", "    detector: stream-processor\n    schedule:"
+    ).split("  - id: berlin-reception-01")[0]
     fleet["inventory"].write_text(text)
     capsys.readouterr()
     expect_quotas(fleet)
@@ -147,11 +209,11 @@ def test_changed_camera_is_updated_and_removed_camera_needs_prune(
     assert run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet)) == 0
     assert f"{MAIN}-cam-berlin-reception-01" in camera_stacks(fleet["cfn"])  # kept
     expect_quotas(fleet)
-    assert run_apply(args(fleet, "apply", "--yes", "--prune"), fleet["clients"],
-                     engine(fleet)) == 0
+    assert run_apply(args(fleet, "apply", "--yes", "--prune"), fleet["clients"], engine(fleet)) == 0
     assert f"{MAIN}-cam-berlin-reception-01" not in camera_stacks(fleet["cfn"])
     assert "Item" not in fleet["table"].get_item(
-        Key={"PK": "CAMERA#berlin-reception-01", "SK": "REGISTRY"})
+        Key={"PK": "CAMERA#berlin-reception-01", "SK": "REGISTRY"}
+    )
     dock = camera_stacks(fleet["cfn"])[f"{MAIN}-cam-seoul-hq-dock-01"]
     assert dock["StackStatus"] == "UPDATE_COMPLETE"
 
@@ -172,12 +234,20 @@ def test_status_lists_stack_processor_and_health(fleet: dict[str, Any], capsys: 
     expect_quotas(fleet)
     run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet))
     stacks = camera_stacks(fleet["cfn"])
-    name = {p["ParameterKey"]: p["ParameterValue"] for p in
-            stacks[f"{MAIN}-cam-seoul-hq-lobby-01"]["Parameters"]}["ProcessorName"]
-    fleet["rek"].add_response("describe_stream_processor", {"Name": name, "Status": "RUNNING"},
-                              {"Name": name})
-    fleet["table"].put_item(Item={"PK": "CAMERA#seoul-hq-dock-01", "SK": "HEALTH", "health": {
-        "status": "DOWN", "reason": "no video fragment for 15 min"}})
+    name = {
+        p["ParameterKey"]: p["ParameterValue"]
+        for p in stacks[f"{MAIN}-cam-seoul-hq-lobby-01"]["Parameters"]
+    }["ProcessorName"]
+    fleet["rek"].add_response(
+        "describe_stream_processor", {"Name": name, "Status": "RUNNING"}, {"Name": name}
+    )
+    fleet["table"].put_item(
+        Item={
+            "PK": "CAMERA#seoul-hq-dock-01",
+            "SK": "HEALTH",
+            "health": {"status": "DOWN", "reason": "no video fragment for 15 min"},
+        }
+    )
     capsys.readouterr()
     assert run_status(args(fleet, "status"), fleet["clients"], engine(fleet)) == 0
     out = capsys.readouterr().out
@@ -202,13 +272,15 @@ class FlakyEngine:
         if stack.stack_name in self.fail_once:
             self.fail_once.discard(stack.stack_name)
             status = "ROLLBACK_COMPLETE"
-        self.stacks[stack.stack_name] = StackState(stack.stack_name, status, stack.parameters,
-                                                   stack.tags)
+        self.stacks[stack.stack_name] = StackState(
+            stack.stack_name, status, stack.parameters, stack.tags
+        )
 
     def update(self, stack: DesiredStack, body: str) -> bool:
         self.calls.append(("update", stack.stack_name))
-        self.stacks[stack.stack_name] = StackState(stack.stack_name, "UPDATE_COMPLETE",
-                                                   stack.parameters, stack.tags)
+        self.stacks[stack.stack_name] = StackState(
+            stack.stack_name, "UPDATE_COMPLETE", stack.parameters, stack.tags
+        )
         return True
 
     def delete(self, stack_name: str) -> None:
@@ -220,9 +292,6 @@ class FlakyEngine:
 
 
 def test_partial_failure_is_fixed_by_running_apply_again(tmp_path: Path) -> None:
-    from facewatch.inventory import load_inventory
-    from facewatch_tools.camera_stacks import MainStack, desired_stacks
-
     path = tmp_path / "cameras.yaml"
     path.write_text((ROOT / "cameras.yaml").read_text())
     main = MainStack(MAIN, "dev", "facewatch-employees", "80")
@@ -245,11 +314,9 @@ def test_partial_failure_is_fixed_by_running_apply_again(tmp_path: Path) -> None
 
 
 def test_in_progress_stacks_are_waited_for_and_template_changes_update() -> None:
-    from facewatch.inventory import Camera, Inventory, Site
-    from facewatch_tools.camera_stacks import MainStack, desired_stacks
-
-    inv = Inventory(sites=[Site(id="s", name="S")],
-                    cameras=[Camera(id="cam", site="s", display_name="C")])
+    inv = Inventory(
+        sites=[Site(id="s", name="S")], cameras=[Camera(id="cam", site="s", display_name="C")]
+    )
     main = MainStack(MAIN, "dev", "c", "80")
     (old,) = desired_stacks(inv, main, "old body", 72)
     (new,) = desired_stacks(inv, main, "new body", 72)
@@ -272,16 +339,40 @@ def test_stack_names_are_valid_for_any_camera_id() -> None:
 
 
 def test_cloudformation_waits_through_throttling_with_backoff() -> None:
-    cfn = boto3.client("cloudformation", region_name=REGION, aws_access_key_id="x",
-                       aws_secret_access_key="x")  # noqa: S106 - never sent: Stubber
+    cfn = boto3.client(
+        "cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
     slept: list[float] = []
     eng = CloudFormationEngine(cfn, sleep=slept.append, clock=lambda: sum(slept))
     with Stubber(cfn) as stub:
-        stub.add_response("describe_stacks", {"Stacks": [{"StackName": "a", "StackStatus":
-            "CREATE_IN_PROGRESS", "CreationTime": "2026-11-25T09:00:00Z"}]}, {"StackName": "a"})
-        stub.add_client_error("describe_stacks", "Throttling", "Rate exceeded",
-                              expected_params={"StackName": "a"})
-        stub.add_response("describe_stacks", {"Stacks": [{"StackName": "a", "StackStatus":
-            "CREATE_COMPLETE", "CreationTime": "2026-11-25T09:00:00Z"}]}, {"StackName": "a"})
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "a",
+                        "StackStatus": "CREATE_IN_PROGRESS",
+                        "CreationTime": "2026-11-25T09:00:00Z",
+                    }
+                ]
+            },
+            {"StackName": "a"},
+        )
+        stub.add_client_error(
+            "describe_stacks", "Throttling", "Rate exceeded", expected_params={"StackName": "a"}
+        )
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "a",
+                        "StackStatus": "CREATE_COMPLETE",
+                        "CreationTime": "2026-11-25T09:00:00Z",
+                    }
+                ]
+            },
+            {"StackName": "a"},
+        )
         assert eng.wait(["a"]) == {"a": "CREATE_COMPLETE"}
     assert slept == [5.0, 7.5]

@@ -10,7 +10,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-
 from facewatch.employees import (
     AuditAction,
     AuditLog,
@@ -53,19 +52,40 @@ def people(rek: tuple[Any, Stubber], table: Any, clock: Clock) -> EmployeeCollec
 
 
 def expect_detect(stub: Stubber, faces: int, photo: bytes = JPEG) -> None:
-    stub.add_response("detect_faces", {"FaceDetails": [face_detail()] * faces},
-                      {"Image": {"Bytes": photo}, "Attributes": ["DEFAULT"]})
+    stub.add_response(
+        "detect_faces",
+        {"FaceDetails": [face_detail()] * faces},
+        {"Image": {"Bytes": photo}, "Attributes": ["DEFAULT"]},
+    )
 
 
 def expect_index(stub: Stubber, response: dict[str, Any], employee: str = "EMP-001") -> None:
-    stub.add_response("index_faces", response, {
-        "CollectionId": COLLECTION, "Image": {"Bytes": JPEG}, "ExternalImageId": employee,
-        "MaxFaces": 1, "QualityFilter": "HIGH", "DetectionAttributes": ["DEFAULT"]})
+    stub.add_response(
+        "index_faces",
+        response,
+        {
+            "CollectionId": COLLECTION,
+            "Image": {"Bytes": JPEG},
+            "ExternalImageId": employee,
+            "MaxFaces": 1,
+            "QualityFilter": "HIGH",
+            "DetectionAttributes": ["DEFAULT"],
+        },
+    )
 
 
-INDEXED = {"FaceRecords": [{"Face": {"FaceId": "11111111-1111-1111-1111-111111111111",
-                                     "ExternalImageId": "EMP-001", "BoundingBox": BOX}}],
-           "UnindexedFaces": []}
+INDEXED = {
+    "FaceRecords": [
+        {
+            "Face": {
+                "FaceId": "11111111-1111-1111-1111-111111111111",
+                "ExternalImageId": "EMP-001",
+                "BoundingBox": BOX,
+            }
+        }
+    ],
+    "UnindexedFaces": [],
+}
 
 
 def test_enroll_indexes_one_face_and_audits_without_the_image(
@@ -112,8 +132,15 @@ def test_low_quality_is_refused_with_rekognitions_reasons(
     people: EmployeeCollection, rek: tuple[Any, Stubber]
 ) -> None:
     expect_detect(rek[1], 1)
-    expect_index(rek[1], {"FaceRecords": [], "UnindexedFaces": [
-        {"Reasons": ["LOW_SHARPNESS", "LOW_BRIGHTNESS"], "FaceDetail": face_detail()}]})
+    expect_index(
+        rek[1],
+        {
+            "FaceRecords": [],
+            "UnindexedFaces": [
+                {"Reasons": ["LOW_SHARPNESS", "LOW_BRIGHTNESS"], "FaceDetail": face_detail()}
+            ],
+        },
+    )
     with pytest.raises(EnrollmentRefusedError, match="LOW_BRIGHTNESS, LOW_SHARPNESS") as refused:
         people.enroll("EMP-001", JPEG, "dark.jpg")
     assert refused.value.reason is Refusal.LOW_QUALITY
@@ -124,11 +151,18 @@ def test_second_face_seen_only_by_index_faces_is_rolled_back(
 ) -> None:
     _, stub = rek
     expect_detect(stub, 1)
-    expect_index(stub, {**INDEXED, "UnindexedFaces": [
-        {"Reasons": ["EXCEEDS_MAX_FACES"], "FaceDetail": face_detail()}]})
-    stub.add_response("delete_faces", {"DeletedFaces": ["11111111-1111-1111-1111-111111111111"]},
-                      {"CollectionId": COLLECTION,
-                       "FaceIds": ["11111111-1111-1111-1111-111111111111"]})
+    expect_index(
+        stub,
+        {
+            **INDEXED,
+            "UnindexedFaces": [{"Reasons": ["EXCEEDS_MAX_FACES"], "FaceDetail": face_detail()}],
+        },
+    )
+    stub.add_response(
+        "delete_faces",
+        {"DeletedFaces": ["11111111-1111-1111-1111-111111111111"]},
+        {"CollectionId": COLLECTION, "FaceIds": ["11111111-1111-1111-1111-111111111111"]},
+    )
     with pytest.raises(EnrollmentRefusedError) as refused:
         people.enroll("EMP-001", JPEG, "two.jpg")
     assert refused.value.reason is Refusal.SEVERAL_FACES
@@ -156,26 +190,46 @@ def test_remove_deletes_every_face_across_pages_and_audits(
     _, stub = rek
     mine = [f"{i:08d}-0000-0000-0000-000000000000" for i in range(5000)]
     page1 = [{"FaceId": f, "ExternalImageId": "EMP-001"} for f in mine[:4000]] + [
-        {"FaceId": "99999999-0000-0000-0000-000000000000", "ExternalImageId": "EMP-002"}]
+        {"FaceId": "99999999-0000-0000-0000-000000000000", "ExternalImageId": "EMP-002"}
+    ]
     page2 = [{"FaceId": f, "ExternalImageId": "EMP-001"} for f in mine[4000:]]
-    stub.add_response("list_faces", {"Faces": page1, "NextToken": "t"},
-                      {"CollectionId": COLLECTION, "MaxResults": 4096})
-    stub.add_response("list_faces", {"Faces": page2},
-                      {"CollectionId": COLLECTION, "MaxResults": 4096, "NextToken": "t"})
-    stub.add_response("delete_faces", {"DeletedFaces": mine[:4096]},
-                      {"CollectionId": COLLECTION, "FaceIds": mine[:4096]})
-    stub.add_response("delete_faces", {"DeletedFaces": mine[4096:]},
-                      {"CollectionId": COLLECTION, "FaceIds": mine[4096:]})
+    stub.add_response(
+        "list_faces",
+        {"Faces": page1, "NextToken": "t"},
+        {"CollectionId": COLLECTION, "MaxResults": 4096},
+    )
+    stub.add_response(
+        "list_faces",
+        {"Faces": page2},
+        {"CollectionId": COLLECTION, "MaxResults": 4096, "NextToken": "t"},
+    )
+    stub.add_response(
+        "delete_faces",
+        {"DeletedFaces": mine[:4096]},
+        {"CollectionId": COLLECTION, "FaceIds": mine[:4096]},
+    )
+    stub.add_response(
+        "delete_faces",
+        {"DeletedFaces": mine[4096:]},
+        {"CollectionId": COLLECTION, "FaceIds": mine[4096:]},
+    )
     assert people.remove("EMP-001") == 5000
     (item,) = table.scan()["Items"]
     assert item["action"] == "REMOVED" and item["faces"] == 5000
 
 
 def test_list_counts_faces_per_employee(people: EmployeeCollection, rek: tuple[Any, Stubber]):
-    rek[1].add_response("list_faces", {"Faces": [
-        {"FaceId": "a", "ExternalImageId": "EMP-2"}, {"FaceId": "b", "ExternalImageId": "EMP-1"},
-        {"FaceId": "c", "ExternalImageId": "EMP-2"}]},
-        {"CollectionId": COLLECTION, "MaxResults": 4096})
+    rek[1].add_response(
+        "list_faces",
+        {
+            "Faces": [
+                {"FaceId": "a", "ExternalImageId": "EMP-2"},
+                {"FaceId": "b", "ExternalImageId": "EMP-1"},
+                {"FaceId": "c", "ExternalImageId": "EMP-2"},
+            ]
+        },
+        {"CollectionId": COLLECTION, "MaxResults": 4096},
+    )
     assert people.employees() == {"EMP-1": 1, "EMP-2": 2}
 
 
@@ -184,10 +238,20 @@ def test_check_reports_matches_and_changes_nothing(
 ) -> None:
     _, stub = rek
     expect_detect(stub, 1)
-    stub.add_response("search_faces_by_image", {"FaceMatches": [
-        {"Similarity": 99.1, "Face": {"FaceId": "f", "ExternalImageId": "EMP-001"}}]},
-        {"CollectionId": COLLECTION, "Image": {"Bytes": JPEG}, "MaxFaces": 5,
-         "FaceMatchThreshold": 80.0})
+    stub.add_response(
+        "search_faces_by_image",
+        {
+            "FaceMatches": [
+                {"Similarity": 99.1, "Face": {"FaceId": "f", "ExternalImageId": "EMP-001"}}
+            ]
+        },
+        {
+            "CollectionId": COLLECTION,
+            "Image": {"Bytes": JPEG},
+            "MaxFaces": 5,
+            "FaceMatchThreshold": 80.0,
+        },
+    )
     check = people.check(JPEG)
     assert check.refusal is None and check.matches == [("EMP-001", 99.1)]
     expect_detect(stub, 2)
@@ -204,5 +268,8 @@ def test_audit_events_in_one_millisecond_keep_distinct_keys(table: Any, clock: C
     audit.record(employee_id="E2", action=AuditAction.REMOVED, actor=ACTOR, faces=2)
     # oldest first: E2's event took the free .000 of its own partition
     assert [(e.employee_id, e.at[-4:]) for e in audit.since(clock.now - timedelta(minutes=1))] == [
-        ("E1", "000Z"), ("E2", "000Z"), ("E1", "001Z")]
+        ("E1", "000Z"),
+        ("E2", "000Z"),
+        ("E1", "001Z"),
+    ]
     assert len(audit.history("E1")) == 2

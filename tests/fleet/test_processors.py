@@ -10,7 +10,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-
 from facewatch.processors import (
     ControlOutcome,
     CustomResourceRequest,
@@ -25,10 +24,16 @@ from .conftest import REGION
 NAME = "facewatch-dev-lobby-abc123"
 ARN = f"arn:aws:rekognition:{REGION}:123456789012:streamprocessor/{NAME}"
 SPEC = {
-    "Input": {"KinesisVideoStream": {
-        "Arn": f"arn:aws:kinesisvideo:{REGION}:123456789012:stream/lobby/1700000000000"}},
-    "Output": {"KinesisDataStream": {
-        "Arn": f"arn:aws:kinesis:{REGION}:123456789012:stream/facewatch-dev-det-lobby"}},
+    "Input": {
+        "KinesisVideoStream": {
+            "Arn": f"arn:aws:kinesisvideo:{REGION}:123456789012:stream/lobby/1700000000000"
+        }
+    },
+    "Output": {
+        "KinesisDataStream": {
+            "Arn": f"arn:aws:kinesis:{REGION}:123456789012:stream/facewatch-dev-det-lobby"
+        }
+    },
     "RoleArn": "arn:aws:iam::123456789012:role/facewatch-dev/lobby-role",
     "Settings": {"FaceSearch": {"CollectionId": "facewatch-employees", "FaceMatchThreshold": 80.0}},
     "DataSharingPreference": {"OptIn": False},
@@ -48,8 +53,9 @@ class Sleeps:
 
 @pytest.fixture
 def rek() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("rekognition", region_name=REGION, aws_access_key_id="x",
-                          aws_secret_access_key="x")  # noqa: S106 - never sent: Stubber
+    client = boto3.client(
+        "rekognition", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
     with Stubber(client) as stubber:
         yield client, stubber
         stubber.assert_no_pending_responses()
@@ -57,12 +63,15 @@ def rek() -> Iterator[tuple[Any, Stubber]]:
 
 def describe(stub: Stubber, status: str | None, **extra: Any) -> None:
     if status is None:
-        stub.add_client_error("describe_stream_processor", "ResourceNotFoundException",
-                              expected_params={"Name": NAME})
+        stub.add_client_error(
+            "describe_stream_processor", "ResourceNotFoundException", expected_params={"Name": NAME}
+        )
     else:
-        stub.add_response("describe_stream_processor",
-                          {"Name": NAME, "StreamProcessorArn": ARN, "Status": status, **extra},
-                          {"Name": NAME})
+        stub.add_response(
+            "describe_stream_processor",
+            {"Name": NAME, "StreamProcessorArn": ARN, "Status": status, **extra},
+            {"Name": NAME},
+        )
 
 
 def make(client: Any, sleeps: Sleeps) -> StreamProcessors:
@@ -77,11 +86,13 @@ def test_describe_start_stop_tolerate_races(rek: tuple[Any, Stubber]) -> None:
     assert (view.status, view.status_message) == ("FAILED", "Collection not found")
     describe(stub, None)
     assert processors.describe(NAME).status is None
-    stub.add_client_error("start_stream_processor", "ResourceInUseException",
-                          expected_params={"Name": NAME})
+    stub.add_client_error(
+        "start_stream_processor", "ResourceInUseException", expected_params={"Name": NAME}
+    )
     processors.start(NAME)  # already starting: fine
-    stub.add_client_error("stop_stream_processor", "ResourceNotFoundException",
-                          expected_params={"Name": NAME})
+    stub.add_client_error(
+        "stop_stream_processor", "ResourceNotFoundException", expected_params={"Name": NAME}
+    )
     processors.stop(NAME)
 
 
@@ -89,14 +100,16 @@ def test_recreate_keeps_settings_and_tags_and_waits_for_the_name(rek: tuple[Any,
     client, stub = rek
     sleeps = Sleeps()
     describe(stub, "STARTING", **SPEC)
-    stub.add_response("list_tags_for_resource", {"Tags": {"facewatch:camera": "lobby"}},
-                      {"ResourceArn": ARN})
+    stub.add_response(
+        "list_tags_for_resource", {"Tags": {"facewatch:camera": "lobby"}}, {"ResourceArn": ARN}
+    )
     stub.add_response("stop_stream_processor", {}, {"Name": NAME})
     describe(stub, "STOPPED")
     stub.add_response("delete_stream_processor", {}, {"Name": NAME})
     create_params = {"Name": NAME, **SPEC, "Tags": {"facewatch:camera": "lobby"}}
-    stub.add_client_error("create_stream_processor", "ResourceInUseException",
-                          expected_params=create_params)
+    stub.add_client_error(
+        "create_stream_processor", "ResourceInUseException", expected_params=create_params
+    )
     stub.add_response("create_stream_processor", {"StreamProcessorArn": ARN}, create_params)
     stub.add_response("start_stream_processor", {"SessionId": "s"}, {"Name": NAME})
     make(client, sleeps).recreate(NAME)
@@ -110,14 +123,18 @@ def test_recreate_of_a_missing_processor_says_so(rek: tuple[Any, Stubber]) -> No
 
 
 def request(kind: str, start: str = "true", name: str = NAME, old: str | None = None):
-    return CustomResourceRequest.model_validate({
-        "RequestType": kind, "ResponseURL": "https://cfn.example/response",
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/cam/1",
-        "RequestId": "r1", "LogicalResourceId": "ProcessorControl",
-        "PhysicalResourceId": None if kind == "Create" else "pc-1",
-        "ResourceProperties": {"ServiceToken": "arn:x", "ProcessorName": name, "Start": start},
-        **({"OldResourceProperties": {"ProcessorName": old}} if old else {}),
-    })
+    return CustomResourceRequest.model_validate(
+        {
+            "RequestType": kind,
+            "ResponseURL": "https://cfn.example/response",
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/cam/1",
+            "RequestId": "r1",
+            "LogicalResourceId": "ProcessorControl",
+            "PhysicalResourceId": None if kind == "Create" else "pc-1",
+            "ResourceProperties": {"ServiceToken": "arn:x", "ProcessorName": name, "Start": start},
+            **({"OldResourceProperties": {"ProcessorName": old}} if old else {}),
+        }
+    )
 
 
 def test_create_starts_the_processor(rek: tuple[Any, Stubber]) -> None:
@@ -152,8 +169,9 @@ def test_delete_that_cannot_stop_in_time_fails_loudly(rek: tuple[Any, Stubber]) 
 def test_update_to_a_new_processor_stops_the_old_one_first(rek: tuple[Any, Stubber]) -> None:
     client, stub = rek
     stub.add_response("stop_stream_processor", {}, {"Name": "old-name"})
-    stub.add_response("describe_stream_processor",
-                      {"Name": "old-name", "Status": "STOPPED"}, {"Name": "old-name"})
+    stub.add_response(
+        "describe_stream_processor", {"Name": "old-name", "Status": "STOPPED"}, {"Name": "old-name"}
+    )
     stub.add_response("start_stream_processor", {"SessionId": "s"}, {"Name": NAME})
     describe(stub, "STARTING")
     outcome = control_processor(request("Update", old="old-name"), make(client, Sleeps()), 60)
@@ -161,14 +179,17 @@ def test_update_to_a_new_processor_stops_the_old_one_first(rek: tuple[Any, Stubb
 
 
 def test_errors_become_failed_responses(rek: tuple[Any, Stubber]) -> None:
-    rek[1].add_client_error("stop_stream_processor", "AccessDeniedException",
-                            expected_params={"Name": NAME})
+    rek[1].add_client_error(
+        "stop_stream_processor", "AccessDeniedException", expected_params={"Name": NAME}
+    )
     outcome = control_processor(request("Update", start="false"), make(rek[0], Sleeps()), 60)
     assert outcome.status == "FAILED" and "AccessDenied" in outcome.reason
     bad = control_processor(request("Create", name="bad name"), make(rek[0], Sleeps()), 60)
     assert bad.status == "FAILED"
-    assert control_processor(request("Delete", name="bad name"), make(rek[0], Sleeps()),
-                             60).status == "SUCCESS"
+    assert (
+        control_processor(request("Delete", name="bad name"), make(rek[0], Sleeps()), 60).status
+        == "SUCCESS"
+    )
 
 
 def test_send_response_puts_the_outcome() -> None:

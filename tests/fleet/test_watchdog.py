@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-
 from facewatch.health import CameraHealthChanged, Overall, RecognitionState, VideoState
 from facewatch.inventory import Detector, Schedule, Weekday
 from facewatch.registry import CameraInfo
@@ -57,8 +56,11 @@ def run(steps: list[Observation]) -> list[tuple[HealthRecord, Action, bool]]:
 
 
 # ---- schedules ----------------------------------------------------------------------------------
-WEEKDAYS_9_TO_5 = Schedule(days=[Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI],
-                           start=time(9, 0), end=time(17, 0))
+WEEKDAYS_9_TO_5 = Schedule(
+    days=[Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI],
+    start=time(9, 0),
+    end=time(17, 0),
+)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +93,7 @@ def test_no_schedule_is_always_and_default_schedule_covers_whole_days() -> None:
     assert weekly_hours(Schedule(days=[Weekday.FRI], start=time(22), end=time(6))) == 8
 
 
-# ---- transitions ----------------------------------------------------------------------------------
+# ---- transitions --------------------------------------------------------------------------
 def test_healthy_camera_reports_once_then_stays_quiet() -> None:
     steps = run([obs(T0), obs(T0 + timedelta(minutes=1)), obs(T0 + timedelta(minutes=2))])
     first, second, third = steps
@@ -102,8 +104,13 @@ def test_healthy_camera_reports_once_then_stays_quiet() -> None:
 
 def test_failed_processor_is_restarted_with_exponential_backoff() -> None:
     minute = timedelta(minutes=1)
-    steps = run([obs(T0)] + [obs(T0 + minute * i, status="FAILED", message="Access denied to Role")
-                             for i in range(1, 9)])
+    steps = run(
+        [obs(T0)]
+        + [
+            obs(T0 + minute * i, status="FAILED", message="Access denied to Role")
+            for i in range(1, 9)
+        ]
+    )
     actions = [(i, a) for i, (_, a, _) in enumerate(steps) if a is not Action.NONE]
     # restarts at minutes 1, 2 (1 min), 4 (2 min), 8 (4 min)
     assert actions == [(1, Action.START), (2, Action.START), (4, Action.START), (8, Action.START)]
@@ -123,11 +130,13 @@ def test_backoff_is_capped() -> None:
 
 
 def test_recovery_resets_attempts_and_publishes() -> None:
-    steps = run([
-        obs(T0, status="FAILED"),
-        obs(T0 + timedelta(minutes=1), status="STARTING"),
-        obs(T0 + timedelta(minutes=2), status="RUNNING"),
-    ])
+    steps = run(
+        [
+            obs(T0, status="FAILED"),
+            obs(T0 + timedelta(minutes=1), status="STARTING"),
+            obs(T0 + timedelta(minutes=2), status="RUNNING"),
+        ]
+    )
     assert steps[0][1] is Action.START
     assert steps[1][0].health.recognition is RecognitionState.RESTARTING  # still recovering
     assert steps[1][2] is False
@@ -137,45 +146,57 @@ def test_recovery_resets_attempts_and_publishes() -> None:
 
 
 def test_stopped_while_schedule_says_running_is_started() -> None:
-    (_, action, _), = run([obs(T0, status="STOPPED")])
+    ((_, action, _),) = run([obs(T0, status="STOPPED")])
     assert action is Action.START
 
 
 def test_stuck_in_starting_for_more_than_two_minutes_is_recreated() -> None:
-    steps = run([
-        obs(T0, status="STARTING"),
-        obs(T0 + timedelta(minutes=2), status="STARTING"),  # exactly 2 min: still waiting
-        obs(T0 + timedelta(minutes=2, seconds=1), status="STARTING"),
-        obs(T0 + timedelta(minutes=3), status="STARTING"),  # the new one gets its own 2 min
-    ])
+    steps = run(
+        [
+            obs(T0, status="STARTING"),
+            obs(T0 + timedelta(minutes=2), status="STARTING"),  # exactly 2 min: still waiting
+            obs(T0 + timedelta(minutes=2, seconds=1), status="STARTING"),
+            obs(T0 + timedelta(minutes=3), status="STARTING"),  # the new one gets its own 2 min
+        ]
+    )
     assert [a for _, a, _ in steps] == [Action.NONE, Action.NONE, Action.RECREATE, Action.NONE]
     assert steps[2][0].health.recognition is RecognitionState.RECREATING
     assert steps[3][0].health.recognition is RecognitionState.RECREATING
 
 
 def test_processor_outside_its_hours_is_stopped_and_idle() -> None:
-    steps = run([obs(T0), obs(T0 + timedelta(minutes=1), active=False, fragment_age=None),
-                 obs(T0 + timedelta(minutes=2), active=False, status="STOPPED",
-                     fragment_age=None)])
+    steps = run(
+        [
+            obs(T0),
+            obs(T0 + timedelta(minutes=1), active=False, fragment_age=None),
+            obs(T0 + timedelta(minutes=2), active=False, status="STOPPED", fragment_age=None),
+        ]
+    )
     assert steps[1][1] is Action.STOP
     assert steps[1][0].health.status is Overall.IDLE
     assert steps[1][0].health.video is VideoState.OFF_SCHEDULE
     assert steps[2][1] is Action.NONE and steps[2][2] is False
     # a FAILED processor outside its hours is not restarted either
-    (_, action, _), = run([obs(T0, active=False, status="FAILED")])
+    ((_, action, _),) = run([obs(T0, active=False, status="FAILED")])
     assert action is Action.NONE
 
 
 def test_camera_goes_offline_after_the_window_and_comes_back() -> None:
     fifteen = timedelta(minutes=15)
-    steps = run([
-        obs(T0),
-        obs(T0 + timedelta(minutes=10), fragment_age=timedelta(minutes=10)),
-        obs(T0 + timedelta(minutes=16), fragment_age=fifteen + timedelta(seconds=1)),
-        obs(T0 + timedelta(minutes=17), fragment_age=timedelta(seconds=3)),
-    ])
+    steps = run(
+        [
+            obs(T0),
+            obs(T0 + timedelta(minutes=10), fragment_age=timedelta(minutes=10)),
+            obs(T0 + timedelta(minutes=16), fragment_age=fifteen + timedelta(seconds=1)),
+            obs(T0 + timedelta(minutes=17), fragment_age=timedelta(seconds=3)),
+        ]
+    )
     assert [r.health.video for r, _, _ in steps] == [
-        VideoState.ONLINE, VideoState.ONLINE, VideoState.OFFLINE, VideoState.ONLINE]
+        VideoState.ONLINE,
+        VideoState.ONLINE,
+        VideoState.OFFLINE,
+        VideoState.ONLINE,
+    ]
     assert steps[2][0].health.status is Overall.DOWN and steps[2][2] is True
     assert "no video fragment for 15 min" in steps[2][0].health.reason
     assert steps[2][0].health.last_fragment_at == "2026-11-25T09:00:59.000Z"
@@ -183,20 +204,29 @@ def test_camera_goes_offline_after_the_window_and_comes_back() -> None:
 
 
 def test_no_false_offline_right_after_the_schedule_starts() -> None:
-    steps = run([
-        obs(T0, active=False, fragment_age=None, status="STOPPED"),
-        obs(T0 + timedelta(minutes=1), fragment_age=None, status="STARTING"),
-        obs(T0 + timedelta(minutes=15), fragment_age=None, status="RUNNING"),
-        obs(T0 + timedelta(minutes=16), fragment_age=None, status="RUNNING"),
-    ])
+    steps = run(
+        [
+            obs(T0, active=False, fragment_age=None, status="STOPPED"),
+            obs(T0 + timedelta(minutes=1), fragment_age=None, status="STARTING"),
+            obs(T0 + timedelta(minutes=15), fragment_age=None, status="RUNNING"),
+            obs(T0 + timedelta(minutes=16), fragment_age=None, status="RUNNING"),
+        ]
+    )
     assert [r.health.video for r, _, _ in steps] == [
-        VideoState.OFF_SCHEDULE, VideoState.OFF_SCHEDULE, VideoState.OFF_SCHEDULE,
-        VideoState.OFFLINE]
+        VideoState.OFF_SCHEDULE,
+        VideoState.OFF_SCHEDULE,
+        VideoState.OFF_SCHEDULE,
+        VideoState.OFFLINE,
+    ]
 
 
 def test_missing_stream_and_missing_processor_are_down() -> None:
-    observation = Observation(now=T0, schedule_active=True, stream_exists=False,
-                              processor=ProcessorView(name="p", status=None))
+    observation = Observation(
+        now=T0,
+        schedule_active=True,
+        stream_exists=False,
+        processor=ProcessorView(name="p", status=None),
+    )
     decision = decide("cam", observation, None, POLICY)
     assert decision.record.health.video is VideoState.MISSING
     assert decision.record.health.recognition is RecognitionState.MISSING
@@ -205,7 +235,7 @@ def test_missing_stream_and_missing_processor_are_down() -> None:
 
 
 def test_sampler_camera_has_no_recognition_state() -> None:
-    (record, action, _), = run([obs(T0, processor=False)])
+    ((record, action, _),) = run([obs(T0, processor=False)])
     assert record.health.recognition is RecognitionState.NOT_APPLICABLE
     assert record.health.status is Overall.HEALTHY and action is Action.NONE
 
@@ -222,7 +252,9 @@ class FakeFragments:
         self.last: dict[str, datetime | None] = {}
         self.missing: set[str] = set()
 
-    def latest_fragment(self, stream_name: str, since: datetime, until: datetime) -> datetime | None:
+    def latest_fragment(
+        self, stream_name: str, since: datetime, until: datetime
+    ) -> datetime | None:
         if stream_name in self.missing:
             raise StreamMissingError(stream_name)
         if stream_name == "broken":
@@ -280,10 +312,16 @@ class FakePublisher:
 
 
 def camera(cam: str, processor: str | None = None) -> CameraInfo:
-    return CameraInfo(camera_id=cam, site_id="seoul-hq", site_name="Seoul HQ", zone="Lobby",
-                      display_name=cam, time_zone="Asia/Seoul",
-                      detector=Detector.STREAM_PROCESSOR if processor else Detector.SAMPLER,
-                      processor_name=processor)
+    return CameraInfo(
+        camera_id=cam,
+        site_id="seoul-hq",
+        site_name="Seoul HQ",
+        zone="Lobby",
+        display_name=cam,
+        time_zone="Asia/Seoul",
+        detector=Detector.STREAM_PROCESSOR if processor else Detector.SAMPLER,
+        processor_name=processor,
+    )
 
 
 def make_watchdog() -> tuple[Watchdog, FakeFragments, FakeProcessors, FakeStore, FakePublisher]:
@@ -312,7 +350,7 @@ def test_tick_restarts_publishes_and_stores_every_change() -> None:
 
 
 def test_unpublished_change_is_not_stored_and_is_published_next_tick() -> None:
-    dog, frags, procs, store, pub = make_watchdog()
+    dog, frags, _procs, store, pub = make_watchdog()
     cams = [camera("dock")]
     frags.last = {"dock": T0}
     pub.reject = {"dock"}
@@ -324,7 +362,7 @@ def test_unpublished_change_is_not_stored_and_is_published_next_tick() -> None:
 
 
 def test_one_broken_camera_does_not_stop_the_others() -> None:
-    dog, frags, procs, store, pub = make_watchdog()
+    dog, frags, _procs, store, _pub = make_watchdog()
     frags.missing = {"gone"}
     summary = dog.tick([camera("broken"), camera("gone")], T0)
     assert summary.observe_errors == 1
@@ -332,7 +370,7 @@ def test_one_broken_camera_does_not_stop_the_others() -> None:
 
 
 def test_failed_restart_is_counted_and_retried_after_backoff() -> None:
-    dog, frags, procs, store, pub = make_watchdog()
+    dog, _frags, procs, store, _pub = make_watchdog()
     procs.status = {"sp": "FAILED"}
     procs.fail_start = True
     summary = dog.tick([camera("lobby", "sp")], T0)

@@ -13,18 +13,20 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-
 from facewatch.health import DETAIL_TYPE, CameraHealthChanged, RecognitionState, VideoState
-from facewatch.inventory import Detector
+from facewatch.inventory import Detector, load_inventory
 from facewatch.processors import StreamProcessors
 from facewatch.registry import CameraInfo, Registry, RegistryReader
 from facewatch.watchdog import (
     DynamoHealthStore,
     EventBridgeHealthPublisher,
     KvsFragmentProbe,
+    Observation,
+    Policy,
     StreamMissingError,
     Watchdog,
     WatchdogSettings,
+    decide,
 )
 
 from .conftest import REGION, ROOT, TABLE
@@ -35,7 +37,9 @@ BUS = "facewatch-test"
 
 
 def load_function(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"fn_{name}", ROOT / "functions" / name / "app.py")
+    spec = importlib.util.spec_from_file_location(
+        f"fn_{name}", ROOT / "functions" / name / "app.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -44,23 +48,35 @@ def load_function(name: str) -> ModuleType:
 
 @pytest.fixture
 def media() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("kinesis-video-archived-media", region_name=REGION,
-                          endpoint_url="https://b-1.kinesisvideo.us-east-1.amazonaws.com")
+    client = boto3.client(
+        "kinesis-video-archived-media",
+        region_name=REGION,
+        endpoint_url="https://b-1.kinesisvideo.us-east-1.amazonaws.com",
+    )
     with Stubber(client) as stubber:
         yield client, stubber
         stubber.assert_no_pending_responses()
 
 
 def fragments_request(stream: str, since: datetime, until: datetime) -> dict[str, Any]:
-    return {"StreamName": stream, "MaxResults": 100, "FragmentSelector": {
-        "FragmentSelectorType": "SERVER_TIMESTAMP",
-        "TimestampRange": {"StartTimestamp": since, "EndTimestamp": until}}}
+    return {
+        "StreamName": stream,
+        "MaxResults": 100,
+        "FragmentSelector": {
+            "FragmentSelectorType": "SERVER_TIMESTAMP",
+            "TimestampRange": {"StartTimestamp": since, "EndTimestamp": until},
+        },
+    }
 
 
 def fragment(at: datetime) -> dict[str, Any]:
-    return {"FragmentNumber": "91343852333181432392682062607743920146264440923",
-            "FragmentSizeInBytes": 120000, "ProducerTimestamp": at, "ServerTimestamp": at,
-            "FragmentLengthInMilliseconds": 2000}
+    return {
+        "FragmentNumber": "91343852333181432392682062607743920146264440923",
+        "FragmentSizeInBytes": 120000,
+        "ProducerTimestamp": at,
+        "ServerTimestamp": at,
+        "FragmentLengthInMilliseconds": 2000,
+    }
 
 
 def test_fragment_probe_uses_the_streams_endpoint(aws: None, media: tuple[Any, Stubber]) -> None:
@@ -74,11 +90,14 @@ def test_fragment_probe_uses_the_streams_endpoint(aws: None, media: tuple[Any, S
 
     probe = KvsFragmentProbe(kvs, client_for)
     since, until = T0 - timedelta(minutes=15), T0
-    media[1].add_response("list_fragments", {"Fragments": [
-        fragment(T0 - timedelta(seconds=8)), fragment(T0 - timedelta(seconds=2))]},
-        fragments_request("lobby", since, until))
-    media[1].add_response("list_fragments", {"Fragments": []},
-                          fragments_request("lobby", since, until))
+    media[1].add_response(
+        "list_fragments",
+        {"Fragments": [fragment(T0 - timedelta(seconds=8)), fragment(T0 - timedelta(seconds=2))]},
+        fragments_request("lobby", since, until),
+    )
+    media[1].add_response(
+        "list_fragments", {"Fragments": []}, fragments_request("lobby", since, until)
+    )
     assert probe.latest_fragment("lobby", since, until) == T0 - timedelta(seconds=2)
     assert probe.latest_fragment("lobby", since, until) is None
     assert endpoints[0].startswith("https://b-") and len(set(endpoints)) == 1
@@ -88,10 +107,9 @@ def test_fragment_probe_uses_the_streams_endpoint(aws: None, media: tuple[Any, S
 
 def test_health_store_round_trip_and_history(table: Any) -> None:
     store = DynamoHealthStore(boto3.resource("dynamodb", region_name=REGION), TABLE)
-    from facewatch.watchdog import Observation, Policy, decide
-
-    record = decide("lobby", Observation(now=T0, schedule_active=True, last_fragment_at=T0),
-                    None, Policy()).record
+    record = decide(
+        "lobby", Observation(now=T0, schedule_active=True, last_fragment_at=T0), None, Policy()
+    ).record
     store.save(record, changed=True)
     store.save(record.model_copy(update={"checked_at": T0 + timedelta(minutes=1)}), changed=False)
     loaded = store.load(["lobby", "unknown"])
@@ -106,10 +124,13 @@ def bus_with_queue() -> tuple[Any, str]:
     events.create_event_bus(Name=BUS)
     url = sqs.create_queue(QueueName="health")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"]
-    events.put_rule(Name="health", EventBusName=BUS,
-                    EventPattern=json.dumps({"source": ["facewatch"],
-                                             "detail-type": [DETAIL_TYPE]}))
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="health",
+        EventBusName=BUS,
+        EventPattern=json.dumps({"source": ["facewatch"], "detail-type": [DETAIL_TYPE]}),
+    )
     events.put_targets(Rule="health", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
     return sqs, url
 
@@ -122,29 +143,54 @@ def received(sqs: Any, url: str) -> list[dict[str, Any]]:
 def test_publisher_chunks_and_resends_only_failed_entries(aws: None) -> None:
     client = boto3.client("events", region_name=REGION)
     event = CameraHealthChanged.model_validate_json(
-        (ROOT / "tests/fleet/data/health_event.json").read_text())
+        (ROOT / "tests/fleet/data/health_event.json").read_text()
+    )
     with Stubber(client) as stub:
         entries = [event.put_events_entry(BUS)] * 10
-        stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [
-            {"EventId": f"e{i}"} for i in range(9)] + [
-            {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]}, {"Entries": entries})
-        stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "e9"}]},
-                          {"Entries": entries[:1]})
-        stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [
-            {"ErrorCode": "InternalFailure"}]}, {"Entries": entries[:1]})
-        stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [
-            {"ErrorCode": "InternalFailure"}]}, {"Entries": entries[:1]})
-        stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [
-            {"ErrorCode": "InternalFailure"}]}, {"Entries": entries[:1]})
+        stub.add_response(
+            "put_events",
+            {
+                "FailedEntryCount": 1,
+                "Entries": [{"EventId": f"e{i}"} for i in range(9)]
+                + [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}],
+            },
+            {"Entries": entries},
+        )
+        stub.add_response(
+            "put_events",
+            {"FailedEntryCount": 0, "Entries": [{"EventId": "e9"}]},
+            {"Entries": entries[:1]},
+        )
+        stub.add_response(
+            "put_events",
+            {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]},
+            {"Entries": entries[:1]},
+        )
+        stub.add_response(
+            "put_events",
+            {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]},
+            {"Entries": entries[:1]},
+        )
+        stub.add_response(
+            "put_events",
+            {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]},
+            {"Entries": entries[:1]},
+        )
         flags = EventBridgeHealthPublisher(client, BUS).publish([event] * 11)
     assert flags == [True] * 10 + [False]
 
 
 def camera(cam: str, processor: str | None) -> CameraInfo:
-    return CameraInfo(camera_id=cam, site_id="seoul-hq", site_name="Seoul HQ", zone="Lobby",
-                      display_name="Lobby entrance", time_zone="Asia/Seoul",
-                      detector=Detector.STREAM_PROCESSOR if processor else Detector.SAMPLER,
-                      processor_name=processor)
+    return CameraInfo(
+        camera_id=cam,
+        site_id="seoul-hq",
+        site_name="Seoul HQ",
+        zone="Lobby",
+        display_name="Lobby entrance",
+        time_zone="Asia/Seoul",
+        detector=Detector.STREAM_PROCESSOR if processor else Detector.SAMPLER,
+        processor_name=processor,
+    )
 
 
 def test_watchdog_handler_restarts_publishes_and_stores(
@@ -156,24 +202,32 @@ def test_watchdog_handler_restarts_publishes_and_stores(
     kvs.create_stream(StreamName="lobby", DataRetentionInHours=72)
     dynamodb = boto3.resource("dynamodb", region_name=REGION)
     registry = Registry(table)
-    from facewatch.inventory import load_inventory
-
     inv = tmp_path / "cameras.yaml"
-    inv.write_text("sites: [{id: seoul-hq, name: Seoul HQ, time_zone: Asia/Seoul}]\n"
-                   "cameras: [{id: lobby, site: seoul-hq, zone: Lobby, display_name: Lobby,"
-                   " detector: stream-processor}]\n")
+    inv.write_text(
+        "sites: [{id: seoul-hq, name: Seoul HQ, time_zone: Asia/Seoul}]\n"
+        "cameras: [{id: lobby, site: seoul-hq, zone: Lobby, display_name: Lobby,"
+        " detector: stream-processor}]\n"
+    )
     registry.apply(registry.plan(load_inventory(inv), {"lobby": "facewatch-test-lobby-1"}, False))
 
     rek = boto3.client("rekognition", region_name=REGION)
     since = T0 - timedelta(minutes=15)
     with Stubber(rek) as rek_stub:
-        rek_stub.add_response("describe_stream_processor", {
-            "Name": "facewatch-test-lobby-1", "Status": "FAILED",
-            "StatusMessage": "Access denied to Role"}, {"Name": "facewatch-test-lobby-1"})
-        rek_stub.add_response("start_stream_processor", {"SessionId": "s"},
-                              {"Name": "facewatch-test-lobby-1"})
-        media[1].add_response("list_fragments", {"Fragments": [fragment(T0)]},
-                              fragments_request("lobby", since, T0))
+        rek_stub.add_response(
+            "describe_stream_processor",
+            {
+                "Name": "facewatch-test-lobby-1",
+                "Status": "FAILED",
+                "StatusMessage": "Access denied to Role",
+            },
+            {"Name": "facewatch-test-lobby-1"},
+        )
+        rek_stub.add_response(
+            "start_stream_processor", {"SessionId": "s"}, {"Name": "facewatch-test-lobby-1"}
+        )
+        media[1].add_response(
+            "list_fragments", {"Fragments": [fragment(T0)]}, fragments_request("lobby", since, T0)
+        )
         watchdog = Watchdog(
             fragments=KvsFragmentProbe(kvs, lambda _endpoint: media[0]),
             processors=StreamProcessors(rek),
@@ -202,9 +256,9 @@ def test_watchdog_lambda_handler_wires_settings(table: Any, monkeypatch: Any) ->
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Facewatch")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     app = load_function("watchdog")
-    assert WatchdogSettings.from_env({"TABLE_NAME": TABLE, "EVENT_BUS_NAME": BUS,
-                                      "CAMERA_OFFLINE_MINUTES": "10"}).policy.offline_after == (
-        timedelta(minutes=10))
+    assert WatchdogSettings.from_env(
+        {"TABLE_NAME": TABLE, "EVENT_BUS_NAME": BUS, "CAMERA_OFFLINE_MINUTES": "10"}
+    ).policy.offline_after == (timedelta(minutes=10))
     event = json.loads((ROOT / "events/watchdog.json").read_text())
     result = app.lambda_handler(event, LambdaContext())
     assert result["cameras"] == 0
@@ -231,7 +285,8 @@ def test_processor_control_handler_answers_cloudformation(aws: None, monkeypatch
     name = event["ResourceProperties"]["ProcessorName"]
     with Stubber(rek) as stub:
         stub.add_response("start_stream_processor", {"SessionId": "s"}, {"Name": name})
-        stub.add_response("describe_stream_processor", {"Name": name, "Status": "STARTING"},
-                          {"Name": name})
+        stub.add_response(
+            "describe_stream_processor", {"Name": name, "Status": "STARTING"}, {"Name": name}
+        )
         result = app.lambda_handler(event, LambdaContext())
     assert result["status"] == "SUCCESS" and sent[0].status == "SUCCESS"
