@@ -37,6 +37,15 @@ from facewatch_tools.camera_stacks import (
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
 
 
+def aws_session(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The session for --region and the client options for --endpoint-url and retries."""
+    session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
+    options: dict[str, Any] = {"config": RETRIES}
+    if args.endpoint_url:
+        options["endpoint_url"] = args.endpoint_url
+    return session, options
+
+
 @dataclass
 class Clients:
     """The AWS clients the fleet commands use (tests pass moto/Stubber-backed ones)."""
@@ -49,10 +58,7 @@ class Clients:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Clients:
-        session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
-        kw: dict[str, Any] = {"config": RETRIES}
-        if args.endpoint_url:
-            kw["endpoint_url"] = args.endpoint_url
+        session, kw = aws_session(args)
         return cls(
             cloudformation=session.client("cloudformation", **kw),
             rekognition=session.client("rekognition", **kw),

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from facewatch.employees import AuditLog, EmployeeCollection, EnrollmentRefusedError
 
-RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
+from facewatch_tools.cameras_cli import aws_session
+
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
@@ -29,10 +28,7 @@ class Clients:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Clients:
-        session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
-        kw: dict[str, Any] = {"config": RETRIES}
-        if args.endpoint_url:
-            kw["endpoint_url"] = args.endpoint_url
+        session, kw = aws_session(args)
         return cls(
             rekognition=session.client("rekognition", **kw),
             sts=session.client("sts", **kw),

@@ -288,16 +288,15 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_EVENT_CAMERA_FIELDS = {"camera_id", "site_id", "site_name", "zone", "display_name", "time_zone"}
+
+
 def health_event(
     camera: CameraInfo, record: HealthRecord, prev: HealthRecord | None
 ) -> CameraHealthChanged:
+    where = camera.model_dump(include=_EVENT_CAMERA_FIELDS)
     return CameraHealthChanged(
-        camera_id=camera.camera_id,
-        site_id=camera.site_id,
-        site_name=camera.site_name,
-        zone=camera.zone,
-        display_name=camera.display_name,
-        time_zone=camera.time_zone,
+        **where,
         changed_at=_iso(record.since),
         previous=prev.health if prev else None,
         current=record.health,
