@@ -37,7 +37,15 @@ MAIN = "facewatch-test"
 MAIN_TEMPLATE = {
     "Parameters": {"Environment": {"Type": "String"}, "FaceMatchThreshold": {"Type": "Number"}},
     "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
-    "Outputs": {"TableName": {"Value": TABLE}, "CollectionId": {"Value": "facewatch-employees"}},
+    "Outputs": {
+        "TableName": {"Value": TABLE},
+        "CollectionId": {"Value": "facewatch-employees"},
+        "FaceEventsFunctionArn": {"Value": "arn:aws:lambda:us-east-1:123456789012:function:fe"},
+        "StreamFailureQueueArn": {"Value": "arn:aws:sqs:us-east-1:123456789012:failures"},
+        "ProcessorControlFunctionArn": {
+            "Value": "arn:aws:lambda:us-east-1:123456789012:function:pc"
+        },
+    },
 }
 
 
@@ -376,3 +384,20 @@ def test_cloudformation_waits_through_throttling_with_backoff() -> None:
         )
         assert eng.wait(["a"]) == {"a": "CREATE_COMPLETE"}
     assert slept == [5.0, 7.5]
+
+
+def test_plan_refuses_a_main_stack_without_the_exports(fleet: dict[str, Any], capsys: Any):
+    cfn = fleet["cfn"]
+    cfn.update_stack(
+        StackName=MAIN,
+        TemplateBody=json.dumps({**MAIN_TEMPLATE, "Outputs": {"TableName": {"Value": TABLE}}}),
+        Parameters=[
+            {"ParameterKey": "Environment", "ParameterValue": "dev"},
+            {"ParameterKey": "FaceMatchThreshold", "ParameterValue": "85"},
+        ],
+    )
+    expect_quotas(fleet)
+    assert run_plan(args(fleet, "plan"), fleet["clients"], engine(fleet)) == 2
+    assert "lacks outputs FaceEventsFunctionArn, StreamFailureQueueArn" in capsys.readouterr().out
+    assert run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet)) == 2
+    assert camera_stacks(cfn) == {}

@@ -30,6 +30,7 @@ from facewatch.watchdog import (
 )
 
 from .conftest import REGION, ROOT, TABLE
+from .fakes import FakeFragments, FakeProcessors, FakePublisher, FakeStore
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -90,15 +91,30 @@ def test_fragment_probe_uses_the_streams_endpoint(aws: None, media: tuple[Any, S
 
     probe = KvsFragmentProbe(kvs, client_for)
     since, until = T0 - timedelta(minutes=15), T0
+    split = until - timedelta(minutes=1)
+    # online: the last minute has fragments, and the newest of them is exact
+    recent = [fragment(T0 - timedelta(seconds=8)), fragment(T0 - timedelta(seconds=2))]
     media[1].add_response(
-        "list_fragments",
-        {"Fragments": [fragment(T0 - timedelta(seconds=8)), fragment(T0 - timedelta(seconds=2))]},
-        fragments_request("lobby", since, until),
-    )
-    media[1].add_response(
-        "list_fragments", {"Fragments": []}, fragments_request("lobby", since, until)
+        "list_fragments", {"Fragments": recent}, fragments_request("lobby", split, until)
     )
     assert probe.latest_fragment("lobby", since, until) == T0 - timedelta(seconds=2)
+    # quiet for a while: the rest of the window still finds one
+    media[1].add_response(
+        "list_fragments", {"Fragments": []}, fragments_request("lobby", split, until)
+    )
+    media[1].add_response(
+        "list_fragments",
+        {"Fragments": [fragment(T0 - timedelta(minutes=9))]},
+        fragments_request("lobby", since, split),
+    )
+    assert probe.latest_fragment("lobby", since, until) == T0 - timedelta(minutes=9)
+    # offline: nothing anywhere
+    media[1].add_response(
+        "list_fragments", {"Fragments": []}, fragments_request("lobby", split, until)
+    )
+    media[1].add_response(
+        "list_fragments", {"Fragments": []}, fragments_request("lobby", since, split)
+    )
     assert probe.latest_fragment("lobby", since, until) is None
     assert endpoints[0].startswith("https://b-") and len(set(endpoints)) == 1
     with pytest.raises(StreamMissingError):
@@ -211,7 +227,6 @@ def test_watchdog_handler_restarts_publishes_and_stores(
     registry.apply(registry.plan(load_inventory(inv), {"lobby": "facewatch-test-lobby-1"}, False))
 
     rek = boto3.client("rekognition", region_name=REGION)
-    since = T0 - timedelta(minutes=15)
     with Stubber(rek) as rek_stub:
         rek_stub.add_response(
             "describe_stream_processor",
@@ -226,7 +241,9 @@ def test_watchdog_handler_restarts_publishes_and_stores(
             "start_stream_processor", {"SessionId": "s"}, {"Name": "facewatch-test-lobby-1"}
         )
         media[1].add_response(
-            "list_fragments", {"Fragments": [fragment(T0)]}, fragments_request("lobby", since, T0)
+            "list_fragments",
+            {"Fragments": [fragment(T0)]},
+            fragments_request("lobby", T0 - timedelta(minutes=1), T0),
         )
         watchdog = Watchdog(
             fragments=KvsFragmentProbe(kvs, lambda _endpoint: media[0]),
@@ -290,3 +307,22 @@ def test_processor_control_handler_answers_cloudformation(aws: None, monkeypatch
         )
         result = app.lambda_handler(event, LambdaContext())
     assert result["status"] == "SUCCESS" and sent[0].status == "SUCCESS"
+
+
+def test_watchdog_handle_fails_the_invocation_when_changes_were_not_published() -> None:
+    publisher = FakePublisher()
+    publisher.reject = {"dock"}
+    watchdog = Watchdog(
+        fragments=FakeFragments(),
+        processors=FakeProcessors(),
+        store=FakeStore(),
+        publisher=publisher,
+        workers=1,
+    )
+
+    class Registry:
+        def cameras(self) -> list[CameraInfo]:
+            return [camera("dock", None)]
+
+    with pytest.raises(RuntimeError, match="1 health change"):
+        load_function("watchdog").handle(watchdog, Registry(), T0)

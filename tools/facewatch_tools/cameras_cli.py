@@ -139,13 +139,26 @@ def quota_report(ctx: Context, current: Plan) -> list[QuotaCheck] | None:
     return checks
 
 
+# Exports camera stacks import (camera-template.yaml); an older main stack lacks some.
+REQUIRED_OUTPUTS = ("FaceEventsFunctionArn", "StreamFailureQueueArn", "ProcessorControlFunctionArn")
+
+
+def missing_outputs(ctx: Context, current: Plan) -> list[str]:
+    if not any(c.detector == "stream-processor" and c.desired for c in current.changes):
+        return []
+    return [name for name in REQUIRED_OUTPUTS if name not in ctx.main.outputs]
+
+
 def run_plan(args: argparse.Namespace, clients: Clients, engine: StackEngine | None = None) -> int:
     ctx = _context(args, clients, engine)
     current = ctx.plan()
     print_plan(current, ctx.registry_plan(current))
     checks = quota_report(ctx, current)
+    missing = missing_outputs(ctx, current)
+    if missing:
+        print(f"main stack {ctx.main.name} lacks outputs {', '.join(missing)}: deploy it first")
     invalid = current.by_action(Action.INVALID)
-    return 2 if invalid or (checks and not all(c.ok for c in checks)) else 0
+    return 2 if invalid or missing or (checks and not all(c.ok for c in checks)) else 0
 
 
 def run_apply(args: argparse.Namespace, clients: Clients, engine: StackEngine | None = None) -> int:
@@ -155,6 +168,10 @@ def run_apply(args: argparse.Namespace, clients: Clients, engine: StackEngine | 
     print_plan(current, registry_plan)
     if current.by_action(Action.INVALID):
         print("fix the invalid cameras first")
+        return 2
+    missing = missing_outputs(ctx, current)
+    if missing:
+        print(f"main stack {ctx.main.name} lacks outputs {', '.join(missing)}: deploy it first")
         return 2
     checks = quota_report(ctx, current) if current.pending else []
     if checks and not all(c.ok for c in checks) and not args.ignore_quotas:

@@ -438,30 +438,48 @@ class Watchdog:
 
 # ---- AWS adapters ---------------------------------------------------------------------------
 class KvsFragmentProbe:
-    """ListFragments on the stream's own data endpoint (GetDataEndpoint, cached per stream)."""
+    """ListFragments on the stream's own data endpoint (GetDataEndpoint, cached per stream).
 
-    def __init__(self, kinesisvideo: Any, media_client_for: Callable[[str], Any]) -> None:
+    ListFragments returns fragments in no particular order, at most 100 a page. The last
+    ``recent`` window first (a page holds all of it, so its newest is exact); only when it is
+    empty, the rest of the offline window, where any fragment at all means online.
+    """
+
+    def __init__(
+        self,
+        kinesisvideo: Any,
+        media_client_for: Callable[[str], Any],
+        recent: timedelta = timedelta(minutes=1),
+    ) -> None:
         self._kvs = kinesisvideo
         self._media_client_for = media_client_for
+        self._recent = recent
         self._endpoints: dict[str, str] = {}
 
     def latest_fragment(
         self, stream_name: str, since: datetime, until: datetime
     ) -> datetime | None:
         media = self._media_client_for(self._endpoint(stream_name))
-        try:
-            response = media.list_fragments(
-                StreamName=stream_name,
-                MaxResults=100,
-                FragmentSelector={
-                    "FragmentSelectorType": "SERVER_TIMESTAMP",
-                    "TimestampRange": {"StartTimestamp": since, "EndTimestamp": until},
-                },
-            )
-        except media.exceptions.ResourceNotFoundException as exc:
-            raise StreamMissingError(stream_name) from exc
-        stamps = [f["ServerTimestamp"] for f in response.get("Fragments", [])]
-        return max(stamps) if stamps else None
+        split = max(since, until - self._recent)
+        for start, end in ((split, until), (since, split)):
+            if start >= end:
+                continue
+            try:
+                response = media.list_fragments(
+                    StreamName=stream_name,
+                    MaxResults=100,
+                    FragmentSelector={
+                        "FragmentSelectorType": "SERVER_TIMESTAMP",
+                        "TimestampRange": {"StartTimestamp": start, "EndTimestamp": end},
+                    },
+                )
+            except media.exceptions.ResourceNotFoundException as exc:
+                raise StreamMissingError(stream_name) from exc
+            stamps = [f["ServerTimestamp"] for f in response.get("Fragments", [])]
+            if stamps:
+                newest: datetime = max(stamps)
+                return newest
+        return None
 
     def _endpoint(self, stream_name: str) -> str:
         if stream_name not in self._endpoints:
