@@ -260,13 +260,24 @@ def _guard(fn: Any) -> Any:
     return run
 
 
+def retention_hours(text: str) -> int:
+    """Clips, frame sampling and next-morning review need the video kept at least a day."""
+    hours = int(text)
+    if hours < 24:
+        raise argparse.ArgumentTypeError("KVS retention must be at least 24 hours")
+    return hours
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("cameras", help="reconcile cameras.yaml with AWS")
     commands = parser.add_subparsers(dest="cameras_command", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--inventory", default="cameras.yaml", help="camera inventory file")
     common.add_argument(
-        "--retention-hours", type=int, default=72, help="KVS retention per camera (>= 24)"
+        "--retention-hours",
+        type=retention_hours,
+        default=72,
+        help="KVS retention per camera (>= 24)",
     )
     aws = argparse.ArgumentParser(add_help=False)
     aws.add_argument("--stack", default="facewatch-dev", help="main stack name")
