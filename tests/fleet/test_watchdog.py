@@ -314,3 +314,51 @@ def test_failed_restart_is_counted_and_retried_after_backoff() -> None:
     assert store.current["lobby"].next_restart_at == T0 + timedelta(minutes=1)
     dog.tick([camera("lobby", "sp")], T0 + timedelta(seconds=30))
     assert len(procs.calls) == 1  # backoff respected
+
+
+def test_schedule_start_is_a_normal_start_not_a_recovery() -> None:
+    minute = timedelta(minutes=1)
+    steps = run(
+        [
+            obs(T0, active=False, status="STOPPED", fragment_age=None),
+            obs(T0 + minute, status="STOPPED", fragment_age=None),
+            obs(T0 + 2 * minute, status="STARTING", fragment_age=None),
+            obs(T0 + 3 * minute, status="RUNNING"),
+        ]
+    )
+    assert [a for _, a, _ in steps] == [Action.NONE, Action.START, Action.NONE, Action.NONE]
+    assert [r.health.recognition for r, _, _ in steps] == [
+        RecognitionState.IDLE,
+        RecognitionState.STARTING,
+        RecognitionState.STARTING,
+        RecognitionState.RUNNING,
+    ]
+    assert [r.health.status for r, _, _ in steps] == [
+        Overall.IDLE,
+        Overall.IDLE,
+        Overall.IDLE,
+        Overall.HEALTHY,
+    ]
+    assert steps[1][0].restart_attempts == 0
+
+
+def test_a_start_that_fails_after_opening_time_becomes_a_recovery() -> None:
+    steps = run(
+        [
+            obs(T0, active=False, status="STOPPED"),
+            obs(T0 + timedelta(minutes=1), status="STOPPED"),
+            obs(T0 + timedelta(minutes=2), status="FAILED", message="Stream not found"),
+        ]
+    )
+    assert steps[2][1] is Action.START
+    assert steps[2][0].health.recognition is RecognitionState.RESTARTING
+    assert steps[2][0].health.status is Overall.DEGRADED
+
+
+def test_recreate_respects_the_backoff() -> None:
+    minute = timedelta(minutes=1)
+    steps = run([obs(T0 + minute * i, status="STARTING") for i in range(0, 9)])
+    recreates = [i for i, (_, a, _) in enumerate(steps) if a is Action.RECREATE]
+    # stuck > 2 min at minute 3; then the new one is stuck again but waits out the backoff
+    assert recreates == [3, 6]
+    assert steps[6][0].restart_attempts == 2

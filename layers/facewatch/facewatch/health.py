@@ -26,7 +26,7 @@ class VideoState(StrEnum):
 
 class RecognitionState(StrEnum):
     RUNNING = "RUNNING"
-    STARTING = "STARTING"  # started by the watchdog or the stack; not RUNNING yet
+    STARTING = "STARTING"  # started for its hours (or by the stack); not RUNNING yet
     RESTARTING = "RESTARTING"  # FAILED/STOPPED when it should run; restarts with backoff
     RECREATING = "RECREATING"  # stuck in STARTING; deleted and created again
     IDLE = "IDLE"  # stopped because its schedule says so (the cost lever)
@@ -45,13 +45,13 @@ def overall(video: VideoState, recognition: RecognitionState) -> Overall:
     """One word for routing rules: DOWN beats DEGRADED beats IDLE beats HEALTHY."""
     if video in {VideoState.OFFLINE, VideoState.MISSING} or recognition is RecognitionState.MISSING:
         return Overall.DOWN
-    if recognition in {
-        RecognitionState.RESTARTING,
-        RecognitionState.RECREATING,
+    if recognition in {RecognitionState.RESTARTING, RecognitionState.RECREATING}:
+        return Overall.DEGRADED
+    # STARTING: switched on by its schedule (or a deploy), not recognising yet; not a fault.
+    if video is VideoState.OFF_SCHEDULE or recognition in {
+        RecognitionState.IDLE,
         RecognitionState.STARTING,
     }:
-        return Overall.DEGRADED
-    if video is VideoState.OFF_SCHEDULE or recognition is RecognitionState.IDLE:
         return Overall.IDLE
     return Overall.HEALTHY
 

@@ -158,6 +158,7 @@ class _Recognition:
 
 
 _RECOVERING = {RecognitionState.RESTARTING, RecognitionState.RECREATING}
+_OFF = {None, RecognitionState.IDLE, RecognitionState.NOT_APPLICABLE, RecognitionState.MISSING}
 
 
 def _recognition(  # noqa: PLR0911 - one return per processor status reads best
@@ -178,9 +179,10 @@ def _recognition(  # noqa: PLR0911 - one return per processor status reads best
     prev_state = prev.health.recognition if prev else None
     if status == "RUNNING":
         return _Recognition(RecognitionState.RUNNING, reason="processor RUNNING")
+    due = prev.next_restart_at if prev else None
     if status == "STARTING":
         since = (prev.starting_since if prev else None) or obs.now
-        if obs.now - since > policy.starting_timeout:
+        if obs.now - since > policy.starting_timeout and (due is None or obs.now >= due):
             return _Recognition(
                 RecognitionState.RECREATING,
                 Action.RECREATE,
@@ -197,8 +199,16 @@ def _recognition(  # noqa: PLR0911 - one return per processor status reads best
             next_restart_at=prev.next_restart_at if prev else None,
             starting_since=since,
         )
+    if status == "STOPPED" and prev_state in _OFF:
+        # The schedule just began (or the first look): a normal start, not a recovery.
+        return _Recognition(
+            RecognitionState.STARTING,
+            Action.START,
+            "hours begin: starting",
+            next_restart_at=obs.now + policy.backoff(1),
+            starting_since=obs.now,
+        )
     if status in {"FAILED", "STOPPED"}:
-        due = prev.next_restart_at if prev else None
         if due is None or obs.now >= due:
             return _Recognition(
                 RecognitionState.RESTARTING,
