@@ -24,9 +24,10 @@ from facewatch_tools.camera_stacks import (
     stack_name_for,
 )
 from facewatch_tools.cameras_cli import Clients, run_apply, run_plan, run_status
-from facewatch_tools.cli import build_parser
+from facewatch_tools.cli import build_parser, main
+from moto.server import ThreadedMotoServer
 
-from .conftest import REGION, ROOT, TABLE, load_template
+from .conftest import REGION, ROOT, TABLE, load_template, table_definition
 
 pytestmark = [
     pytest.mark.integration,
@@ -401,3 +402,50 @@ def test_plan_refuses_a_main_stack_without_the_exports(fleet: dict[str, Any], ca
     assert "lacks outputs FaceEventsFunctionArn, StreamFailureQueueArn" in capsys.readouterr().out
     assert run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet)) == 2
     assert camera_stacks(cfn) == {}
+
+
+def test_cli_against_a_local_moto_server(tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+    """--endpoint-url wiring end to end: a moto server on 127.0.0.1, the real argparse CLI."""
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        cfn = boto3.client("cloudformation", region_name=REGION, endpoint_url=url)
+        cfn.create_stack(
+            StackName=MAIN,
+            TemplateBody=json.dumps(MAIN_TEMPLATE),
+            Parameters=[
+                {"ParameterKey": "Environment", "ParameterValue": "dev"},
+                {"ParameterKey": "FaceMatchThreshold", "ParameterValue": "80"},
+            ],
+        )
+        boto3.client("dynamodb", region_name=REGION, endpoint_url=url).create_table(
+            **table_definition()
+        )
+        template = tmp_path / "camera.json"
+        template.write_text(stand_in_camera_template())
+        inventory = tmp_path / "cameras.yaml"
+        inventory.write_text((ROOT / "cameras.yaml").read_text())
+        common = [
+            "--stack",
+            MAIN,
+            "--inventory",
+            str(inventory),
+            "--template",
+            str(template),
+            "--endpoint-url",
+            url,
+        ]
+        assert main(["cameras", "apply", "--yes", *common]) == 0
+        first = capsys.readouterr().out
+        assert "quotas: not checked against a local endpoint" in first
+        assert "stacks: 3 changed" in first and "registry: wrote 5" in first
+        assert main(["cameras", "apply", "--yes", *common]) == 0
+        assert "nothing to do" in capsys.readouterr().out
+    finally:
+        server.stop()
