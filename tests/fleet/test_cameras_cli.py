@@ -447,5 +447,8 @@ def test_cli_against_a_local_moto_server(tmp_path: Path, monkeypatch: Any, capsy
         assert "stacks: 3 changed" in first and "registry: wrote 5" in first
         assert main(["cameras", "apply", "--yes", *common]) == 0
         assert "nothing to do" in capsys.readouterr().out
+        assert main(["cameras", "status", *common]) == 0
+        status = capsys.readouterr().out
+        assert "seoul-hq-lobby-01" in status and "CREATE_COMPLETE" in status and "n/a" in status
     finally:
         server.stop()

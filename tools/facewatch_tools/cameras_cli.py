@@ -205,6 +205,14 @@ def run_apply(args: argparse.Namespace, clients: Clients, engine: StackEngine | 
     return 0 if result.ok else 1
 
 
+def describe_processor(clients: Clients, name: str) -> str:
+    try:
+        found = clients.rekognition.describe_stream_processor(Name=name)
+    except clients.rekognition.exceptions.ResourceNotFoundException:
+        return "MISSING"
+    return str(found.get("Status", "?"))
+
+
 def run_status(
     args: argparse.Namespace, clients: Clients, engine: StackEngine | None = None
 ) -> int:
@@ -220,11 +228,7 @@ def run_status(
         processor = "-"
         name = state.parameters.get("ProcessorName") if state else None
         if state and state.parameters.get("Detector") == "stream-processor" and name:
-            try:
-                found = clients.rekognition.describe_stream_processor(Name=name)
-                processor = found.get("Status", "?")
-            except clients.rekognition.exceptions.ResourceNotFoundException:
-                processor = "MISSING"
+            processor = "n/a" if args.endpoint_url else describe_processor(clients, name)
         health = "-"
         if table is not None:
             item = table.get_item(Key={"PK": f"CAMERA#{cam}", "SK": "HEALTH"}).get("Item")
