@@ -11,6 +11,8 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from facewatch.processors import StreamProcessors
@@ -71,5 +73,7 @@ def handle(watchdog: Watchdog, registry: RegistryReader, now: datetime) -> dict[
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    parse(event=event, model=EventBridgeModel)  # only the schedule invokes it
     watchdog, registry = dependencies()
+    # The clock, not the event time: a delayed invocation must judge the cameras as of now.
     return handle(watchdog, registry, datetime.now(UTC))
