@@ -42,7 +42,7 @@ typecheck: $(VENV)/.installed
 	for app in functions/*/app.py; do $(VENV)/bin/mypy $$app || exit 1; done
 
 validate: $(TOOLS)/.installed
-	$(VENV)/bin/cfn-lint --append-rules lint_rules -- template.yaml camera-template.yaml
+	$(VENV)/bin/cfn-lint --regions us-east-1 --append-rules lint_rules -- template.yaml camera-template.yaml
 	$(SAM) validate --lint --template template.yaml
 	$(CHECKOV) -f template.yaml -f camera-template.yaml --framework cloudformation --skip-download --quiet --compact
 

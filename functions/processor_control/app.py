@@ -9,6 +9,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+
 from facewatch.processors import (
     CustomResourceRequest,
     StreamProcessors,

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+
 from facewatch.processors import StreamProcessors
 from facewatch.registry import RegistryReader
 from facewatch.watchdog import (

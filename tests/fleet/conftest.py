@@ -9,59 +9,17 @@ from typing import Any
 
 import boto3
 import pytest
-import yaml
 from moto import mock_aws
+
+from facewatch_tools import template as facewatch_template
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 TABLE = "facewatch-test-incidents"
 
 
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that reads CloudFormation short forms (!Ref, !Sub ...) as {"Fn::X": ...}."""
-
-
-def _construct(tag: str) -> Any:
-    name = "Ref" if tag == "Ref" else f"Fn::{tag}"
-
-    def build(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if tag == "GetAtt":
-                value = str(value).split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-        return {name: value}
-
-    return build
-
-
-for _tag in (
-    "Ref",
-    "Sub",
-    "GetAtt",
-    "If",
-    "Equals",
-    "Not",
-    "And",
-    "Or",
-    "ImportValue",
-    "Join",
-    "Select",
-    "Split",
-    "FindInMap",
-    "Base64",
-    "GetAZs",
-    "Cidr",
-    "Condition",
-):
-    CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
-
-
 def load_template(name: str) -> dict[str, Any]:
-    return yaml.load((ROOT / name).read_text(), Loader=CfnLoader)
+    return facewatch_template.load_template(ROOT / name)
 
 
 def table_definition(table_name: str = TABLE) -> dict[str, Any]:

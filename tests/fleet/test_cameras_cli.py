@@ -11,6 +11,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from moto.server import ThreadedMotoServer
+
 from facewatch.inventory import Camera, Inventory, Site, load_inventory
 from facewatch_tools.camera_stacks import (
     Action,
@@ -25,7 +27,6 @@ from facewatch_tools.camera_stacks import (
 )
 from facewatch_tools.cameras_cli import Clients, run_apply, run_plan, run_status
 from facewatch_tools.cli import build_parser, main
-from moto.server import ThreadedMotoServer
 
 from .conftest import REGION, ROOT, TABLE, load_template, table_definition
 
@@ -120,7 +121,9 @@ def engine(fleet: dict[str, Any]) -> CloudFormationEngine:
     return CloudFormationEngine(fleet["cfn"], sleep=lambda _s: None)
 
 
-def expect_quotas(fleet: dict[str, Any], processors_limit: float = 10, processors_in_use: int = 0):
+def expect_quotas(
+    fleet: dict[str, Any], processors_limit: float = 10, processors_in_use: int = 0
+) -> None:
     fleet["rek"].add_response(
         "list_stream_processors",
         {
@@ -227,7 +230,7 @@ def test_changed_camera_is_updated_and_removed_camera_needs_prune(
     assert dock["StackStatus"] == "UPDATE_COMPLETE"
 
 
-def test_quota_shortage_is_reported_with_what_to_raise(fleet: dict[str, Any], capsys: Any):
+def test_quota_shortage_is_reported_with_what_to_raise(fleet: dict[str, Any], capsys: Any) -> None:
     expect_quotas(fleet, processors_limit=10, processors_in_use=10)
     assert run_plan(args(fleet, "plan"), fleet["clients"], engine(fleet)) == 2
     out = capsys.readouterr().out
@@ -387,7 +390,7 @@ def test_cloudformation_waits_through_throttling_with_backoff() -> None:
     assert slept == [5.0, 7.5]
 
 
-def test_plan_refuses_a_main_stack_without_the_exports(fleet: dict[str, Any], capsys: Any):
+def test_plan_refuses_a_main_stack_without_the_exports(fleet: dict[str, Any], capsys: Any) -> None:
     cfn = fleet["cfn"]
     cfn.update_stack(
         StackName=MAIN,

@@ -6,6 +6,7 @@ from datetime import time
 from pathlib import Path
 
 import pytest
+
 from facewatch.inventory import Camera, Detector, Schedule, Weekday, load_inventory
 from facewatch_tools.camera_costs import (
     HOURS_PER_MONTH,
@@ -57,14 +58,16 @@ def test_storage_grows_with_retention_and_bitrate() -> None:
     assert more.kvs_storage == pytest.approx(base.kvs_storage * 4)
 
 
-def test_docs_carry_the_table_for_the_sample_inventory(capsys: pytest.CaptureFixture[str]):
+def test_docs_carry_the_table_for_the_sample_inventory(capsys: pytest.CaptureFixture[str]) -> None:
     table = cost_table(load_inventory(ROOT / "cameras.yaml"), CostAssumptions())
     assert table in (ROOT / "docs/fleet.md").read_text(), "rerun `facewatch cameras cost`"
     assert main(["cameras", "cost", "--inventory", str(ROOT / "cameras.yaml")]) == 0
     assert table in capsys.readouterr().out
 
 
-def test_invalid_inventory_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_invalid_inventory_names_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "cameras.yaml"
     bad.write_text(
         "sites: [{id: s, name: S}]\ncameras:\n  - id: c\n    site: s\n    display_name: C\n"

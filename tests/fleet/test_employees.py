@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+
 from facewatch.employees import (
     AuditAction,
     AuditLog,
@@ -218,7 +219,9 @@ def test_remove_deletes_every_face_across_pages_and_audits(
     assert item["action"] == "REMOVED" and item["faces"] == 5000
 
 
-def test_list_counts_faces_per_employee(people: EmployeeCollection, rek: tuple[Any, Stubber]):
+def test_list_counts_faces_per_employee(
+    people: EmployeeCollection, rek: tuple[Any, Stubber]
+) -> None:
     rek[1].add_response(
         "list_faces",
         {

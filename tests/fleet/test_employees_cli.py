@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+
 from facewatch_tools.cli import build_parser
 from facewatch_tools.employees_cli import Clients, photos_in, run
 

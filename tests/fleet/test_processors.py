@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+
 from facewatch.processors import (
     ControlOutcome,
     CustomResourceRequest,
@@ -96,7 +97,7 @@ def test_describe_start_stop_tolerate_races(rek: tuple[Any, Stubber]) -> None:
     processors.stop(NAME)
 
 
-def test_recreate_keeps_settings_and_tags_and_waits_for_the_name(rek: tuple[Any, Stubber]):
+def test_recreate_keeps_settings_and_tags_and_waits_for_the_name(rek: tuple[Any, Stubber]) -> None:
     client, stub = rek
     sleeps = Sleeps()
     describe(stub, "STARTING", **SPEC)
@@ -122,7 +123,9 @@ def test_recreate_of_a_missing_processor_says_so(rek: tuple[Any, Stubber]) -> No
         make(rek[0], Sleeps()).recreate(NAME)
 
 
-def request(kind: str, start: str = "true", name: str = NAME, old: str | None = None):
+def request(
+    kind: str, start: str = "true", name: str = NAME, old: str | None = None
+) -> CustomResourceRequest:
     return CustomResourceRequest.model_validate(
         {
             "RequestType": kind,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from facewatch.inventory import load_inventory
 from facewatch.registry import Registry, RegistryReader
 
@@ -23,7 +24,9 @@ def inventory(tmp_path: Path, extra_camera: bool = True) -> Any:
     return load_inventory(path)
 
 
-def test_apply_is_idempotent_and_prune_removes_only_with_the_flag(table: Any, tmp_path: Path):
+def test_apply_is_idempotent_and_prune_removes_only_with_the_flag(
+    table: Any, tmp_path: Path
+) -> None:
     registry = Registry(table)
     full = inventory(tmp_path)
     plan = registry.plan(

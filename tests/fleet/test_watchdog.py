@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+
 from facewatch.health import Overall, RecognitionState, VideoState
 from facewatch.inventory import Detector, Schedule, Weekday
 from facewatch.registry import CameraInfo

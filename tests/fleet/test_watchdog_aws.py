@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+
 from facewatch.health import DETAIL_TYPE, CameraHealthChanged, RecognitionState, VideoState
 from facewatch.inventory import Detector, load_inventory
 from facewatch.processors import StreamProcessors

@@ -15,9 +15,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+
 from facewatch.inventory import InventoryError, load_inventory
 from facewatch.registry import Registry, RegistryPlan
-
 from facewatch_tools.camera_costs import CostAssumptions, cost_table
 from facewatch_tools.camera_quotas import QuotaCheck, check_quotas
 from facewatch_tools.camera_stacks import (

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from facewatch.employees import AuditLog, EmployeeCollection, EnrollmentRefusedError
-
 from facewatch_tools.cameras_cli import aws_session
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
