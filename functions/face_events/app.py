@@ -16,6 +16,7 @@ from facewatch.eventbus import EventBridgePublisher
 from facewatch.face_events import Adapters, run_batch
 from facewatch.incident_store import DynamoIncidentStore
 from facewatch.observability import logger, metrics, tracer
+from facewatch.registry import RegistryReader
 from facewatch.rejects import SqsRejectSink
 from facewatch.settings import FaceEventsSettings
 
@@ -44,6 +45,9 @@ def default_adapters() -> Adapters:
             ),
         ),
         rejects=SqsRejectSink(boto3.client("sqs", config=_retries), settings.rejected_queue_url),
+        directory=RegistryReader(
+            boto3.resource("dynamodb", config=_retries).Table(settings.table_name)
+        ),
     )
 
 

@@ -186,3 +186,28 @@ def test_eventbridge_partial_failure_resends_only_failed_entries(aws: dict[str, 
     assert calls == [10, 1, 2]
     # moto delivered the 9 good entries of the first call, then the resent one, then 2
     assert len({e["detail"]["incidentId"] for e in drain(aws["capture"])}) == 12
+
+
+def test_alert_carries_the_registry_location(aws: dict[str, Any]) -> None:
+    from facewatch.inventory import load_inventory  # noqa: PLC0415
+    from facewatch.registry import camera_item  # noqa: PLC0415
+    from facewatch_tools.template import ROOT  # noqa: PLC0415
+
+    inventory = load_inventory(ROOT / "cameras.yaml")
+    camera = next(c for c in inventory.cameras if c.id == CAMERA)
+    table = boto3.resource("dynamodb", region_name=REGION).Table(FACE_EVENTS_ENV["TABLE_NAME"])
+    table.put_item(Item=camera_item(camera, inventory.site(camera.site), "proc-1"))
+    invoke(aws["app"], stranger_frames(aws["stream_arn"], [1795000000.0, 1795000001.0]))
+    [event] = drain(aws["capture"])
+    assert event["detail"]["location"] == {
+        "siteId": "seoul-hq",
+        "siteName": "Seoul HQ",
+        "zone": "Lobby",
+        "displayName": "Lobby entrance",
+        "timeZone": "Asia/Seoul",
+    }
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=FACE_EVENTS_ENV["TABLE_NAME"],
+        Key={"PK": {"S": f"INCIDENT#{event['detail']['incidentId']}"}, "SK": {"S": "INCIDENT"}},
+    )["Item"]
+    assert item["GSI2PK"]["S"] == "SITE#seoul-hq"

@@ -204,3 +204,18 @@ def test_a_batch_of_many_cameras_writes_once_per_camera() -> None:
     world.run(kinesis_event(records))
     assert len(world.publisher.published) == 5
     assert world.store.writes == 5 + 5  # one commit per camera + one sent-mark per alert
+
+
+def test_registry_failure_never_blocks_the_alert() -> None:
+    class BrokenDirectory:
+        def location(self, camera_id: str) -> None:
+            raise RuntimeError("table unavailable")
+
+    world = World()
+    adapters = world.adapters()
+    adapters.directory = BrokenDirectory()
+    processor = BatchProcessor(EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+    response = run_batch(load_event("kds_unknown_face.json"), None, SETTINGS, adapters, processor)
+    assert response == {"batchItemFailures": []}
+    [event] = world.publisher.published
+    assert event.detail.model_dump()["location"] is None

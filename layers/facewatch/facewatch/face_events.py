@@ -202,7 +202,7 @@ class FaceEventsBatch:
                         "unconfirmed": tuple(i for i in new_state.unconfirmed if i not in confirmed)
                     }
                 )
-            locations = {camera_id: self._adapters.directory.location(camera_id)}
+            locations = {camera_id: self._location(camera_id)}
             try:
                 store.commit(
                     state.version,
@@ -221,6 +221,14 @@ class FaceEventsBatch:
         raise RedeliveryError(
             f"camera {camera_id}: state kept changing under {MAX_COMMIT_ATTEMPTS} attempts"
         )
+
+    def _location(self, camera_id: str) -> CameraLocation | None:
+        """The registry's view of the camera; an alert never waits on it or fails for it."""
+        try:
+            return self._adapters.directory.location(camera_id)
+        except Exception:
+            logger.warning("camera registry unavailable", extra={"camera_id": camera_id})
+            return None
 
     def _pending(self, state: CameraState) -> list[IncidentState]:
         if not state.unconfirmed:
@@ -319,7 +327,7 @@ class FaceEventsBatch:
             ),
             clip=clip,
             clip_unavailable_reason=reason,
-            location=self._adapters.directory.location(incident.camera_id),
+            location=self._location(incident.camera_id),
         )
 
     def _emit_metrics(self, failed: list[tuple[KinesisStreamRecord, BaseException]]) -> None:

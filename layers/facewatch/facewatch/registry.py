@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from facewatch.alerts import CameraLocation
 from facewatch.inventory import Camera, Detector, Inventory, Schedule, Severity, Site
 
 REGISTRY_INDEX = "ByCamera"  # GSI1 of IncidentsTable
@@ -188,6 +189,19 @@ class RegistryReader:
         info = CameraInfo.model_validate(item) if item else None
         self._cameras[camera_id] = (now, info)
         return info
+
+    def location(self, camera_id: str) -> CameraLocation | None:
+        """Where the camera is, for the alert (face_events' CameraDirectory)."""
+        info = self.camera(camera_id)
+        if info is None:
+            return None
+        return CameraLocation(
+            site_id=info.site_id,
+            site_name=info.site_name,
+            zone=info.zone or None,
+            display_name=info.display_name,
+            time_zone=info.time_zone,
+        )
 
     def cameras(self) -> list[CameraInfo]:
         """Every registered camera (not cached: the watchdog wants the current list)."""
