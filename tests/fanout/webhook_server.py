@@ -108,7 +108,7 @@ class LocalWebhook:
 
     @contextmanager
     def running(self) -> Iterator[LocalWebhook]:
-        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         thread.start()
         try:
             yield self

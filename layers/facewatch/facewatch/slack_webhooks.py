@@ -165,7 +165,7 @@ class SlackPoster:
     def __init__(
         self,
         *,
-        timeout: int = 5,
+        timeout: float = 5,
         min_interval: float = 1.0,
         rate_limit_retries: int = 5,
         max_retry_after: float = 20.0,
