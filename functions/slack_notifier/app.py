@@ -69,6 +69,7 @@ def default_adapters() -> SlackAdapters:
             timeout=settings.slack_timeout_seconds,
             min_interval=settings.slack_min_interval_seconds,
             rate_limit_retries=settings.slack_rate_limit_retries,
+            error_retries=settings.slack_error_retries,
             max_retry_after=settings.slack_max_retry_after_seconds,
         ),
         once=PowertoolsOnce(persistence, "slack", settings.idempotency_ttl_seconds),

@@ -11,9 +11,7 @@ from typing import Any
 
 ACCOUNT = "111122223333"
 REGION = "ap-northeast-2"
-STREAM_ARN = (
-    f"arn:aws:kinesisvideo:{REGION}:{ACCOUNT}:stream/seoul-hq-lobby-01/1764000000000"
-)
+STREAM_ARN = f"arn:aws:kinesisvideo:{REGION}:{ACCOUNT}:stream/seoul-hq-lobby-01/1764000000000"
 SEOUL = {
     "siteId": "seoul-hq",
     "siteName": "Seoul HQ",
@@ -45,9 +43,7 @@ def alert_detail(
             "confidence": 99.53,
             "quality": {"brightness": 52.0, "sharpness": 88.0},
         },
-        "closestEmployee": (
-            {"employeeId": "EMP-10442", "similarity": 72.4} if closest else None
-        ),
+        "closestEmployee": ({"employeeId": "EMP-10442", "similarity": 72.4} if closest else None),
         "clip": (
             {
                 "url": "https://b-1234abcd.kinesisvideo.ap-northeast-2.amazonaws.com/hls/v1/"
@@ -112,7 +108,9 @@ def sqs_record(body: str, message_id: str, queue: str) -> dict[str, Any]:
     }
 
 
-def sqs_event(bodies: Sequence[dict[str, Any] | str], queue: str = "slack-alerts") -> dict[str, Any]:
+def sqs_event(
+    bodies: Sequence[dict[str, Any] | str], queue: str = "slack-alerts"
+) -> dict[str, Any]:
     return {
         "Records": [
             sqs_record(

@@ -44,7 +44,12 @@ def notifier(url: str, clock: VirtualClock, once: InMemoryOnce) -> SlackNotifier
 def run(channel: SlackNotifier, events: list[dict[str, Any]]) -> list[dict[str, str]]:
     processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
     response = run_notifier_batch(
-        sqs_event(events), FakeContext(), channel, processor, reserve_seconds=10, metrics=FakeMetrics()
+        sqs_event(events),
+        FakeContext(),
+        channel,
+        processor,
+        reserve_seconds=10,
+        metrics=FakeMetrics(),
     )
     return list(response["batchItemFailures"])
 

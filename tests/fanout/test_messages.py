@@ -70,7 +70,9 @@ def test_full_alert_reads_at_a_glance() -> None:
     assert {buttons[a]["value"] for a in (ACKNOWLEDGE, FALSE_ALARM, ESCALATE)} == {
         "INC-7Q2KX4MZ3B1A"
     }
-    assert buttons["incident_open_clip"]["url"].startswith("https://fw.acme.io/clips/INC-7Q2KX4MZ3B1A")
+    assert buttons["incident_open_clip"]["url"].startswith(
+        "https://fw.acme.io/clips/INC-7Q2KX4MZ3B1A"
+    )
     assert "INC-7Q2KX4MZ3B1A" in context["elements"][0]["text"]
 
 
@@ -163,7 +165,9 @@ def test_sms_with_short_signed_link_fits_one_gsm7_part() -> None:
 def test_sms_gives_the_incident_id_when_the_link_does_not_fit() -> None:
     alert = detail()
     text = sms_text(alert_view(alert, alert.clip.url if alert.clip else None))  # a long KVS URL
-    assert text == "Unknown face: Seoul HQ / Lobby entrance, 14:03 KST, 5 detections. INC-7Q2KX4MZ3B1A"
+    assert (
+        text == "Unknown face: Seoul HQ / Lobby entrance, 14:03 KST, 5 detections. INC-7Q2KX4MZ3B1A"
+    )
 
 
 def test_sms_keeps_full_names_with_the_id_when_names_and_link_do_not_fit() -> None:

@@ -38,6 +38,7 @@ class SlackNotifierSettings(NotifierSettings):
     slack_timeout_seconds: int = Field(5, alias="SLACK_TIMEOUT_SECONDS", ge=1, le=30)
     # Slack takes about one message a second per webhook: pace to it instead of collecting 429s.
     slack_min_interval_seconds: float = Field(1.0, alias="SLACK_MIN_INTERVAL_SECONDS", ge=0, le=10)
+    slack_error_retries: int = Field(2, alias="SLACK_ERROR_RETRIES", ge=0, le=10)  # 5xx, network
     slack_rate_limit_retries: int = Field(5, alias="SLACK_RATE_LIMIT_RETRIES", ge=0, le=20)
     # A longer Retry-After is not waited out in the function: the message goes back to the queue.
     slack_max_retry_after_seconds: float = Field(
