@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_sdk.models.blocks import Block
-
 from facewatch.alert_view import ClipLinks, alert_view, format_duration
 from facewatch.alerts import AlertDetail
 from facewatch.cliplinks import verify_clip_link
@@ -22,6 +21,8 @@ from facewatch.slack_messages import (
     health_message,
 )
 from facewatch.sms_messages import sms_size, sms_text
+from slack_sdk.models.blocks import Block
+
 from tests.fanout.builders import SEOUL, alert_detail, health_detail
 
 pytestmark = pytest.mark.usefixtures("no_network")
@@ -144,8 +145,6 @@ def test_health_message_goes_to_ops_shape() -> None:
 
 
 def test_durations_read_naturally() -> None:
-    from datetime import timedelta
-
     assert format_duration(timedelta(seconds=42.4)) == "42 s"
     assert format_duration(timedelta(seconds=65)) == "1 min 05 s"
     assert format_duration(timedelta(hours=1, minutes=2)) == "1 h 02 min"

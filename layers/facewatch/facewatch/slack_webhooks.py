@@ -190,7 +190,8 @@ class SlackPoster:
     def _client(self, url: str) -> WebhookClient:
         client = self._clients.get(url)
         if client is None:
-            client = WebhookClient(url, timeout=self._timeout, retry_handlers=self._handlers)
+            # urllib takes a float timeout although slack_sdk annotates int.
+            client = WebhookClient(url, timeout=self._timeout, retry_handlers=self._handlers)  # type: ignore[arg-type]
             self._clients[url] = client
         return client
 
