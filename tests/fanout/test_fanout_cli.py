@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import boto3
 import pytest
+from botocore.stub import Stubber
+from facewatch_tools import aws_targets
 from facewatch_tools.cli import main
 from moto import mock_aws
 
@@ -15,12 +18,6 @@ from tests.fanout.builders import alert_detail, envelope
 pytestmark = pytest.mark.integration
 
 REGION = "ap-northeast-2"
-STACK_TEMPLATE = {
-    "Resources": {
-        "AlertsTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "fw-alerts"}}
-    },
-    "Outputs": {"AlertsTopicArn": {"Value": {"Ref": "AlertsTopic"}}},
-}
 
 
 @pytest.fixture
@@ -57,17 +54,49 @@ def test_subscribers_reject_non_e164(bad: str, capsys: pytest.CaptureFixture[str
     assert "E.164" in capsys.readouterr().err
 
 
-def test_subscribers_find_the_topic_from_the_stack(aws: None) -> None:
-    boto3.client("cloudformation", region_name=REGION).create_stack(
-        StackName="facewatch-test", TemplateBody=json.dumps(STACK_TEMPLATE)
+def test_subscribers_find_the_topic_from_the_stack(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = boto3.client("sns", region_name=REGION).create_topic(Name="fw-alerts")["TopicArn"]
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    stubber = Stubber(cloudformation)  # moto's CloudFormation costs seconds to start
+    stubber.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {
+                    "StackName": "facewatch-test",
+                    "CreationTime": datetime(2026, 11, 1, tzinfo=UTC),
+                    "StackStatus": "CREATE_COMPLETE",
+                    "Outputs": [{"OutputKey": "AlertsTopicArn", "OutputValue": arn}],
+                }
+            ]
+        },
+        {"StackName": "facewatch-test"},
     )
-    assert (
-        main(
-            ["subscribers", "add", "+821012345678", "--stack", "facewatch-test", "--region", REGION]
+    real_client = aws_targets.client
+    monkeypatch.setattr(
+        aws_targets,
+        "client",
+        lambda service, args: (
+            cloudformation if service == "cloudformation" else real_client(service, args)
+        ),
+    )
+    with stubber:
+        assert (
+            main(
+                [
+                    "subscribers",
+                    "add",
+                    "+821012345678",
+                    "--stack",
+                    "facewatch-test",
+                    "--region",
+                    REGION,
+                ]
+            )
+            == 0
         )
-        == 0
-    )
-    arn = boto3.client("sns", region_name=REGION).list_topics()["Topics"][0]["TopicArn"]
     assert sms_endpoints(arn) == ["+821012345678"]
 
 
