@@ -8,12 +8,10 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
-from facewatch.alert_view import ClipLinks
-from facewatch.fanout import PowertoolsOnce, run_notifier_batch
+from facewatch.fanout import powertools_once, run_notifier_batch, signed_clip_links
 from facewatch.notifier_settings import SlackNotifierSettings
 from facewatch.observability import logger, metrics, tracer
 from facewatch.slack_notifier import NoSnapshots, SlackAdapters, SlackNotifier, Snapshots
@@ -53,16 +51,11 @@ def _snapshots() -> Snapshots:
 @cache
 def default_adapters() -> SlackAdapters:
     secrets = SecretsProvider(boto3_client=boto3.client("secretsmanager", config=_aws))
-    max_age = settings.secret_max_age_seconds
-    key_arn = settings.clip_link_key_secret_arn
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings.idempotency_table_name,
-        boto3_client=boto3.client("dynamodb", config=_aws),
-    )
+    webhook_secret = settings.slack_webhook_secret_arn
     return SlackAdapters(
         routes=WebhookRoutes(
             lambda: secrets.get(
-                settings.slack_webhook_secret_arn, max_age=max_age, transform="json"
+                webhook_secret, max_age=settings.secret_max_age_seconds, transform="json"
             )
         ),
         sender=SlackPoster(
@@ -72,12 +65,8 @@ def default_adapters() -> SlackAdapters:
             error_retries=settings.slack_error_retries,
             max_retry_after=settings.slack_max_retry_after_seconds,
         ),
-        once=PowertoolsOnce(persistence, "slack", settings.idempotency_ttl_seconds),
-        clip_links=ClipLinks(
-            settings.clip_link_base_url,
-            (lambda: str(secrets.get(key_arn, max_age=max_age)).encode()) if key_arn else None,
-            settings.clip_link_ttl_days,
-        ),
+        once=powertools_once(settings, "slack", boto3.client("dynamodb", config=_aws)),
+        clip_links=signed_clip_links(settings, secrets),
         snapshots=_snapshots(),
     )
 

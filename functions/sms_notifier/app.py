@@ -8,12 +8,10 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
-from facewatch.alert_view import ClipLinks
-from facewatch.fanout import PowertoolsOnce, run_notifier_batch
+from facewatch.fanout import powertools_once, run_notifier_batch, signed_clip_links
 from facewatch.notifier_settings import SmsNotifierSettings
 from facewatch.observability import logger, metrics, tracer
 from facewatch.sms_notifier import SmsAdapters, SmsNotifier, SnsTopic
@@ -25,24 +23,12 @@ _aws = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2
 
 @cache
 def default_adapters() -> SmsAdapters:
-    key_arn = settings.clip_link_key_secret_arn
     secrets = SecretsProvider(boto3_client=boto3.client("secretsmanager", config=_aws))
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings.idempotency_table_name,
-        boto3_client=boto3.client("dynamodb", config=_aws),
-    )
+    sns = boto3.client("sns", config=_aws)
     return SmsAdapters(
-        topic=SnsTopic(
-            boto3.client("sns", config=_aws), settings.alerts_topic_arn, settings.sms_type
-        ),
-        once=PowertoolsOnce(persistence, "sms", settings.idempotency_ttl_seconds),
-        clip_links=ClipLinks(
-            settings.clip_link_base_url,
-            (lambda: str(secrets.get(key_arn, max_age=settings.secret_max_age_seconds)).encode())
-            if key_arn
-            else None,
-            settings.clip_link_ttl_days,
-        ),
+        topic=SnsTopic(sns, settings.alerts_topic_arn, settings.sms_type),
+        once=powertools_once(settings, "sms", boto3.client("dynamodb", config=_aws)),
+        clip_links=signed_clip_links(settings, secrets),
     )
 
 

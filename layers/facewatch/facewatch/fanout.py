@@ -19,12 +19,16 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partia
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from pydantic import BaseModel, ConfigDict, Field
 
+from facewatch.alert_view import ClipLinks
+from facewatch.notifier_settings import NotifierSettings
 from facewatch.observability import MetricUnit, logger
 
 
@@ -110,7 +114,30 @@ class PowertoolsOnce:
 class Channel(Protocol):
     name: str
 
-    def deliver(self, envelope: BusEnvelope) -> Outcome: ...
+    def deliver(self, envelope: BusEnvelope) -> Outcome:
+        """Send one (non-canary) event: SENT, or DUPLICATE when it was sent before."""
+        ...
+
+
+def powertools_once(
+    settings: NotifierSettings, channel: str, dynamodb_client: Any
+) -> PowertoolsOnce:
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table_name, boto3_client=dynamodb_client
+    )
+    return PowertoolsOnce(persistence, channel, settings.idempotency_ttl_seconds)
+
+
+def signed_clip_links(settings: NotifierSettings, secrets: SecretsProvider) -> ClipLinks:
+    """Clip links signed with the key secret (read through Powertools, cached max_age)."""
+    key_arn = settings.clip_link_key_secret_arn
+    if not key_arn:
+        return ClipLinks(None, None, settings.clip_link_ttl_days)
+
+    def key() -> bytes:
+        return str(secrets.get(key_arn, max_age=settings.secret_max_age_seconds)).encode()
+
+    return ClipLinks(settings.clip_link_base_url, key, settings.clip_link_ttl_days)
 
 
 class MetricsSink(Protocol):
@@ -135,7 +162,11 @@ def run_notifier_batch(
             raise OutOfTimeError(f"{remaining:.1f} s left; message returned to the queue")
         try:
             envelope = BusEnvelope.model_validate_json(record.body)
-            outcome = channel.deliver(envelope)
+            if envelope.is_canary:
+                logger.info("canary acknowledged", extra={"event_id": envelope.id})
+                outcome = Outcome.CANARY
+            else:
+                outcome = channel.deliver(envelope)
         except Exception as exc:
             counts["Failed"] += 1
             logger.warning(

@@ -48,9 +48,6 @@ class SlackNotifier:
         self._adapters = adapters
 
     def deliver(self, envelope: BusEnvelope) -> Outcome:
-        if envelope.is_canary:
-            logger.info("canary acknowledged", extra={"event_id": envelope.id})
-            return Outcome.CANARY
         if envelope.detail_type == ALERT_DETAIL_TYPE:
             detail = AlertDetail.model_validate(envelope.detail)
             sent = self._adapters.once.run(

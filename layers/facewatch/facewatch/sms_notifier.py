@@ -50,9 +50,6 @@ class SmsNotifier:
         self._adapters = adapters
 
     def deliver(self, envelope: BusEnvelope) -> Outcome:
-        if envelope.is_canary:
-            logger.info("canary acknowledged", extra={"event_id": envelope.id})
-            return Outcome.CANARY
         if envelope.detail_type != ALERT_DETAIL_TYPE:
             raise UnsupportedEventError(f"no SMS for detail-type {envelope.detail_type!r}")
         detail = AlertDetail.model_validate(envelope.detail)
