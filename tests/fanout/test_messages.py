@@ -112,11 +112,13 @@ def test_signed_clip_link_verifies_and_lasts_thirty_days_from_the_incident() -> 
 def test_display_names_are_escaped_for_mrkdwn() -> None:
     location = {**SEOUL, "siteName": "R&D <Annex>", "displayName": "Door <1>"}
     alert = detail(location=location)
-    blocks = alert_message(alert_view(alert, None)).blocks
+    message = alert_message(alert_view(alert, None))
+    blocks = message.blocks
     fields = " ".join(f["text"] for f in blocks[1]["fields"])
     assert "R&amp;D &lt;Annex&gt;" in fields
     assert "<Annex>" not in fields
     assert blocks[0]["text"]["text"] == "🚨 Unknown face at R&D <Annex> / Door <1>"  # plain_text
+    assert message.text.startswith("Unknown face at R&amp;D &lt;Annex&gt; / Door &lt;1&gt;,")
 
 
 def test_unknown_time_zone_falls_back_to_utc() -> None:
@@ -142,6 +144,14 @@ def test_health_message_goes_to_ops_shape() -> None:
         CameraHealthNotice.model_validate(health_detail("ONLINE", previousState="OFFLINE"))
     )
     assert recovered.blocks[0]["text"]["text"].startswith("✅")
+
+
+def test_an_unreadable_link_key_falls_back_to_the_alerts_clip_url() -> None:
+    def broken() -> bytes:
+        raise RuntimeError("Secrets Manager throttled")
+
+    alert = detail()
+    assert ClipLinks("https://fw.acme.io", broken).link_for(alert) == alert.clip.url  # type: ignore[union-attr]
 
 
 def test_durations_read_naturally() -> None:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from facewatch.alerts import AlertDetail, ClosestEmployee
 from facewatch.cliplinks import sign_clip_link
+from facewatch.observability import logger
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,16 @@ class ClipLinks:
         if self._base_url and self._key:
             # Expiry from the incident's own time: every retry of one alert makes the same link.
             expires = int((detail.first_seen + self._ttl).timestamp())
-            return sign_clip_link(self._base_url, detail.incident_id, expires, self._key())
+            try:
+                key = self._key()
+            except Exception as exc:
+                # An alert with the short-lived KVS link beats no alert (or a late one).
+                logger.error(
+                    "clip link key unavailable; using the alert's clip URL",
+                    extra={"incident_id": detail.incident_id, "error": type(exc).__name__},
+                )
+            else:
+                return sign_clip_link(self._base_url, detail.incident_id, expires, key)
         return detail.clip.url if detail.clip else None
 
 

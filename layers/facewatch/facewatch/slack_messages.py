@@ -128,7 +128,7 @@ def alert_message(view: AlertView) -> SlackMessage:
         context.append("no snapshot")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(context))]))
     text = (
-        f"Unknown face at {view.place}, {view.started:%H:%M} {view.zone_label} "
+        f"Unknown face at {escape(view.place)}, {view.started:%H:%M} {view.zone_label} "
         f"({view.detections} detections, incident {view.incident_id})"
     )
     return SlackMessage(text=text, blocks=_render(blocks))
@@ -174,7 +174,8 @@ def health_message(notice: CameraHealthNotice) -> SlackMessage:
     if notice.reason:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=escape(notice.reason))))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text="facewatch camera health")]))
-    text = f"Camera {notice.camera_id} is {notice.state}" + (
-        f": {notice.reason}" if notice.reason else ""
+    text = escape(
+        f"Camera {notice.camera_id} is {notice.state}"
+        + (f": {notice.reason}" if notice.reason else "")
     )
     return SlackMessage(text=text, blocks=_render(blocks))
