@@ -11,6 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from facewatch_tools import aws_targets
 from facewatch_tools.cli import main
+from facewatch_tools.fanout_local import create_local_secrets
 from moto import mock_aws
 
 from tests.fanout.builders import alert_detail, envelope
@@ -179,3 +180,19 @@ def test_replay_of_an_unknown_queue_is_a_clear_error(
 ) -> None:
     assert main(["dlq", "replay", "no-such-queue", "--region", REGION]) == 1
     assert "error:" in capsys.readouterr().err
+
+
+def test_local_mode_creates_the_secrets_moto_cloudformation_skips(aws: None) -> None:
+    client = boto3.client("secretsmanager", region_name=REGION)
+    env = create_local_secrets(client, "dev", {"default": "http://127.0.0.1:9/default"})
+    assert set(env) == {"SLACK_WEBHOOK_SECRET_ARN", "CLIP_LINK_KEY_SECRET_ARN"}
+    webhooks = json.loads(
+        client.get_secret_value(SecretId=env["SLACK_WEBHOOK_SECRET_ARN"])["SecretString"]
+    )
+    assert webhooks == {"default": "http://127.0.0.1:9/default"}
+    assert (
+        client.describe_secret(SecretId=env["CLIP_LINK_KEY_SECRET_ARN"])["Name"]
+        == "facewatch/dev/clip-link-key"
+    )
+    again = create_local_secrets(client, "dev", {"default": "http://127.0.0.1:9/other"})
+    assert again == env  # a second demo run reuses them
