@@ -26,8 +26,14 @@ _snapshot = Config(
     retries={"total_max_attempts": 1},
     connect_timeout=min(1.0, settings.snapshot_timeout_seconds),
     read_timeout=settings.snapshot_timeout_seconds,
-    signature_version="s3v4",
 )
+_snapshot_s3 = _snapshot.merge(Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
+
+
+def _regional_s3() -> Any:
+    # Presigned URLs on the regional host name: the global one can answer 307 for a new bucket.
+    endpoint = boto3.client("s3").meta.endpoint_url
+    return boto3.client("s3", endpoint_url=endpoint, config=_snapshot_s3)
 
 
 def _snapshots() -> Snapshots:
@@ -41,7 +47,7 @@ def _snapshots() -> Snapshots:
     )
     store = S3Snapshots(
         grabber,
-        boto3.client("s3", config=_snapshot),
+        _regional_s3(),
         settings.snapshot_bucket_name,
         settings.snapshot_url_ttl_seconds,
     )

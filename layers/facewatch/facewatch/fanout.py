@@ -1,4 +1,4 @@
-"""What both notifiers share: the SQS batch of EventBridge events, at-most-once sending, canaries.
+"""What both notifiers share: the SQS batch of EventBridge events, sending once, canaries.
 
 Path: EventBridge rule -> SQS queue (redrive to a DLQ) -> notifier (ReportBatchItemFailures).
 Each message is one EventBridge event. A message fails alone (the rest of the batch is kept),
