@@ -26,12 +26,12 @@ IDEMPOTENCY_TABLE = "facewatch-test-idempotency"
 COMMON_ENV = {
     "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
     "CLIP_LINK_BASE_URL": "https://fw.acme.io",
-    "CLIP_LINK_KEY_SECRET_ARN": "facewatch-test/clip-link-key",
+    "CLIP_LINK_KEY_SECRET_ARN": "facewatch-test/clip-link-key",  # pragma: allowlist secret
     "POWERTOOLS_METRICS_NAMESPACE": "FacewatchTest",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 SLACK_ENV = COMMON_ENV | {
-    "SLACK_WEBHOOK_SECRET_ARN": "facewatch-test/slack-webhooks",
+    "SLACK_WEBHOOK_SECRET_ARN": "facewatch-test/slack-webhooks",  # pragma: allowlist secret
     "SLACK_MIN_INTERVAL_SECONDS": "0",
     "SLACK_TIMEOUT_SECONDS": "2",
     "SNAPSHOT_BUCKET_NAME": "facewatch-test-snapshots",

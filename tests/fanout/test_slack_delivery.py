@@ -118,9 +118,9 @@ def test_posts_to_one_webhook_are_paced(webhook: LocalWebhook, clock: VirtualClo
 
 # ---- routing -----------------------------------------------------------------------------------
 ROUTES = {
-    "default": "https://hooks.slack.com/services/T000/B000/default",
-    "seoul-hq": "https://hooks.slack.com/services/T000/B000/seoul",
-    "ops": "https://hooks.slack.com/services/T000/B000/ops",
+    "default": "https://hooks.example.com/default",
+    "seoul-hq": "https://hooks.example.com/seoul",
+    "ops": "https://hooks.example.com/ops",
 }
 
 
