@@ -109,3 +109,27 @@ def test_alert_topic_is_encrypted_and_has_no_display_name() -> None:
     props = resource("AlertsTopic")["Properties"]
     assert props["KmsMasterKeyId"] == {"Ref": "DataKey"}
     assert "DisplayName" not in props  # SNS would prefix every SMS with it
+
+
+def test_settings_refuse_a_link_base_without_a_signing_key() -> None:
+    with pytest.raises(Exception, match="CLIP_LINK_KEY_SECRET_ARN"):
+        SmsNotifierSettings.from_env(
+            {
+                "IDEMPOTENCY_TABLE_NAME": "t",
+                "ALERTS_TOPIC_ARN": "arn:aws:sns:ap-northeast-2:111122223333:alerts",
+                "CLIP_LINK_BASE_URL": "https://fw.acme.io",
+            }
+        )
+
+
+def test_settings_name_every_bad_variable() -> None:
+    with pytest.raises(Exception, match="ALERTS_TOPIC_ARN") as error:
+        SmsNotifierSettings.from_env(
+            {"IDEMPOTENCY_TABLE_NAME": "t", "ALERTS_TOPIC_ARN": "alerts", "CLIP_LINK_TTL_DAYS": "0"}
+        )
+    assert "CLIP_LINK_TTL_DAYS" in str(error.value)
+    defaults = SlackNotifierSettings.from_env(
+        {"IDEMPOTENCY_TABLE_NAME": "t", "SLACK_WEBHOOK_SECRET_ARN": "s", "CLIP_LINK_BASE_URL": ""}
+    )
+    assert (defaults.snapshot_timeout_seconds, defaults.slack_min_interval_seconds) == (2.0, 1.0)
+    assert defaults.clip_link_base_url is None  # "" from the template means: not configured
