@@ -12,6 +12,8 @@ COMMANDS: tuple[str, ...] = (
     "cameras_cli",
     "employees_cli",
     "proxy_cli",
+    "subscribers_cli",
+    "dlq_cli",
 )
 
 
