@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+
 from facewatch.fanout import powertools_once, run_notifier_batch, signed_clip_links
 from facewatch.notifier_settings import SlackNotifierSettings
 from facewatch.observability import logger, metrics, tracer

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
 from facewatch.alert_view import ClipLinks
 from facewatch.fanout import run_notifier_batch
 from facewatch.slack_notifier import NoSnapshots, SlackAdapters, SlackNotifier
 from facewatch.slack_webhooks import SlackPoster, WebhookRoutes
-
 from tests.fakes import FakeMetrics
 from tests.fanout.builders import FakeContext, InMemoryOnce, alert_detail, envelope, sqs_event
 from tests.fanout.webhook_server import LocalWebhook, VirtualClock
@@ -51,7 +51,7 @@ def run(channel: SlackNotifier, events: list[dict[str, Any]]) -> list[dict[str, 
         reserve_seconds=10,
         metrics=FakeMetrics(),
     )
-    return list(response["batchItemFailures"])
+    return [{"itemIdentifier": str(f["itemIdentifier"])} for f in response["batchItemFailures"]]
 
 
 def delivered_ids(webhook: LocalWebhook) -> list[str]:

@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
-from facewatch_tools.template import resource
 from moto import mock_aws
 
+from facewatch_tools.template import resource
 from tests.conftest import load_function
 from tests.fanout.builders import FakeContext, alert_detail, health_detail, sqs_record
 from tests.fanout.test_notifiers import COMMON_ENV, IDEMPOTENCY_TABLE, REGION, SLACK_ENV, sms_sent

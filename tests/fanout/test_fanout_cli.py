@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from botocore.stub import Stubber
+from moto import mock_aws
+
 from facewatch_tools import aws_targets
 from facewatch_tools.cli import main
 from facewatch_tools.fanout_local import create_local_secrets
-from moto import mock_aws
-
 from tests.fanout.builders import alert_detail, envelope
 
 pytestmark = pytest.mark.integration

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.models.blocks import Block
+
 from facewatch.alert_view import ClipLinks, alert_view, format_duration
 from facewatch.alerts import AlertDetail
 from facewatch.cliplinks import verify_clip_link
@@ -21,8 +23,6 @@ from facewatch.slack_messages import (
     health_message,
 )
 from facewatch.sms_messages import sms_size, sms_text
-from slack_sdk.models.blocks import Block
-
 from tests.fanout.builders import SEOUL, alert_detail, health_detail
 
 pytestmark = pytest.mark.usefixtures("no_network")

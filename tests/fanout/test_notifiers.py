@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
 from moto.sns.models import sns_backends
 
 from tests.conftest import load_event, load_function
@@ -147,7 +147,9 @@ def test_slack_failure_is_redelivered_then_sent_once(
     slack_app: ModuleType, webhook: LocalWebhook
 ) -> None:
     webhook.script("seoul", *[Answer(500, "boom")] * 3)
-    slack_app.settings = slack_app.settings.model_copy(update={"slack_error_retries": 0})
+    slack_app.settings = slack_app.settings.model_copy(  # type: ignore[attr-defined]
+        update={"slack_error_retries": 0}
+    )
     slack_app.default_adapters.cache_clear()
     event = load_event("slack_notifier.json")
     failed = invoke(slack_app, event)

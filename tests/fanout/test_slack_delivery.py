@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
 from facewatch.slack_messages import SlackMessage
 from facewatch.slack_webhooks import (
     SlackDeliveryError,
@@ -13,7 +14,6 @@ from facewatch.slack_webhooks import (
     WebhookConfigError,
     WebhookRoutes,
 )
-
 from tests.fanout.webhook_server import Answer, LocalWebhook, VirtualClock
 
 pytestmark = pytest.mark.integration

@@ -14,10 +14,10 @@ import pytest
 import requests
 from botocore.config import Config
 from botocore.stub import Stubber
-from facewatch.alerts import AlertDetail
-from facewatch.snapshots import BoundedSnapshots, KvsFrameGrabber, S3Snapshots, SnapshotError
 from moto import mock_aws
 
+from facewatch.alerts import AlertDetail
+from facewatch.snapshots import BoundedSnapshots, KvsFrameGrabber, S3Snapshots, SnapshotError
 from tests.fanout.builders import alert_detail
 
 pytestmark = pytest.mark.integration

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
+
 from facewatch.notifier_settings import SlackNotifierSettings, SmsNotifierSettings
 from facewatch_tools.template import main_template, parameter_defaults, resource
 
@@ -72,7 +74,9 @@ def test_notifier_mappings_report_partial_failures_and_bound_concurrency(
         ("SmsNotifierFunction", SmsNotifierSettings),
     ],
 )
-def test_function_environment_is_exactly_its_settings(function: str, settings: type) -> None:
+def test_function_environment_is_exactly_its_settings(
+    function: str, settings: type[BaseModel]
+) -> None:
     """The local stack runs handlers from the template's environment: nothing may be missing."""
     env = resource(function)["Properties"]["Environment"]["Variables"]
     aliases = {f.alias for f in settings.model_fields.values()}
