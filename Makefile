@@ -12,7 +12,7 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 # sam build needs python3.13 on PATH for runtime python3.13 (pyenv provides it here).
 SAM_PYENV := PYENV_VERSION=3.11.7:3.13.0
 
-.PHONY: demo test lint typecheck validate security unit bench build clean
+.PHONY: demo test lint typecheck validate security unit bench build clean system-deps
 .DEFAULT_GOAL := test
 
 $(VENV)/.installed: pyproject.toml
@@ -37,17 +37,41 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy layers/facewatch/facewatch tools/facewatch_tools functions bench
+	$(VENV)/bin/mypy layers/facewatch/facewatch tools/facewatch_tools bench tests lint_rules
+	@# every function is its own top-level `app` module: one run each (cached, fast)
+	for app in functions/*/app.py; do $(VENV)/bin/mypy $$app || exit 1; done
 
 validate: $(TOOLS)/.installed
-	$(VENV)/bin/cfn-lint --append-rules lint_rules -- template.yaml camera-template.yaml
+	$(VENV)/bin/cfn-lint --regions us-east-1 --append-rules lint_rules -- template.yaml camera-template.yaml
 	$(SAM) validate --lint --template template.yaml
 	$(CHECKOV) -f template.yaml -f camera-template.yaml --framework cloudformation --skip-download --quiet --compact
 
 security: $(VENV)/.installed
 	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
 
-unit: $(VENV)/.installed
+# Debian packages the office proxy's tests need: GStreamer (gst-launch-1.0, rtspsrc, x264enc)
+# and gst-rtsp-server with the system python3's gi bindings (the local RTSP test camera).
+SYSTEM_DEPS := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-rtsp \
+	gir1.2-gst-rtsp-server-1.0 python3-gi
+
+system-deps:
+	@if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "system-deps: no apt-get here; install these (or their equivalents) yourself: $(SYSTEM_DEPS)"; \
+	else \
+		missing=""; \
+		for pkg in $(SYSTEM_DEPS); do \
+			dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$pkg"; \
+		done; \
+		if [ -n "$$missing" ]; then \
+			echo "system-deps: installing$$missing"; \
+			sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+			$$sudo apt-get update -qq >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+		fi; \
+	fi
+
+unit: system-deps $(VENV)/.installed
 	$(VENV)/bin/pytest --cov --cov-report=term --cov-fail-under=80
 
 test: lint typecheck validate security unit

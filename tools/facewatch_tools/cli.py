@@ -8,7 +8,13 @@ import sys
 from collections.abc import Sequence
 
 # Each module exposes `register(subparsers)`; it adds its subcommand(s) and sets `func`.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = (
+    "cameras_cli",
+    "employees_cli",
+    "proxy_cli",
+    "subscribers_cli",
+    "dlq_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

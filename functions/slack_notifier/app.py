@@ -1,0 +1,96 @@
+"""slack_notifier: alert and camera-health events (SQS from EventBridge) -> Slack webhooks."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from facewatch.fanout import powertools_once, run_notifier_batch, signed_clip_links
+from facewatch.notifier_settings import SlackNotifierSettings
+from facewatch.observability import logger, metrics, tracer
+from facewatch.slack_notifier import NoSnapshots, SlackAdapters, SlackNotifier, Snapshots
+from facewatch.slack_webhooks import SlackPoster, WebhookRoutes
+from facewatch.snapshots import BoundedSnapshots, KvsFrameGrabber, S3Snapshots
+
+settings = SlackNotifierSettings.from_env()  # fails the cold start with a clear message
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+_aws = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+# One attempt, short timeouts: a snapshot is never worth delaying an alert.
+_snapshot = Config(
+    retries={"total_max_attempts": 1},
+    connect_timeout=min(1.0, settings.snapshot_timeout_seconds),
+    read_timeout=settings.snapshot_timeout_seconds,
+)
+_snapshot_s3 = _snapshot.merge(Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
+
+
+def _regional_s3() -> Any:
+    # Presigned URLs on the regional host name: the global one can answer 307 for a new bucket.
+    endpoint = boto3.client("s3").meta.endpoint_url
+    return boto3.client("s3", endpoint_url=endpoint, config=_snapshot_s3)
+
+
+def _snapshots() -> Snapshots:
+    if not settings.snapshot_bucket_name:
+        return NoSnapshots()
+    grabber = KvsFrameGrabber(
+        boto3.client("kinesisvideo", config=_snapshot),
+        lambda url: boto3.client(
+            "kinesis-video-archived-media", endpoint_url=url, config=_snapshot
+        ),
+    )
+    store = S3Snapshots(
+        grabber,
+        _regional_s3(),
+        settings.snapshot_bucket_name,
+        settings.snapshot_url_ttl_seconds,
+    )
+    return BoundedSnapshots(store, settings.snapshot_timeout_seconds)
+
+
+@cache
+def default_adapters() -> SlackAdapters:
+    secrets = SecretsProvider(boto3_client=boto3.client("secretsmanager", config=_aws))
+    webhook_secret = settings.slack_webhook_secret_arn
+    return SlackAdapters(
+        routes=WebhookRoutes(
+            lambda: secrets.get(
+                webhook_secret, max_age=settings.secret_max_age_seconds, transform="json"
+            )
+        ),
+        sender=SlackPoster(
+            timeout=settings.slack_timeout_seconds,
+            min_interval=settings.slack_min_interval_seconds,
+            rate_limit_retries=settings.slack_rate_limit_retries,
+            error_retries=settings.slack_error_retries,
+            max_retry_after=settings.slack_max_retry_after_seconds,
+        ),
+        once=powertools_once(settings, "slack", boto3.client("dynamodb", config=_aws)),
+        clip_links=signed_clip_links(settings, secrets),
+        snapshots=_snapshots(),
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, adapters: SlackAdapters | None = None
+) -> PartialItemFailureResponse:
+    adapters = adapters or default_adapters()
+    adapters.once.register(context)
+    return run_notifier_batch(
+        event,
+        context,
+        SlackNotifier(adapters),
+        processor,
+        reserve_seconds=settings.deadline_reserve_seconds,
+        metrics=metrics,
+    )

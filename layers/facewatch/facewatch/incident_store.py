@@ -1,0 +1,250 @@
+"""DynamoDB adapter for camera state and incident items (single table, see README "Data model").
+
+- camera state: PK=CAMERA#<cam>, SK=STATE; ``state`` (JSON), ``version`` (optimistic lock)
+- incident:     PK=INCIDENT#<id>, SK=INCIDENT; written when it alerts (alertState pending ->
+  sent), extended in place while the visit goes on; GSIs by camera, site and status
+- trail:        PK=INCIDENT#<id>, SK=EVENT#<ISO time>#<kind>; appended, never updated
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from facewatch.alerts import CameraLocation
+from facewatch.incidents import CameraState, IncidentState
+from facewatch.records import iso
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+DAY = 86400
+
+
+class CommitConflictError(Exception):
+    """Another invocation changed the camera state first; reload and regroup."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAlerts:
+    sent: set[str]
+    pending: list[IncidentState]
+
+
+class IncidentStore(Protocol):
+    def load_state(self, camera_id: str) -> CameraState: ...
+
+    def commit(
+        self,
+        previous_version: int,
+        state: CameraState,
+        new_alerts: Sequence[IncidentState],
+        extended: Sequence[IncidentState],
+        locations: dict[str, CameraLocation | None],
+    ) -> None: ...
+
+    def pending_alerts(self, incident_ids: Sequence[str]) -> PendingAlerts: ...
+
+    def mark_sent(self, incident: IncidentState, at: float, clip_status: str) -> None: ...
+
+
+def _item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _SERIALIZER.serialize(v) for k, v in values.items() if v is not None}
+
+
+def state_key(camera_id: str) -> dict[str, Any]:
+    return _item({"PK": f"CAMERA#{camera_id}", "SK": "STATE"})
+
+
+def incident_key(incident_id: str) -> dict[str, Any]:
+    return _item({"PK": f"INCIDENT#{incident_id}", "SK": "INCIDENT"})
+
+
+class DynamoIncidentStore:
+    def __init__(self, client: Any, table_name: str, retention_days: int) -> None:
+        self._client = client
+        self._table = table_name
+        self._retention = retention_days * DAY
+
+    def load_state(self, camera_id: str) -> CameraState:
+        response = self._client.get_item(
+            TableName=self._table, Key=state_key(camera_id), ConsistentRead=True
+        )
+        item = response.get("Item")
+        if item is None:
+            return CameraState(camera_id=camera_id)
+        return CameraState.model_validate_json(item["state"]["S"])
+
+    def _state_put(self, previous_version: int, state: CameraState) -> dict[str, Any]:
+        put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": _item(
+                {
+                    "PK": f"CAMERA#{state.camera_id}",
+                    "SK": "STATE",
+                    "version": state.version,
+                    "state": state.model_dump_json(),
+                }
+            ),
+        }
+        if previous_version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            put["ConditionExpression"] = "version = :v"
+            put["ExpressionAttributeValues"] = {":v": {"N": str(previous_version)}}
+        return put
+
+    def _incident_item(
+        self, incident: IncidentState, location: CameraLocation | None
+    ) -> dict[str, Any]:
+        sort = f"{iso(incident.first_seen)}#{incident.incident_id}"
+        site = location.site_id if location else "unassigned"
+        return _item(
+            {
+                "PK": f"INCIDENT#{incident.incident_id}",
+                "SK": "INCIDENT",
+                "GSI1PK": f"CAMERA#{incident.camera_id}",
+                "GSI1SK": sort,
+                "GSI2PK": f"SITE#{site}",
+                "GSI2SK": sort,
+                "GSI3PK": "STATUS#open",
+                "GSI3SK": sort,
+                "incidentId": incident.incident_id,
+                "cameraId": incident.camera_id,
+                "siteId": site,
+                "streamArn": incident.stream_arn,
+                "firstSeen": iso(incident.first_seen),
+                "lastSeen": iso(incident.last_seen),
+                "detections": incident.detections,
+                "status": "open",
+                "alertState": "pending",
+                "incident": incident.model_dump_json(),
+                "expiresAt": int(incident.first_seen) + self._retention,
+            }
+        )
+
+    def _extend_update(self, incident: IncidentState) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Key": incident_key(incident.incident_id),
+            "UpdateExpression": "SET lastSeen = :l, detections = :d, incident = :i",
+            "ConditionExpression": "attribute_exists(PK)",
+            "ExpressionAttributeValues": _item(
+                {
+                    ":l": iso(incident.last_seen),
+                    ":d": incident.detections,
+                    ":i": incident.model_dump_json(),
+                }
+            ),
+        }
+
+    def commit(
+        self,
+        previous_version: int,
+        state: CameraState,
+        new_alerts: Sequence[IncidentState],
+        extended: Sequence[IncidentState],
+        locations: dict[str, CameraLocation | None],
+    ) -> None:
+        state_put = self._state_put(previous_version, state)
+        try:
+            if not new_alerts and not extended:
+                self._client.put_item(**state_put)
+                return
+            items: list[dict[str, Any]] = [{"Put": state_put}]
+            for incident in new_alerts:
+                item = self._incident_item(incident, locations.get(incident.camera_id))
+                items.append(
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    }
+                )
+                items.append(
+                    {"Put": {"TableName": self._table, "Item": self._trail(incident, "opened")}}
+                )
+            items += [{"Update": self._extend_update(i)} for i in extended]
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                reasons = exc.response.get("CancellationReasons", [])
+                codes = {r.get("Code") for r in reasons}
+                if code == "ConditionalCheckFailedException" or "ConditionalCheckFailed" in codes:
+                    raise CommitConflictError(state.camera_id) from exc
+            raise
+
+    def _trail(
+        self, incident: IncidentState, kind: str, at: float | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        when = incident.first_seen if at is None else at
+        return _item(
+            {
+                "PK": f"INCIDENT#{incident.incident_id}",
+                "SK": f"EVENT#{iso(when)}#{kind}",
+                "kind": kind,
+                "at": iso(when),
+                "actor": "facewatch",
+                "expiresAt": int(incident.first_seen) + self._retention,
+                **extra,
+            }
+        )
+
+    def pending_alerts(self, incident_ids: Sequence[str]) -> PendingAlerts:
+        sent: set[str] = set()
+        pending: list[IncidentState] = []
+        for chunk in _chunks(list(dict.fromkeys(incident_ids)), 100):
+            request = {
+                self._table: {
+                    "Keys": [incident_key(i) for i in chunk],
+                    "ProjectionExpression": "incidentId, alertState, incident",
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    if item["alertState"]["S"] == "sent":
+                        sent.add(item["incidentId"]["S"])
+                    else:
+                        pending.append(IncidentState.model_validate_json(item["incident"]["S"]))
+                request = response.get("UnprocessedKeys") or {}
+        return PendingAlerts(sent=sent, pending=pending)
+
+    def mark_sent(self, incident: IncidentState, at: float, clip_status: str) -> None:
+        self._client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": incident_key(incident.incident_id),
+                        "UpdateExpression": "SET alertState = :s, alertedAt = :a, clipStatus = :c",
+                        "ExpressionAttributeValues": _item(
+                            {":s": "sent", ":a": iso(at), ":c": clip_status}
+                        ),
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": self._trail(incident, "alerted", at, clipStatus=clip_status),
+                    }
+                },
+            ]
+        )
+
+
+def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    """A low-level DynamoDB item as plain Python (numbers as Decimal)."""
+    return {k: _DESERIALIZER.deserialize(v) for k, v in item.items()}

@@ -1,0 +1,56 @@
+"""Function settings: one pydantic model per function, read from the environment at cold start.
+
+A bad value stops the cold start with a message that names the variable, instead of failing
+later on a record.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class SettingsError(RuntimeError):
+    """Settings are missing or invalid; the message names every offending variable."""
+
+
+class EnvSettings(BaseModel):
+    """Fields are declared with their environment variable name as alias."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        values = {
+            field.alias: env[field.alias]
+            for field in cls.model_fields.values()
+            if field.alias and field.alias in env and env[field.alias] != ""
+        }
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise SettingsError(f"{cls.__name__}: invalid environment: {problems}") from exc
+
+
+class ThresholdSettings(EnvSettings):
+    face_match_threshold: float = Field(80.0, alias="FACE_MATCH_THRESHOLD", ge=0, le=100)
+    min_face_confidence: float = Field(90.0, alias="MIN_FACE_CONFIDENCE", ge=0, le=100)
+    min_face_size: float = Field(0.0, alias="MIN_FACE_SIZE", ge=0, le=1)
+
+
+class FaceEventsSettings(ThresholdSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+    rejected_queue_url: str = Field(alias="REJECTED_QUEUE_URL", min_length=1)
+    incident_window_seconds: float = Field(60.0, alias="INCIDENT_WINDOW_SECONDS", gt=0, le=3600)
+    min_detections: int = Field(2, alias="MIN_DETECTIONS", ge=1, le=100)
+    clip_pre_roll_seconds: float = Field(5.0, alias="CLIP_PRE_ROLL_SECONDS", ge=0, le=300)
+    clip_url_ttl_seconds: int = Field(43200, alias="CLIP_URL_TTL_SECONDS", ge=300, le=43200)
+    retention_days: int = Field(400, alias="RETENTION_DAYS", ge=1, le=3650)

@@ -1,0 +1,57 @@
+"""The alert event is a public contract: schema file current, sample valid, old events readable."""
+
+from __future__ import annotations
+
+import json
+
+from facewatch.alerts import ALERT_DETAIL_TYPE, AlertDetail
+from facewatch_tools.schemas import SCHEMA_DIR, render
+from tests.conftest import load_event
+
+
+def test_schema_file_is_current() -> None:
+    on_disk = (SCHEMA_DIR / "unknown-face-detected.schema.json").read_text()
+    assert on_disk == render("unknown-face-detected"), "run: python -m facewatch_tools.schemas"
+
+
+def test_sample_alert_event_is_valid() -> None:
+    event = load_event("alert_event.json")
+    assert event["detail-type"] == ALERT_DETAIL_TYPE
+    assert event["source"] == "facewatch"
+    detail = AlertDetail.model_validate(event["detail"])
+    assert detail.schema_version == "1.0"
+    assert detail.closest_employee is not None
+
+
+def test_round_trip_keeps_the_wire_names() -> None:
+    detail = AlertDetail.model_validate(load_event("alert_event.json")["detail"])
+    wire = json.loads(detail.model_dump_json(by_alias=True))
+    assert {
+        "incidentId",
+        "cameraId",
+        "streamArn",
+        "firstSeen",
+        "lastSeen",
+        "bestFace",
+        "clip",
+    } <= set(wire)
+
+
+def test_minimal_v1_event_from_an_older_producer_still_parses() -> None:
+    minimal = {
+        "schemaVersion": "1.0",
+        "incidentId": "INC-ABCDEFGHIJKL",
+        "cameraId": "cam-1",
+        "streamArn": "arn:aws:kinesisvideo:eu-west-1:111122223333:stream/cam-1/1",
+        "firstSeen": "2026-01-01T00:00:00Z",
+        "lastSeen": "2026-01-01T00:00:05Z",
+        "detections": 2,
+        "bestFace": {
+            "boundingBox": {"width": 0.1, "height": 0.2, "left": 0.3, "top": 0.4},
+            "confidence": 99,
+            "quality": {},
+        },
+        "someFutureField": {"ignored": True},
+    }
+    detail = AlertDetail.model_validate(minimal)
+    assert detail.clip is None and detail.location is None and detail.test is False
