@@ -19,6 +19,7 @@ from facewatch.settings import ClipLinksSettings
 
 settings = ClipLinksSettings.from_env()  # fails the cold start with a clear message
 app = APIGatewayHttpResolver()
+clock = time.time  # tests pass their own
 _retries = Config(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5
 )
@@ -52,7 +53,7 @@ def clip(incident_id: str) -> Response[str]:
         event.get_query_string_value("sig"),
         redirect=event.get_query_string_value("redirect") == "1",
         deps=app.context["deps"],
-        now=time.time(),
+        now=clock(),
     )
     return Response(reply.status, reply.content_type, reply.body, reply.all_headers())
 

@@ -18,7 +18,7 @@ operators clicking at once get one applied change and one clean "already <status
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -290,17 +290,30 @@ class IncidentHistory:
 
     # ---- status changes ----------------------------------------------------------------------
     def change_status(
-        self, incident_id: str, status: Status, actor: Actor, at: float
+        self,
+        incident_id: str,
+        status: Status,
+        actor: Actor,
+        at: float,
+        *,
+        allowed_from: Collection[Status] = STATUSES,
     ) -> StatusChange:
         """Append a status change and move the projection, unless the status is already that.
 
-        Raises IncidentNotFoundError for an unknown (or expired) incident.
+        ``allowed_from``: the statuses the caller's user could see when deciding (a Slack
+        button is only shown while the incident is open or escalated); from any other status
+        the change is refused as a conflict. Raises IncidentNotFoundError for an unknown (or
+        expired) incident.
         """
         current = self.get(incident_id)
         if current is None:
             raise IncidentNotFoundError(incident_id)
         if current.status == status:
             return StatusChange(applied=False, previous=current.status, incident=current)
+        if current.status not in allowed_from:
+            return StatusChange(
+                applied=False, previous=current.status, incident=current, conflict=True
+            )
         try:
             self._client.transact_write_items(
                 TransactItems=[

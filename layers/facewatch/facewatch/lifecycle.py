@@ -29,6 +29,9 @@ SLACK_ACTIONS: dict[str, Status] = {
     "incident_escalate": "escalated",
 }
 
+# Statuses in which the alert message still shows its buttons (someone still has to act).
+ACTIONABLE: tuple[Status, ...] = ("open", "escalated")
+
 STATUS_LABELS: dict[Status, str] = {
     "open": "Open",
     "acknowledged": "Acknowledged",

@@ -25,6 +25,7 @@ from facewatch.eventbus import BusEvent, EventPublisher
 from facewatch.history import IncidentHistory, IncidentNotFoundError, IncidentRecord, StatusChange
 from facewatch.incident_store import _item
 from facewatch.lifecycle import (
+    ACTIONABLE,
     SLACK_ACTIONS,
     STATUS_CHANGED_DETAIL_TYPE,
     STATUS_LABELS,
@@ -254,7 +255,7 @@ def status_line(change: StatusChange, actor: Actor) -> str:
     who = f"<@{actor.id}>" if change.applied else (incident.status_changed_by or "someone")
     line = f"{_ICONS[incident.status]} *{label}* by {who} {when}".rstrip()
     if change.conflict:
-        line += f" (your click was not applied: it was already {label.lower()})"
+        line += f" (your click was not applied: it is already {label.lower()})"
     return line
 
 
@@ -263,7 +264,7 @@ def updated_message(
 ) -> tuple[str, list[dict[str, Any]]]:
     """The original blocks with the buttons kept only while someone still has to act."""
     line = status_line(change, actor)
-    keep_buttons = change.incident.status in ("open", "escalated")
+    keep_buttons = change.incident.status in ACTIONABLE
     blocks = [
         b
         for b in (original.blocks if original else [])
@@ -318,7 +319,9 @@ def handle_slack_request(
             logger.info("Ignoring unknown Slack action", extra={"actionId": action.action_id})
             continue
         try:
-            change = deps.history.change_status(action.value, status, payload.actor(), now)
+            change = deps.history.change_status(
+                action.value, status, payload.actor(), now, allowed_from=ACTIONABLE
+            )
         except IncidentNotFoundError:
             logger.warning("Slack action on unknown incident", extra={"incidentId": action.value})
             _respond(deps, payload, None, f"Incident {action.value} is no longer on record.")
