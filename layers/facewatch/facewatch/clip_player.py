@@ -85,6 +85,7 @@ def serve_clip(
         return _refuse(403, "This link is not valid or has expired.")
     incident = deps.history.get(incident_id)
     if incident is None:
+        metrics.add_metric(name="ClipIncidentMissing", unit=MetricUnit.Count, value=1)
         return _refuse(404, "This incident is no longer on record.")
     start = incident.first_seen.timestamp() - deps.pre_roll_seconds
     end = min(
@@ -105,6 +106,7 @@ def serve_clip(
             logger.info(
                 "Clip no longer in the stream", extra={"incidentId": incident_id, "code": code}
             )
+            metrics.add_metric(name="ClipGone", unit=MetricUnit.Count, value=1)
             return _refuse(410, "The video of this incident is no longer kept.")
         raise
     metrics.add_metric(name="ClipServed", unit=MetricUnit.Count, value=1)

@@ -312,6 +312,7 @@ def handle_slack_request(
         payload = parse_payload(body)
     except PayloadError as exc:
         logger.warning("Slack payload not understood", extra={"error": str(exc)})
+        metrics.add_metric(name="SlackPayloadRejected", unit=MetricUnit.Count, value=1)
         return HttpReply(status=400, body="unsupported payload")
     for action in payload.actions:
         status = SLACK_ACTIONS.get(action.action_id)
