@@ -47,7 +47,7 @@ validate: $(TOOLS)/.installed
 security: $(VENV)/.installed
 	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed browser-deps
 	$(VENV)/bin/pytest --cov --cov-report=term --cov-fail-under=80
 
 test: lint typecheck validate security unit
@@ -60,3 +60,9 @@ build: $(TOOLS)/.installed
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage
+
+# Headless Chromium renders the audit report in its test (Debian package; idempotent).
+.PHONY: browser-deps
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }

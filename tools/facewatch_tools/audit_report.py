@@ -190,7 +190,7 @@ Incidents are counted by the time of their first detection.</p>
 {chart_svg(data)}
 <h2>Status now</h2>
 {_table(["Status", "Incidents"], status_rows, "statuses")}
-<h2>Time to acknowledge</h2>
+<h2>Time to acknowledge (first operator response: acknowledge, false alarm or escalate)</h2>
 {response}
 <h2>False alarms per camera</h2>
 {_table(["Camera", "Site", "Incidents", "False alarms", "Rate"], camera_rows, "cameras")}
