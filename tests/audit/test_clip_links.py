@@ -29,6 +29,7 @@ KEY = b"test-clip-link-key"
 NOW = T0 + 40 * 86400  # a month and more after the incident: the alert's KVS URL is long dead
 ENV = {
     "TABLE_NAME": TABLE,
+    # pragma: allowlist nextline secret
     "CLIP_LINK_KEY_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:link",
     "POWERTOOLS_METRICS_NAMESPACE": "FacewatchTest",
 }

@@ -40,7 +40,9 @@ NOW = T0 + 120
 ENV = {
     "TABLE_NAME": TABLE,
     "EVENT_BUS_NAME": "facewatch-test",
+    # pragma: allowlist nextline secret
     "SLACK_SIGNING_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:slack",
+    # pragma: allowlist nextline secret
     "CLIP_LINK_KEY_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:link",
     "ESCALATION_TOPIC_ARN": "arn:aws:sns:ap-northeast-2:123456789012:facewatch-test-escalation",
     "POWERTOOLS_METRICS_NAMESPACE": "FacewatchTest",
@@ -188,7 +190,7 @@ def test_missing_headers_are_refused(world: World) -> None:
 def test_rejection_log_does_not_contain_the_body(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    world.call(signed("acknowledge", NOW, secret="wrong"))
+    world.call(signed("acknowledge", NOW, secret="wrong"))  # pragma: allowlist secret
     (record,) = [r for r in caplog.records if r.getMessage() == "Slack request rejected"]
     assert record.__dict__["reason"] == "bad signature"
     logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)

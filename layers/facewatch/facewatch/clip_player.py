@@ -24,6 +24,7 @@ from facewatch.web import HttpReply
 
 # hls.js pinned by version and by Subresource Integrity (sha384 of the published file).
 HLS_JS_URL = "https://cdn.jsdelivr.net/npm/hls.js@1.7.4/dist/hls.light.min.js"
+# pragma: allowlist nextline secret
 HLS_JS_SRI = "sha384-vpNtFjJmrPAaL9LfqByx3MxTVjqrtQ6Ue6UVNnFeghNrhE0uvpydDr3tkTVcBgDz"
 # KVS returns ResourceNotFound when the range has no fragments left (retention passed).
 GONE_ERRORS = frozenset({"ResourceNotFoundException", "NoDataRetentionException"})
