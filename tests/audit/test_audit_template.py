@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from facewatch.lifecycle import STATUS_CHANGED_DETAIL_TYPE, StatusChangedDetail
 from facewatch.settings import ClipLinksSettings, EnvSettings, SlackActionsSettings
-from facewatch_tools.template import main_template, resource
+from facewatch_tools.template import ROOT, main_template, resource
+
+from tests.conftest import load_event
 
 FUNCTIONS: dict[str, tuple[str, type[EnvSettings]]] = {
     "SlackActionsFunction": ("slack-actions", SlackActionsSettings),
@@ -78,3 +82,19 @@ def test_outputs_for_the_notifiers_and_slack() -> None:
     ):
         assert name in outputs
     assert outputs["ClipLinkKeySecretArn"]["Value"] == {"Ref": "ClipLinkKeySecret"}
+
+
+def test_status_changed_sample_is_valid_and_the_schema_names_the_wire_fields() -> None:
+    event = load_event("status_changed_event.json")
+    assert event["source"] == "facewatch"
+    assert event["detail-type"] == STATUS_CHANGED_DETAIL_TYPE
+    detail = StatusChangedDetail.model_validate(event["detail"])
+    assert (detail.previous_status, detail.status, detail.actor.channel) == (
+        "open",
+        "acknowledged",
+        "slack",
+    )
+    schema = json.loads((ROOT / "schemas" / "incident-status-changed.schema.json").read_text())
+    wire = json.loads(detail.model_dump_json(by_alias=True))
+    assert set(schema["required"]) <= set(wire)
+    assert set(schema["properties"]) == set(wire)
