@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator, Sequence
@@ -179,6 +180,26 @@ def test_replayed_request_is_refused(world: World) -> None:
     assert world.call(event)["statusCode"] == 401
     assert len(world.escalation.sent) == 1  # the replay sent no second SMS
     assert len(world.publisher.published) == 1
+
+
+def test_base64_encoded_body_is_verified_on_its_decoded_bytes(world: World) -> None:
+    event = signed("acknowledge", NOW)
+    event["body"] = base64.b64encode(event["body"].encode()).decode()
+    event["isBase64Encoded"] = True
+    assert world.call(event)["statusCode"] == 200
+
+
+def test_unset_signing_secret_answers_503(world: World) -> None:
+    def unset() -> str:
+        raise RuntimeError("ResourceNotFoundException: no secret value")
+
+    world.deps.guard._secret = unset  # the stack creates the secret without a value
+    assert world.call(signed("acknowledge", NOW))["statusCode"] == 503
+
+
+def test_too_many_form_fields_is_400(world: World) -> None:
+    body = "&".join(f"f{n}=1" for n in range(10))
+    assert world.call(signed("acknowledge", NOW, body=body))["statusCode"] == 400
 
 
 def test_missing_headers_are_refused(world: World) -> None:

@@ -77,6 +77,10 @@ class DynamoReplayStore:
         return True
 
 
+class SigningSecretUnavailableError(RuntimeError):
+    """The signing secret cannot be read (not set yet after deploy, or no permission)."""
+
+
 class _InjectedClock(Clock):
     def __init__(self, now: Callable[[], float]) -> None:
         self._now = now
@@ -106,7 +110,11 @@ class SlackRequestGuard:
             return "unsigned"
         if abs(self._now() - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
             return "stale"
-        verifier = SignatureVerifier(self._secret(), clock=_InjectedClock(self._now))
+        try:
+            secret = self._secret()
+        except Exception as exc:
+            raise SigningSecretUnavailableError(str(exc)) from exc
+        verifier = SignatureVerifier(secret, clock=_InjectedClock(self._now))
         if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
             return "bad signature"
         if not self._replays.first_use(signature, int(timestamp)):
@@ -173,7 +181,10 @@ class PayloadError(ValueError):
 
 def parse_payload(body: str) -> BlockActionsPayload:
     """Slack posts ``application/x-www-form-urlencoded`` with one field, ``payload`` (JSON)."""
-    fields = parse_qs(body, max_num_fields=5)
+    try:
+        fields = parse_qs(body, max_num_fields=5)
+    except ValueError as exc:  # more fields than a Slack payload has
+        raise PayloadError(str(exc)) from exc
     raw = fields.get("payload", [""])[0]
     if not raw:
         raise PayloadError("no payload field")
@@ -302,7 +313,12 @@ def handle_slack_request(
     clip_base_url: str,
     now: float,
 ) -> HttpReply:
-    rejection = deps.guard.check(body, headers)
+    try:
+        rejection = deps.guard.check(body, headers)
+    except SigningSecretUnavailableError:
+        logger.exception("Slack signing secret unavailable: set it in Secrets Manager (README)")
+        metrics.add_metric(name="SlackSigningSecretUnavailable", unit=MetricUnit.Count, value=1)
+        return HttpReply(status=503, body="not configured")
     if rejection is not None:
         # Never the body: it names people and could be replayed from a log.
         logger.warning("Slack request rejected", extra={"reason": rejection})
@@ -325,6 +341,7 @@ def handle_slack_request(
             )
         except IncidentNotFoundError:
             logger.warning("Slack action on unknown incident", extra={"incidentId": action.value})
+            metrics.add_metric(name="SlackActionUnknownIncident", unit=MetricUnit.Count, value=1)
             _respond(deps, payload, None, f"Incident {action.value} is no longer on record.")
             continue
         _after_change(deps, payload, change, clip_base_url=clip_base_url, now=now)
@@ -375,7 +392,9 @@ def _after_change(
         },
     )
     note = None
-    if change.applied:
+    if not change.applied:
+        metrics.add_metric(name="IncidentStatusNotChanged", unit=MetricUnit.Count, value=1)
+    else:
         metrics.add_metric(name="IncidentStatusChanged", unit=MetricUnit.Count, value=1)
         _publish(deps, change, actor, now)
         if incident.status == "escalated":
