@@ -139,6 +139,7 @@ def test_good_signature_acknowledges_updates_message_and_publishes(world: World)
     assert url.startswith("https://hooks.slack.com/actions/")
     assert "Acknowledged" in text and "<@U0AUDIT01>" in text
     assert [b["type"] for b in blocks] == ["section", "context"]  # buttons gone, status shown
+    assert text.startswith("Unknown person at HQ lobby | status: ")
     (event,) = world.publisher.published
     assert event.detail_type == STATUS_CHANGED_DETAIL_TYPE
     detail = event.detail.model_dump(mode="json", by_alias=True)
@@ -231,6 +232,21 @@ def test_escalate_sends_a_short_sms_with_a_signed_clip_link(world: World) -> Non
     _, _, blocks = world.responder.messages[0]
     assert blocks[1]["type"] == "actions"  # escalated: someone must still acknowledge
     assert "Escalation SMS sent" in json.dumps(blocks)
+
+
+def test_a_second_update_replaces_the_status_line_instead_of_adding_one(world: World) -> None:
+    world.call(signed("escalate", NOW))
+    _, text, blocks = world.responder.messages[0]
+    event = load_event("slack_actions_acknowledge.json")
+    payload = json.loads(parse_qs(event["body"])["payload"][0])
+    payload["message"] = {"text": text, "blocks": blocks}  # what Slack now shows
+    body = "payload=" + quote(json.dumps(payload))
+    world.call(signed("acknowledge", NOW + 1, body=body))
+    _, text, blocks = world.responder.messages[1]
+    assert text.count("| status:") == 1 and "Acknowledged" in text
+    statuses = [b for b in blocks if b.get("block_id") == "facewatch_status"]
+    assert len(statuses) == 1 and "Acknowledged" in json.dumps(statuses)
+    assert all(b["type"] != "actions" for b in blocks)
 
 
 def test_failed_escalation_is_said_in_slack(world: World) -> None:

@@ -255,6 +255,9 @@ _ICONS = {
 }
 
 
+_STATUS_SEPARATOR = " | status: "
+
+
 def status_line(change: StatusChange, actor: Actor) -> str:
     incident = change.incident
     label = STATUS_LABELS[incident.status]
@@ -290,8 +293,11 @@ def updated_message(
             "elements": [{"type": "mrkdwn", "text": line}],
         }
     )
-    text = f"{(original.text if original and original.text else 'facewatch incident')} - {line}"
-    return text, blocks
+    # The notification text too, without the status we appended last time.
+    base = (original.text if original and original.text else "facewatch incident").split(
+        _STATUS_SEPARATOR
+    )[0]
+    return f"{base}{_STATUS_SEPARATOR}{line}", blocks
 
 
 def escalation_sms(incident: IncidentRecord, actor: Actor, clip_url: str) -> str:
