@@ -133,3 +133,17 @@ def test_employee_events_in_range(dynamodb: Any) -> None:
         ("e0", "enrolled", "hr-admin"),
         ("e1", "removed", "hr-admin"),
     ]
+
+
+def test_other_items_in_a_camera_partition_are_not_incidents(dynamodb: Any) -> None:
+    store = DynamoIncidentStore(dynamodb, TABLE, retention_days=400)
+    dynamodb.put_item(
+        TableName=TABLE, Item=incident_item(store, incident_state("i1", "cam", T0), "hq")
+    )
+    dynamodb.put_item(
+        TableName=TABLE,
+        Item=_item(
+            {"PK": "CAMERA#cam", "SK": "REGISTRY", "GSI1PK": "CAMERA#cam", "GSI1SK": "REGISTRY"}
+        ),
+    )
+    assert ids(IncidentHistory(dynamodb, TABLE).incidents(camera="cam")) == ["i1"]

@@ -132,6 +132,11 @@ class StatusChange:
     conflict: bool = False  # someone else changed the status between our read and our write
 
 
+def _is_incident(item: dict[str, Any]) -> bool:
+    # Other item types may share an index partition (e.g. a camera's items under CAMERA#<id>).
+    return item.get("SK", {}).get("S") == "INCIDENT"
+
+
 def _plain(value: Any) -> Any:
     """Decimals from DynamoDB as int/float, so trails print as JSON."""
     if hasattr(value, "as_integer_ratio") and not isinstance(value, (int, float)):
@@ -246,7 +251,8 @@ class IncidentHistory:
         for item in self._index_items(
             index, partition, since, until, newest_first=newest_first, filters=filters
         ):
-            yield IncidentRecord.from_item(item)
+            if _is_incident(item):
+                yield IncidentRecord.from_item(item)
 
     def _all_statuses(
         self, since: float | None, until: float | None, newest_first: bool
@@ -260,7 +266,8 @@ class IncidentHistory:
             *streams, key=lambda item: cast(str, item["GSI3SK"]["S"]), reverse=newest_first
         )
         for item in merged:
-            yield IncidentRecord.from_item(item)
+            if _is_incident(item):
+                yield IncidentRecord.from_item(item)
 
     def get(self, incident_id: str) -> IncidentRecord | None:
         response = self._client.get_item(
