@@ -249,6 +249,31 @@ def test_a_second_update_replaces_the_status_line_instead_of_adding_one(world: W
     assert all(b["type"] != "actions" for b in blocks)
 
 
+def test_open_clip_link_button_stays_and_its_click_is_just_acknowledged(world: World) -> None:
+    event = load_event("slack_actions_acknowledge.json")
+    payload = json.loads(parse_qs(event["body"])["payload"][0])
+    link_button = {
+        "type": "button",
+        "action_id": "incident_open_clip",
+        "url": "https://abc123.execute-api.ap-northeast-2.amazonaws.com/clips/inc-demo-0001",
+        "value": "inc-demo-0001",
+        "text": {"type": "plain_text", "text": "Open clip"},
+    }
+    payload["message"]["blocks"][1]["elements"].insert(0, link_button)
+    world.call(signed("acknowledge", NOW, body="payload=" + quote(json.dumps(payload))))
+    _, _, blocks = world.responder.messages[0]
+    (actions,) = [b for b in blocks if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == ["incident_open_clip"]
+
+    # Slack also posts a click on a link button: answered 200, nothing changes.
+    payload["actions"] = [{"action_id": "incident_open_clip", "value": "inc-demo-0001"}]
+    body = "payload=" + quote(json.dumps(payload))
+    assert world.call(signed("acknowledge", NOW + 1, body=body))["statusCode"] == 200
+    assert (
+        len(world.responder.messages) == 1 and len(list(world.history.trail("inc-demo-0001"))) == 1
+    )
+
+
 def test_failed_escalation_is_said_in_slack(world: World) -> None:
     world.escalation.fail = True
     assert world.call(signed("escalate", NOW))["statusCode"] == 200

@@ -134,7 +134,7 @@ class StatusChange:
 
 def _is_incident(item: dict[str, Any]) -> bool:
     # Other item types may share an index partition (e.g. a camera's items under CAMERA#<id>).
-    return item.get("SK", {}).get("S") == "INCIDENT"
+    return bool(item.get("SK", {}).get("S") == "INCIDENT")
 
 
 def _plain(value: Any) -> Any:

@@ -279,13 +279,19 @@ def updated_message(
     """The original blocks with the buttons kept only while someone still has to act."""
     line = status_line(change, actor)
     keep_buttons = change.incident.status in ACTIONABLE
-    blocks = [
-        b
-        for b in (original.blocks if original else [])
-        if keep_buttons or b.get("type") != "actions"
-    ]
-    # Drop an earlier status line of ours so the message shows only the current status.
-    blocks = [b for b in blocks if b.get("block_id") != "facewatch_status"]
+    blocks: list[dict[str, Any]] = []
+    for block in original.blocks if original else []:
+        if block.get("block_id") == "facewatch_status":
+            continue  # our earlier status line: the message shows only the current status
+        if block.get("type") == "actions" and not keep_buttons:
+            # Lifecycle buttons go; others (the "Open clip" link button) stay.
+            elements = [
+                e for e in block.get("elements", []) if e.get("action_id") not in SLACK_ACTIONS
+            ]
+            if not elements:
+                continue
+            block = {**block, "elements": elements}  # noqa: PLW2901 - a changed copy
+        blocks.append(block)
     blocks.append(
         {
             "type": "context",
