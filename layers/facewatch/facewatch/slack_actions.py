@@ -345,7 +345,9 @@ def handle_slack_request(
     for action in payload.actions:
         status = SLACK_ACTIONS.get(action.action_id)
         if status is None:
-            logger.info("Ignoring unknown Slack action", extra={"actionId": action.action_id})
+            # e.g. the "Open clip" link button: Slack posts its click too; 200 is all it needs.
+            logger.info("Ignoring Slack action", extra={"actionId": action.action_id})
+            metrics.add_metric(name="SlackActionIgnored", unit=MetricUnit.Count, value=1)
             continue
         try:
             change = deps.history.change_status(
