@@ -19,8 +19,9 @@ import pytest
 from facewatch.incident_store import _item
 from facewatch_tools.audit_cli import parse_time
 from facewatch_tools.cli import main
+from moto.server import ThreadedMotoServer
 
-from .conftest import DAY, REGION, T0, TABLE, seed
+from .conftest import DAY, REGION, T0, TABLE, create_table, seed
 
 pytestmark = pytest.mark.integration
 WHERE = ["--table", TABLE, "--region", REGION]
@@ -189,3 +190,21 @@ def test_report_rejects_an_empty_period(dynamodb: Any, tmp_path: Path) -> None:
                 str(tmp_path / "r.html"),
             ]
         )
+
+
+def test_endpoint_url_reaches_a_local_moto_server(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Local mode: the CLI talks to whatever --endpoint-url names (moto server here)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
+        create_table(client)
+        seed(client, 12)
+        code, out = run(capsys, "incidents", *WHERE, "--endpoint-url", endpoint, "--format", "csv")
+    finally:
+        server.stop()
+    assert code == 0 and len(out.splitlines()) == 13

@@ -62,6 +62,20 @@ def test_status_change_appends_a_trail_item_and_moves_the_projection(
     assert last.details["origin"] == "slack:T1/C1" and last.details["channel"] == "slack"
 
 
+def test_status_trail_items_expire_with_their_incident(
+    dynamodb: Any, one_incident: IncidentHistory
+) -> None:
+    one_incident.change_status("inc-1", "acknowledged", SLACK, T0 + 60)
+    items = dynamodb.query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "INCIDENT#inc-1"}},
+    )["Items"]
+    expiries = {item["SK"]["S"]: int(item["expiresAt"]["N"]) for item in items}
+    assert len(expiries) == 4 and len(set(expiries.values())) == 1
+    assert set(expiries.values()) == {int(T0) + 400 * DAY}
+
+
 def test_second_change_keeps_the_first_response_and_the_whole_trail(
     one_incident: IncidentHistory,
 ) -> None:
