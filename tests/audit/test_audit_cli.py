@@ -208,3 +208,8 @@ def test_endpoint_url_reaches_a_local_moto_server(
     finally:
         server.stop()
     assert code == 0 and len(out.splitlines()) == 13
+
+
+def test_a_missing_table_is_one_clear_line(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "incidents", "--table", "nope", "--region", REGION]) == 2
+    assert "ResourceNotFoundException" in capsys.readouterr().err

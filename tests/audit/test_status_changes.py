@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -161,3 +163,32 @@ def test_other_items_in_a_camera_partition_are_not_incidents(dynamodb: Any) -> N
         ),
     )
     assert ids(IncidentHistory(dynamodb, TABLE).incidents(camera="cam")) == ["i1"]
+
+
+def test_trail_values_come_out_as_plain_json(dynamodb: Any) -> None:
+    dynamodb.put_item(
+        TableName=TABLE,
+        Item=_item(
+            {
+                "PK": "INCIDENT#x",
+                "SK": "EVENT#2026-03-01T00:00:00.000Z#note",
+                "kind": "note",
+                "at": "2026-03-01T00:00:00.000Z",
+                "actor": "facewatch",
+                "count": 3,
+                "ratio": Decimal("0.5"),
+                "tags": {"b", "a"},
+                "nested": {"n": [1, 2]},
+                "blob": b"\x00\x01",
+            }
+        ),
+    )
+    (entry,) = IncidentHistory(dynamodb, TABLE).trail("x")
+    assert entry.details == {
+        "count": 3,
+        "ratio": 0.5,
+        "tags": ["a", "b"],
+        "nested": {"n": [1, 2]},
+        "blob": "AAE=",
+    }
+    json.dumps(entry.model_dump(mode="json"))

@@ -17,12 +17,15 @@ operators clicking at once get one applied change and one clean "already <status
 
 from __future__ import annotations
 
+import base64
 import heapq
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, cast
 
+from boto3.dynamodb.types import Binary
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
@@ -138,10 +141,17 @@ def _is_incident(item: dict[str, Any]) -> bool:
 
 
 def _plain(value: Any) -> Any:
-    """Decimals from DynamoDB as int/float, so trails print as JSON."""
-    if hasattr(value, "as_integer_ratio") and not isinstance(value, (int, float)):
-        number = float(value)
-        return int(number) if number.is_integer() else number
+    """DynamoDB values as JSON-able Python (Decimal -> int/float, sets -> sorted lists)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(v) for v in value), key=str)
+    if isinstance(value, Binary):
+        return base64.b64encode(value.value).decode()
     return value
 
 
