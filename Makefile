@@ -51,7 +51,7 @@ security: $(VENV)/.installed
 
 # Debian packages the office proxy's tests need: GStreamer (gst-launch-1.0, rtspsrc, x264enc)
 # and gst-rtsp-server with the system python3's gi bindings (the local RTSP test camera).
-SYSTEM_DEPS := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+SYSTEM_DEPS := chromium gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-rtsp \
 	gir1.2-gst-rtsp-server-1.0 python3-gi
 

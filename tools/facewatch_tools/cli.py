@@ -14,6 +14,7 @@ COMMANDS: tuple[str, ...] = (
     "proxy_cli",
     "subscribers_cli",
     "dlq_cli",
+    "audit_cli",
 )
 
 

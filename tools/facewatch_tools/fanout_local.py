@@ -16,7 +16,7 @@ from facewatch_tools.template import resource
 
 SECRETS = {
     "SlackWebhookSecret": "SLACK_WEBHOOK_SECRET_ARN",  # pragma: allowlist secret
-    "ClipLinkSigningKey": "CLIP_LINK_KEY_SECRET_ARN",  # pragma: allowlist secret
+    "ClipLinkKeySecret": "CLIP_LINK_KEY_SECRET_ARN",  # pragma: allowlist secret
 }
 
 
@@ -32,7 +32,7 @@ def create_local_secrets(
     random link-signing key; return the environment variables that point at them."""
     values = {
         "SlackWebhookSecret": json.dumps(dict(webhooks)),
-        "ClipLinkSigningKey": secrets.token_urlsafe(48),
+        "ClipLinkKeySecret": secrets.token_urlsafe(48),
     }
     env: dict[str, str] = {}
     for logical_id, variable in SECRETS.items():

@@ -54,3 +54,25 @@ class FaceEventsSettings(ThresholdSettings):
     clip_pre_roll_seconds: float = Field(5.0, alias="CLIP_PRE_ROLL_SECONDS", ge=0, le=300)
     clip_url_ttl_seconds: int = Field(43200, alias="CLIP_URL_TTL_SECONDS", ge=300, le=43200)
     retention_days: int = Field(400, alias="RETENTION_DAYS", ge=1, le=3650)
+
+
+class SlackActionsSettings(EnvSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+    signing_secret_arn: str = Field(alias="SLACK_SIGNING_SECRET_ARN", min_length=1)
+    clip_link_key_secret_arn: str = Field(alias="CLIP_LINK_KEY_SECRET_ARN", min_length=1)
+    escalation_topic_arn: str = Field(alias="ESCALATION_TOPIC_ARN", min_length=1)
+    clip_link_ttl_days: int = Field(30, alias="CLIP_LINK_TTL_DAYS", ge=1, le=3650)
+    # Secrets are cached this long per container (Powertools parameters), so a rotation
+    # reaches every container within this time.
+    secret_max_age_seconds: int = Field(300, alias="SECRET_MAX_AGE_SECONDS", ge=0, le=3600)
+
+
+class ClipLinksSettings(EnvSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    clip_link_key_secret_arn: str = Field(alias="CLIP_LINK_KEY_SECRET_ARN", min_length=1)
+    clip_pre_roll_seconds: float = Field(5.0, alias="CLIP_PRE_ROLL_SECONDS", ge=0, le=300)
+    clip_post_roll_seconds: float = Field(5.0, alias="CLIP_POST_ROLL_SECONDS", ge=0, le=300)
+    # Each page view gets its own short HLS session (a URL carries a session token).
+    clip_session_seconds: int = Field(900, alias="CLIP_SESSION_SECONDS", ge=300, le=43200)
+    secret_max_age_seconds: int = Field(300, alias="SECRET_MAX_AGE_SECONDS", ge=0, le=3600)
