@@ -25,13 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sampler"))
 
 # The benchmark reuses the tests' stand-ins (tests/sampler is not a package, hence the path).
+from moto import mock_aws  # noqa: E402
+
 from facewatch.records import ProcessorRecord  # noqa: E402
 from facewatch.sampler.run import SamplerRequest, run_group  # noqa: E402
 from facewatch.sampler.settings import SamplerSettings  # noqa: E402
-from moto import mock_aws  # noqa: E402
-from sampler_kinesis_events import read_stream  # type: ignore[import-not-found]  # noqa: E402
-from sampler_rig import STREAM, build_rig  # type: ignore[import-not-found]  # noqa: E402
-from sampler_scene import Visit  # type: ignore[import-not-found]  # noqa: E402
+from tests.sampler.sampler_kinesis_events import read_stream  # noqa: E402
+from tests.sampler.sampler_rig import STREAM, build_rig  # noqa: E402
+from tests.sampler.sampler_scene import Visit  # noqa: E402
 
 # ---- prices (USD, US East (N. Virginia)) --------------------------------------------------------
 # Rekognition Image, first 1 M images a month, Group 1 (SearchFacesByImage) and Group 2

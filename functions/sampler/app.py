@@ -3,7 +3,6 @@ stream-processor-format records to the detections stream, then hands over to the
 
 from __future__ import annotations
 
-import os
 import random
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+
 from facewatch.sampler.camera import SamplerDeps
 from facewatch.sampler.checkpoint import CheckpointStore
 from facewatch.sampler.faces import FaceRules, FaceSearcher
@@ -27,7 +27,7 @@ logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"facewatch.sampler.camera"})
 metrics = Metrics()
 tracer = Tracer()
-settings = SamplerSettings.from_env(os.environ)
+settings = SamplerSettings.from_env()  # fails the cold start with a clear message
 # One retry inside botocore, short timeouts: the sampler backs off itself and keeps the newest
 # frames, and no call may outlive the stop margin.
 _config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=4)
@@ -40,14 +40,7 @@ _frames = KvsFrames(
 )
 _searcher = FaceSearcher(
     boto3.client("rekognition", config=_config),
-    FaceRules(
-        collection_id=settings.collection_id,
-        face_match_threshold=settings.face_match_threshold,
-        max_matches=settings.max_matches,
-        min_face_pixels=settings.min_face_pixels,
-        min_face_size=settings.min_face_size,
-        crop_margin=settings.crop_margin,
-    ),
+    FaceRules.from_settings(settings),
 )
 _writer = RecordWriter(
     boto3.client("kinesis", config=_config), settings.detections_stream_name, _clock.sleep

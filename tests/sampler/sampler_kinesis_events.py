@@ -1,25 +1,26 @@
-"""Turns what the sampler wrote to the detections stream into Lambda Kinesis events, so the
-sampler's output can be fed to face_events exactly as the event source mapping would.
+"""The sampler's output as the face_events handler receives it, and the stream-processor records
+of the same scene, for checking that both detectors give the same incidents.
 
-    records = read_stream(kinesis, "facewatch-test-detections")
-    event = kinesis_event(records, stream_arn)
-    face_events_app.lambda_handler(event, context)
+    records = read_stream(kinesis, "facewatch-test-detections")   # what the sampler wrote
+    face_events_app.lambda_handler(kinesis_event(records), context)
+    face_events_app.lambda_handler(kinesis_event(processor_records(scene, ...)), context)
 
-``processor_records`` makes the stream-processor records of the same scene, for the cross-check
-(same incidents from both detectors).
+Built on facewatch_tools.kinesis_events and facewatch_tools.frames (the project's one builder of
+Lambda Kinesis events and of processor records).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import math
 import random
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sampler_scene import Scene
+from facewatch_tools.frames import FaceSpec, frame_record
+from facewatch_tools.kinesis_events import DEFAULT_STREAM_ARN, kinesis_record
+from tests.sampler.sampler_scene import Scene
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,7 @@ class StreamRecord:
 def read_stream(kinesis: Any, stream_name: str) -> list[StreamRecord]:
     """Every record in the stream, shard by shard, in sequence order (moto or AWS)."""
     records: list[StreamRecord] = []
-    shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
-    for shard in shards:
+    for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
         iterator = kinesis.get_shard_iterator(
             StreamName=stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
@@ -56,97 +56,45 @@ def read_stream(kinesis: Any, stream_name: str) -> list[StreamRecord]:
 
 
 def kinesis_event(
-    records: list[StreamRecord], stream_arn: str, region: str = "ap-northeast-2"
+    records: list[StreamRecord], stream_arn: str = DEFAULT_STREAM_ARN
 ) -> dict[str, Any]:
     """A Lambda event for a Kinesis event source mapping batch holding ``records``."""
     return {
         "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": record.partition_key,
-                    "sequenceNumber": record.sequence_number,
-                    "data": base64.b64encode(record.data).decode(),
-                    "approximateArrivalTimestamp": record.arrival,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"shardId-000000000000:{record.sequence_number}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::123456789012:role/facewatch-face-events",
-                "awsRegion": region,
-                "eventSourceARN": stream_arn,
-            }
-            for record in records
+            kinesis_record(
+                base64.b64encode(r.data).decode(),
+                r.sequence_number,
+                partition_key=r.partition_key,
+                arrival=r.arrival,
+                stream_arn=stream_arn,
+            )
+            for r in records
         ]
     }
 
 
 def processor_records(
-    scene: Scene, stream_arn: str, start: float, end: float, fps: float = 1.0
+    scene: Scene, camera_id: str, stream_arn: str, start: float, end: float, fps: float = 1.0
 ) -> list[StreamRecord]:
     """What a Rekognition stream processor would write for the same scene: one record per
     analysed frame (about one a second), every face searched, fragment-relative frame times,
-    random partition keys. For comparing face_events' incidents from both detectors."""
+    a random partition key per record."""
     rng = random.Random(7)
     out: list[StreamRecord] = []
-    step = 1.0 / fps
-    t = start
-    sequence = 0
-    while t < end:
-        fragment = math.floor(t)
-        faces = []
-        for visit, (left, top, w, h) in scene.people(t):
-            box = {"Width": w, "Height": h, "Left": left, "Top": top}
-            matches = []
-            if visit.who:
-                matches.append(
-                    {
-                        "Similarity": 98.7,
-                        "Face": {
-                            "BoundingBox": {"Width": 0.5, "Height": 0.6, "Left": 0.25, "Top": 0.2},
-                            "FaceId": "6c1f4e0a-93d2-4c55-9b0e-2f7f0d1a9e11",
-                            "Confidence": 99.9,
-                            "ImageId": "b7d0c2aa-1f3e-4e9b-8a51-7c2d9e4f6a30",
-                            "ExternalImageId": visit.who,
-                        },
-                    }
-                )
-            faces.append(
-                {
-                    "DetectedFace": {
-                        "BoundingBox": box,
-                        "Confidence": 99.5,
-                        "Landmarks": [],
-                        "Pose": {"Pitch": 3.0, "Roll": 1.0, "Yaw": -2.0},
-                        "Quality": {"Brightness": 60.0, "Sharpness": 80.0},
-                    },
-                    "MatchedFaces": matches,
-                }
-            )
-        document = {
-            "InputInformation": {
-                "KinesisVideo": {
-                    "StreamArn": stream_arn,
-                    "FragmentNumber": str(
-                        91343852333181902899028673905925406775303508826 + fragment
-                    ),
-                    "ServerTimestamp": fragment + 0.31,
-                    "ProducerTimestamp": float(fragment),
-                    "FrameOffsetInSeconds": round(t - fragment, 3),
-                }
-            },
-            "StreamProcessorInformation": {"Status": "RUNNING"},
-            "FaceSearchResponse": faces,
-        }
-        sequence += 1
+    steps = int((end - start) * fps)
+    for i in range(steps):
+        t = start + i / fps
+        faces = [
+            FaceSpec(employee_id=visit.who, left=left, top=top, width=w, height=h)
+            for visit, (left, top, w, h) in scene.people(t)
+        ]
+        record = frame_record(camera_id, t, faces, arn=stream_arn, fragment_seconds=1.0)
         out.append(
             StreamRecord(
-                data=json.dumps(document).encode(),
+                data=json.dumps(record).encode(),
                 partition_key=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                sequence_number=f"{49_000_000_000_000_000_000 + sequence}",
+                sequence_number=str(49_590_338_271_490_256_608_559_692_538_361_571 + i),
                 arrival=t + 1.5,
             )
         )
-        t += step
     return out

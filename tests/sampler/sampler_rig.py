@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+
 from facewatch.sampler.camera import SamplerDeps
 from facewatch.sampler.checkpoint import CheckpointStore
 from facewatch.sampler.faces import FaceRules, FaceSearcher
 from facewatch.sampler.frames import KvsFrames
 from facewatch.sampler.recordwriter import RecordWriter
 from facewatch.sampler.settings import SamplerSettings
-from sampler_scene import (
+from tests.aws import create_table_from_template
+from tests.sampler.sampler_scene import (
     JitStub,
     Scene,
     SimClock,
@@ -27,21 +29,6 @@ STREAM = "facewatch-test-detections"
 TABLE = "facewatch-test-incidents"
 COLLECTION = "facewatch-employees"
 T0 = 1_795_000_000.0  # scene start (Unix seconds)
-
-
-def make_table(dynamodb: Any) -> Any:
-    return dynamodb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "PK", "AttributeType": "S"},
-            {"AttributeName": "SK", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "PK", "KeyType": "HASH"},
-            {"AttributeName": "SK", "KeyType": "RANGE"},
-        ],
-    )
 
 
 @dataclass
@@ -89,7 +76,8 @@ def build_rig(settings: SamplerSettings | None = None, real_work: bool = False) 
     scene = Scene(clock=clock)
     kinesis = boto3.client("kinesis", region_name=REGION)
     kinesis.create_stream(StreamName=STREAM, StreamModeDetails={"StreamMode": "ON_DEMAND"})
-    table = make_table(boto3.resource("dynamodb", region_name=REGION))
+    create_table_from_template(TABLE)
+    table = boto3.resource("dynamodb", region_name=REGION).Table(TABLE)
     video = boto3.client("kinesisvideo", region_name=REGION)
     rekognition = JitStub(
         boto3.client("rekognition", region_name=REGION),
@@ -110,12 +98,7 @@ def build_rig(settings: SamplerSettings | None = None, real_work: bool = False) 
     frames = KvsFrames(video, media_client)
     searcher = FaceSearcher(
         rekognition.client,
-        FaceRules(
-            collection_id=settings.collection_id,
-            face_match_threshold=settings.face_match_threshold,
-            min_face_pixels=settings.min_face_pixels,
-            min_face_size=settings.min_face_size,
-        ),
+        FaceRules.from_settings(settings),
     )
     writer = RecordWriter(kinesis, STREAM, clock.sleep)
     return Rig(

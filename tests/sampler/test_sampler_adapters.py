@@ -12,16 +12,17 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_classes import KinesisStreamEvent
 from botocore.stub import ANY, Stubber
+from PIL import Image
+
 from facewatch.records import ProcessorRecord
 from facewatch.sampler.checkpoint import Checkpoint, item_key
 from facewatch.sampler.faces import FaceRules, FaceSearcher, RekognitionThrottledError
 from facewatch.sampler.frames import CameraUnavailableError, KvsFrames, VideoThrottledError
 from facewatch.sampler.recordwriter import RecordWriter, build_record, encode_record
 from facewatch.sampler.run import SamplerRequest, run_group
-from PIL import Image
-from sampler_kinesis_events import kinesis_event, processor_records, read_stream
-from sampler_rig import COLLECTION, REGION, STREAM, T0, Rig
-from sampler_scene import Scene, SimClock, Visit
+from tests.sampler.sampler_kinesis_events import kinesis_event, processor_records, read_stream
+from tests.sampler.sampler_rig import COLLECTION, REGION, STREAM, T0, Rig
+from tests.sampler.sampler_scene import Scene, SimClock, Visit
 
 pytestmark = pytest.mark.integration
 
@@ -137,7 +138,10 @@ def detail(left: float, top: float, w: float, h: float) -> dict[str, Any]:
 
 class TestFaceSearch:
     def searcher(self, client: Any) -> FaceSearcher:
-        return FaceSearcher(client, FaceRules(collection_id=COLLECTION, min_face_pixels=40))
+        return FaceSearcher(
+            client,
+            FaceRules(collection_id=COLLECTION, min_face_pixels=40, min_face_confidence=90.0),
+        )
 
     def test_every_big_enough_face_is_searched_on_its_own_crop(self, aws: None) -> None:
         client = boto3.client("rekognition", region_name=REGION)
@@ -147,6 +151,7 @@ class TestFaceSearch:
         big = detail(0.1, 0.15, 0.17, 0.3)
         small = detail(0.7, 0.1, 0.02, 0.05)  # 13 x 18 px: dropped before any search
         other = detail(0.5, 0.15, 0.17, 0.3)
+        unsure = {**detail(0.3, 0.5, 0.17, 0.3), "Confidence": 60.0}  # face_events ignores it
         match = {
             "Similarity": 97.5,
             "Face": {"FaceId": "f-1", "ExternalImageId": "EMP-10442", "Confidence": 99.0},
@@ -161,14 +166,14 @@ class TestFaceSearch:
         with Stubber(client) as stubber:
             stubber.add_response(
                 "detect_faces",
-                {"FaceDetails": [big, small, other]},
+                {"FaceDetails": [big, small, unsure, other]},
                 {"Image": {"Bytes": jpeg}, "Attributes": ["DEFAULT"]},
             )
             stubber.add_response("search_faces_by_image", {"FaceMatches": [match]}, search)
             stubber.add_response("search_faces_by_image", {"FaceMatches": []}, search)
             result = self.searcher(client).analyse(jpeg)
             stubber.assert_no_pending_responses()
-        assert (result.detect_calls, result.search_calls, result.dropped_small) == (1, 2, 1)
+        assert (result.detect_calls, result.search_calls, result.ignored) == (1, 2, 2)
         assert [len(e.MatchedFaces) for e in result.entries] == [1, 0]
         assert result.entries[0].DetectedFace.BoundingBox.Left == pytest.approx(0.1)
         assert result.entries[0].MatchedFaces[0].Face.ExternalImageId == "EMP-10442"
@@ -355,7 +360,7 @@ class TestCrossCheckHelpers:
         ]
         processor = [
             ProcessorRecord.model_validate_json(r.data)
-            for r in processor_records(rig.scene, arn, start, start + 30)
+            for r in processor_records(rig.scene, "cam-1", arn, start, start + 30)
         ]
 
         def story(records: list[ProcessorRecord]) -> tuple[set[int], set[int]]:
@@ -371,7 +376,7 @@ class TestCrossCheckHelpers:
         assert sampler_known and sampler_known <= processor_known
         assert len(sampler_unknown) >= 5  # every second of the stranger's visit, near enough
         event = kinesis_event(
-            processor_records(rig.scene, arn, start, start + 3),
+            processor_records(rig.scene, "cam-1", arn, start, start + 3),
             "arn:aws:kinesis:ap-northeast-2:123456789012:stream/x",
         )
         assert len(event["Records"]) == 3

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from sampler_rig import COLLECTION, REGION, STREAM, T0, TABLE, build_rig
-from sampler_scene import Visit
+
+from tests.conftest import load_event, load_function
+from tests.sampler.sampler_rig import COLLECTION, REGION, STREAM, T0, TABLE, build_rig
+from tests.sampler.sampler_scene import Visit
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class Context:
@@ -32,17 +31,9 @@ class Context:
         return self.remaining_ms
 
 
-def load_app() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sampler_app", ROOT / "functions/sampler/app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def app(aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    for name, value in {
+    env = {
         "DETECTIONS_STREAM_NAME": STREAM,
         "TABLE_NAME": TABLE,
         "COLLECTION_ID": COLLECTION,
@@ -51,9 +42,8 @@ def app(aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         "POWERTOOLS_METRICS_NAMESPACE": "Facewatch",
         "POWERTOOLS_SERVICE_NAME": "facewatch",
         "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    return load_app()
+    }
+    return load_function("sampler", env, monkeypatch)
 
 
 def test_a_scheduled_invocation_serves_its_cameras_and_reports_metrics(
@@ -70,7 +60,7 @@ def test_a_scheduled_invocation_serves_its_cameras_and_reports_metrics(
         "_dynamodb": boto3.client("dynamodb", region_name=REGION),
     }.items():
         monkeypatch.setattr(app, name, value)
-    event = json.loads((ROOT / "events/sampler.json").read_text())
+    event = load_event("sampler.json")
 
     result: dict[str, Any] = app.lambda_handler(event, Context(remaining_ms=60_000))
 

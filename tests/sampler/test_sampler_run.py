@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
 from facewatch.records import ProcessorRecord
 from facewatch.sampler.checkpoint import item_key
 from facewatch.sampler.recordwriter import SOURCE_FIELD, RecordWriter
 from facewatch.sampler.run import RunReport, SamplerRequest, run_group
-from pydantic import ValidationError
-from sampler_kinesis_events import read_stream
-from sampler_rig import STREAM, T0, Rig
-from sampler_scene import Visit
+from tests.sampler.sampler_kinesis_events import read_stream
+from tests.sampler.sampler_rig import STREAM, T0, Rig
+from tests.sampler.sampler_scene import Visit
 
 pytestmark = pytest.mark.integration
 

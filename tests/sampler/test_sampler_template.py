@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import decode_str
-from facewatch.sampler.settings import ENVIRONMENT
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def template() -> dict[str, Any]:
-    document, problems = decode_str((ROOT / "template.yaml").read_text())
-    assert not problems
-    return dict(document)
+from facewatch.sampler.settings import SamplerSettings
+from facewatch_tools.template import parameter_defaults, resource
 
 
 def sampler() -> dict[str, Any]:
-    resource: dict[str, Any] = template()["Resources"]["SamplerFunction"]
-    return resource
+    return resource("SamplerFunction")
 
 
 def statements() -> list[dict[str, Any]]:
@@ -35,7 +25,7 @@ def test_only_detect_faces_has_a_wildcard_resource() -> None:
 def test_face_search_is_limited_to_the_employee_collection() -> None:
     search = next(s for s in statements() if s["Sid"] == "SearchEmployees")
     assert search["Action"] == "rekognition:SearchFacesByImage"
-    assert "collection/${CollectionId}" in str(search["Resource"])
+    assert search["Resource"] == {"Fn::GetAtt": ["EmployeesCollection", "Arn"]}
 
 
 def test_checkpoint_writes_are_limited_to_camera_items() -> None:
@@ -47,8 +37,7 @@ def test_checkpoint_writes_are_limited_to_camera_items() -> None:
 
 
 def test_the_function_has_its_own_encrypted_log_group_with_retention() -> None:
-    resources = template()["Resources"]
-    group = resources["SamplerLogGroup"]["Properties"]
+    group = resource("SamplerLogGroup")["Properties"]
     assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     assert group["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
     assert sampler()["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": "SamplerLogGroup"}
@@ -56,7 +45,8 @@ def test_the_function_has_its_own_encrypted_log_group_with_retention() -> None:
 
 def test_environment_names_match_the_settings_model() -> None:
     variables = sampler()["Properties"]["Environment"]["Variables"]
-    assert set(variables) <= set(ENVIRONMENT.values())
+    aliases = {f.alias for f in SamplerSettings.model_fields.values() if f.alias}
+    assert set(variables) <= aliases
     assert variables["SAMPLER_FPS"] == {"Ref": "SamplerFps"}
 
 
@@ -71,3 +61,10 @@ def test_the_run_fits_in_the_timeout_with_the_stop_margin() -> None:
 def test_the_schedule_is_off_without_cameras() -> None:
     schedule = sampler()["Properties"]["Events"]["DefaultGroup"]["Properties"]
     assert schedule["State"] == {"Fn::If": ["HasSamplerCameras", "ENABLED", "DISABLED"]}
+
+
+def test_the_settings_defaults_match_the_template_parameters() -> None:
+    variables = sampler()["Properties"]["Environment"]["Variables"]
+    defaults = parameter_defaults()
+    fps = SamplerSettings.model_fields["fps"].default
+    assert float(defaults[variables["SAMPLER_FPS"]["Ref"]]) == fps

@@ -73,7 +73,7 @@ class CameraCounts:
     detect_calls: int = 0
     search_calls: int = 0
     faces: int = 0
-    faces_too_small: int = 0
+    faces_ignored: int = 0
     faces_unsearchable: int = 0
     records_written: int = 0
     records_lost: int = 0
@@ -271,7 +271,7 @@ class CameraSampler:
         counts.detect_calls += found.detect_calls
         counts.search_calls += found.search_calls
         counts.faces += len(found.entries)
-        counts.faces_too_small += found.dropped_small
+        counts.faces_ignored += found.ignored
         counts.faces_unsearchable += found.unsearchable
         self.gate.accept(sig)
         checkpoint.gate_ref = sig

@@ -26,6 +26,7 @@ from facewatch.records import (
     IndexedFace,
 )
 from facewatch.sampler.motion import UndecodableFrameError
+from facewatch.sampler.settings import SamplerSettings
 
 _THROTTLED = {
     "ProvisionedThroughputExceededException",
@@ -47,7 +48,7 @@ class FrameFaces:
     entries: list[FaceSearchEntry] = field(default_factory=list)
     detect_calls: int = 0
     search_calls: int = 0
-    dropped_small: int = 0
+    ignored: int = 0  # too small or too unsure: face_events would ignore them, so not searched
     unsearchable: int = 0
 
 
@@ -58,8 +59,21 @@ class FaceRules:
     max_matches: int = 5
     min_face_pixels: int = 40
     min_face_size: float = 0.0
+    min_face_confidence: float = 0.0
     crop_margin: float = 0.35
     crop_quality: int = 90
+
+    @classmethod
+    def from_settings(cls, settings: SamplerSettings) -> FaceRules:
+        return cls(
+            collection_id=settings.collection_id,
+            face_match_threshold=settings.face_match_threshold,
+            max_matches=settings.max_matches,
+            min_face_pixels=settings.min_face_pixels,
+            min_face_size=settings.min_face_size,
+            min_face_confidence=settings.min_face_confidence,
+            crop_margin=settings.crop_margin,
+        )
 
 
 class FaceSearcher:
@@ -83,8 +97,8 @@ class FaceSearcher:
         result.detect_calls += 1
         for detail in details.get("FaceDetails", []):
             box = detail["BoundingBox"]
-            if not self._big_enough(box, width, height):
-                result.dropped_small += 1
+            if not self._worth_searching(detail, width, height):
+                result.ignored += 1
                 continue
             crop = _crop(image, box, self.rules.crop_margin, self.rules.crop_quality)
             try:
@@ -107,10 +121,11 @@ class FaceSearcher:
             result.entries.append(_entry(detail, found.get("FaceMatches", [])))
         return result
 
-    def _big_enough(self, box: dict[str, float], width: int, height: int) -> bool:
-        rules = self.rules
+    def _worth_searching(self, detail: dict[str, Any], width: int, height: int) -> bool:
+        rules, box = self.rules, detail["BoundingBox"]
         return (
-            box["Height"] >= rules.min_face_size
+            float(detail.get("Confidence", 0.0)) >= rules.min_face_confidence
+            and box["Height"] >= rules.min_face_size
             and box["Width"] * width >= rules.min_face_pixels
             and box["Height"] * height >= rules.min_face_pixels
         )

@@ -71,7 +71,7 @@ class RunReport(BaseModel):
             "media_errors": "FramesMediaError",
             "detect_calls": "DetectFacesCalls",
             "search_calls": "SearchFacesCalls",
-            "faces_too_small": "FacesTooSmall",
+            "faces_ignored": "FacesIgnored",
             "faces_unsearchable": "FacesUnsearchable",
             "records_written": "RecordsWritten",
             "records_lost": "RecordsLost",
