@@ -1,0 +1,422 @@
+"""Deploy the project's own SAM template into moto, as ``sam deploy`` would into AWS.
+
+1. Transform with aws-sam-translator (managed-policy names resolve through moto's IAM, offline).
+2. Adjust for moto, resource type by resource type (never by name):
+   - ``Ref`` of an ``AWS::Events::EventBus`` becomes ``GetAtt .Name`` (CloudFormation's Ref *is*
+     the name; moto's Ref yields an object);
+   - an ``AWS::Events::Archive`` pattern is passed as JSON text (moto reads only text);
+   - rule targets moto cannot deliver (Lambda, SNS: its PutEvents raises NotImplementedError)
+     become SQS *relay* queues; moto still matches the pattern and applies Input/InputPath/
+     InputTransformer, and the runner delivers each relayed event to the real target;
+   - one *tap* rule per bus copies every event to an SQS queue, so the runner observes
+     what was published without wrapping any client.
+3. Upload each CodeUri/ContentUri as a zip to a local artifacts bucket; create the stack.
+4. Read everything back from the stack and the service APIs: functions (handler, resolved
+   environment), event source mappings, relays, taps, outputs.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from facewatch_tools.template import ROOT, load_template, parameter_defaults
+
+ARTIFACTS_PREFIX = "facewatch-local-artifacts"  # + account id: bucket names are global
+# Targets moto's EventBridge delivers itself (SQS queues, log groups, buses, archives).
+_MOTO_DELIVERS = {"sqs", "logs", "events"}
+_TYPE_SERVICE = {
+    "AWS::Lambda::Function": "lambda",
+    "AWS::Lambda::Alias": "lambda",
+    "AWS::Lambda::Version": "lambda",
+    "AWS::SNS::Topic": "sns",
+    "AWS::SQS::Queue": "sqs",
+    "AWS::Logs::LogGroup": "logs",
+    "AWS::Events::EventBus": "events",
+}
+_ARN_SERVICE = re.compile(r"^arn:[^:]+:([a-z0-9-]+):")
+
+
+class DeployError(RuntimeError):
+    """The template could not be created in the local emulator; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    settings: frozenset[str]  # variables set from a template parameter or a literal
+    timeout: int
+    memory: int
+    log_group: str
+
+
+@dataclass(frozen=True, slots=True)
+class MappingSpec:
+    uuid: str
+    function_arn: str
+    source_arn: str
+    batch_size: int
+    window_seconds: float
+    starting_position: str
+    bisect: bool
+    max_retries: int  # -1: until the record expires
+    max_record_age: int  # -1: no limit
+    report_item_failures: bool
+    on_failure: str | None
+    enabled: bool
+
+    @property
+    def source_service(self) -> str:
+        return self.source_arn.split(":")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class RelaySpec:
+    rule: str  # logical id of the rule in the template
+    target_id: str
+    queue_url: str
+    target_arn: str
+
+    @property
+    def target_service(self) -> str:
+        return self.target_arn.split(":")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    rule: str
+    expression: str
+
+
+@dataclass(slots=True)
+class Deployment:
+    stack_name: str
+    template: dict[str, Any]  # the CloudFormation template as created (after transform)
+    outputs: dict[str, str]
+    resources: dict[str, tuple[str, str]]  # logical id -> (type, physical id)
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)  # by function name
+    mappings: list[MappingSpec] = field(default_factory=list)
+    relays: list[RelaySpec] = field(default_factory=list)
+    taps: dict[str, str] = field(default_factory=dict)  # bus name -> tap queue url
+    schedules: list[ScheduleSpec] = field(default_factory=list)
+
+    def physical_id(self, logical_id: str) -> str:
+        return self.resources[logical_id][1]
+
+    def of_type(self, resource_type: str) -> dict[str, str]:
+        return {k: v[1] for k, v in self.resources.items() if v[0] == resource_type}
+
+    def function_by_arn(self, arn: str) -> FunctionSpec:
+        name = arn.split(":function:", 1)[-1].split(":", 1)[0]
+        return self.functions[name]
+
+
+# ---- 1. transform ----------------------------------------------------------------------------
+def transform(
+    sam_template: dict[str, Any],
+    parameters: dict[str, str],
+    region: str,
+    iam_client: Any,
+    bucket: str,
+) -> dict[str, Any]:
+    from samtranslator.parser.parser import Parser  # noqa: PLC0415
+    from samtranslator.translator.managed_policy_translator import (  # noqa: PLC0415
+        ManagedPolicyLoader,
+    )
+    from samtranslator.translator.translator import Translator  # noqa: PLC0415
+
+    template = copy.deepcopy(sam_template)
+    for resource in template.get("Resources", {}).values():
+        props = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
+                props[key] = f"s3://{bucket}/{props[key].strip('/')}"
+    globals_fn = template.get("Globals", {}).get("Function", {})
+    if isinstance(globals_fn.get("CodeUri"), str):
+        globals_fn["CodeUri"] = f"s3://{bucket}/{globals_fn['CodeUri'].strip('/')}"
+    loader = ManagedPolicyLoader(iam_client)
+    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
+    result: dict[str, Any] = translator.translate(
+        template, parameter_values=dict(parameters), get_managed_policy_map=loader.load
+    )
+    return result
+
+
+# ---- 2. moto adjustments -----------------------------------------------------------------------
+def _replace_bus_refs(node: Any, buses: set[str]) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in buses:
+            return {"Fn::GetAtt": [node["Ref"], "Name"]}
+        return {k: _replace_bus_refs(v, buses) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_replace_bus_refs(v, buses) for v in node]
+    return node
+
+
+def target_service(arn: Any, resources: dict[str, Any]) -> str:
+    """The AWS service a rule target's Arn points at, from a literal ARN or an intrinsic."""
+    if isinstance(arn, str):
+        found = _ARN_SERVICE.match(arn)
+        return found.group(1) if found else ""
+    if isinstance(arn, dict):
+        if "Fn::GetAtt" in arn:
+            ref = arn["Fn::GetAtt"]
+            logical = ref[0] if isinstance(ref, list) else str(ref).split(".", 1)[0]
+        elif "Ref" in arn:
+            logical = arn["Ref"]
+        elif "Fn::Sub" in arn:
+            text = arn["Fn::Sub"] if isinstance(arn["Fn::Sub"], str) else arn["Fn::Sub"][0]
+            found = re.search(r"^arn:[^:]+:([a-z0-9-]+):", text)
+            return found.group(1) if found else ""
+        else:
+            return ""
+        kind = resources.get(logical, {}).get("Type", "")
+        return _TYPE_SERVICE.get(kind, "")
+    return ""
+
+
+def _queue(name: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::SQS::Queue",
+        "Properties": {"QueueName": name, "MessageRetentionPeriod": 3600},
+    }
+
+
+def adjust_for_moto(template: dict[str, Any], stack_name: str) -> dict[str, Any]:
+    resources: dict[str, Any] = template["Resources"]
+    buses = {k for k, v in resources.items() if v["Type"] == "AWS::Events::EventBus"}
+    adjusted: dict[str, Any] = _replace_bus_refs(copy.deepcopy(template), buses)
+    resources = adjusted["Resources"]
+    outputs = adjusted.setdefault("Outputs", {})
+    added: dict[str, Any] = {}
+    for logical_id, resource in list(resources.items()):
+        props = resource.get("Properties") or {}
+        if resource["Type"] == "AWS::Events::Archive" and isinstance(props.get("EventPattern"), dict):
+            props["EventPattern"] = json.dumps(props["EventPattern"])
+        if resource["Type"] != "AWS::Events::Rule":
+            continue
+        if "ScheduleExpression" in props:
+            outputs[f"LocalSchedule{logical_id}"] = {"Value": props["ScheduleExpression"]}
+        for index, target in enumerate(props.get("Targets") or []):
+            if target_service(target.get("Arn"), resources) in _MOTO_DELIVERS:
+                continue
+            relay = f"LocalRelay{logical_id}{index}"
+            added[relay] = _queue(f"{stack_name}-relay-{logical_id}-{index}"[:80])
+            # moto resolves the target's intrinsic for us; the runner reads it back from here.
+            outputs[relay] = {
+                "Value": {"Fn::Join": ["|", [logical_id, target["Id"], target["Arn"]]]}
+            }
+            target["Arn"] = {"Fn::GetAtt": [relay, "Arn"]}
+    for bus in sorted(buses):
+        tap = f"LocalTap{bus}"
+        added[f"{tap}Queue"] = _queue(f"{stack_name}-tap-{bus}"[:80])
+        added[f"{tap}Rule"] = {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "EventBusName": {"Fn::GetAtt": [bus, "Name"]},
+                "EventPattern": {"version": ["0"]},  # every event
+                "Targets": [{"Id": "tap", "Arn": {"Fn::GetAtt": [f"{tap}Queue", "Arn"]}}],
+            },
+        }
+        outputs[tap] = {
+            "Value": {"Fn::Join": ["|", [{"Fn::GetAtt": [bus, "Name"]}, {"Ref": f"{tap}Queue"}]]}
+        }
+    resources.update(added)
+    return adjusted
+
+
+# ---- 3. artifacts and stack ----------------------------------------------------------------------
+def _zip_dir(path: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(path.rglob("*")):
+            if file.is_file() and "__pycache__" not in file.parts:
+                archive.write(file, file.relative_to(path).as_posix())
+    return buffer.getvalue()
+
+
+def _code_keys(template: dict[str, Any], bucket: str) -> set[str]:
+    keys = set()
+    for resource in template["Resources"].values():
+        props = resource.get("Properties") or {}
+        for location in (props.get("Code"), props.get("Content")):
+            if isinstance(location, dict) and location.get("S3Bucket") == bucket:
+                keys.add(str(location["S3Key"]))
+    return keys
+
+
+def upload_artifacts(
+    s3: Any, template: dict[str, Any], region: str, root: Path, bucket: str
+) -> None:
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    for key in sorted(_code_keys(template, bucket)):
+        source = root / key
+        body = _zip_dir(source) if source.is_dir() else b""
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def create_stack(
+    cloudformation: Any, stack_name: str, template: dict[str, Any], parameters: dict[str, str]
+) -> dict[str, Any]:
+    declared = template.get("Parameters", {})
+    try:
+        cloudformation.create_stack(
+            StackName=stack_name,
+            TemplateBody=json.dumps(template),
+            Parameters=[
+                {"ParameterKey": k, "ParameterValue": v}
+                for k, v in parameters.items()
+                if k in declared
+            ],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+    except Exception as exc:
+        raise DeployError(f"moto could not create the stack: {exc}") from exc
+    stack: dict[str, Any] = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise DeployError(f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
+    return stack
+
+
+# ---- 4. read back -----------------------------------------------------------------------------
+def _setting_names(variables: dict[str, Any], parameters: dict[str, Any]) -> frozenset[str]:
+    """Variables a caller may override: literals and values taken from a template parameter."""
+    names = set()
+    for key, value in variables.items():
+        if not isinstance(value, dict) or (
+            set(value) == {"Ref"} and value["Ref"] in parameters
+        ):
+            names.add(key)
+    return frozenset(names)
+
+
+def read_functions(
+    lambda_client: Any,
+    template: dict[str, Any],
+    physical: dict[str, tuple[str, str]],
+    root: Path,
+    bucket: str,
+) -> dict[str, FunctionSpec]:
+    functions = {}
+    parameters = template.get("Parameters", {})
+    for logical_id, (kind, name) in physical.items():
+        if kind != "AWS::Lambda::Function":
+            continue
+        props = template["Resources"][logical_id]["Properties"]
+        code = props.get("Code", {})
+        if code.get("S3Bucket") != bucket:
+            continue  # inline code (ZipFile) is not ours to run
+        config = lambda_client.get_function_configuration(FunctionName=name)
+        variables = config.get("Environment", {}).get("Variables", {})
+        declared = (props.get("Environment") or {}).get("Variables") or {}
+        logging_config = config.get("LoggingConfig") or {}
+        functions[name] = FunctionSpec(
+            logical_id=logical_id,
+            name=name,
+            arn=config["FunctionArn"],
+            code_dir=root / code["S3Key"],
+            handler=config["Handler"],
+            environment={k: _text(v) for k, v in variables.items()},
+            settings=_setting_names(declared, parameters),
+            timeout=int(config.get("Timeout", 3)),
+            memory=int(config.get("MemorySize", 128)),
+            log_group=logging_config.get("LogGroup", f"/aws/lambda/{name}"),
+        )
+    return functions
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def read_mappings(lambda_client: Any, functions: dict[str, FunctionSpec]) -> list[MappingSpec]:
+    mappings = []
+    for function in functions.values():
+        found = lambda_client.list_event_source_mappings(FunctionName=function.name)
+        for esm in found.get("EventSourceMappings", []):
+            mappings.append(
+                MappingSpec(
+                    uuid=esm["UUID"],
+                    function_arn=esm["FunctionArn"],
+                    source_arn=esm["EventSourceArn"],
+                    batch_size=int(esm.get("BatchSize") or 100),
+                    window_seconds=float(esm.get("MaximumBatchingWindowInSeconds") or 0),
+                    starting_position=esm.get("StartingPosition") or "LATEST",
+                    bisect=bool(esm.get("BisectBatchOnFunctionError")),
+                    max_retries=int(esm.get("MaximumRetryAttempts", -1)),
+                    max_record_age=int(esm.get("MaximumRecordAgeInSeconds", -1)),
+                    report_item_failures="ReportBatchItemFailures"
+                    in (esm.get("FunctionResponseTypes") or []),
+                    on_failure=(esm.get("DestinationConfig") or {})
+                    .get("OnFailure", {})
+                    .get("Destination"),
+                    enabled=esm.get("State", "Enabled") == "Enabled",
+                )
+            )
+    return mappings
+
+
+@dataclass(frozen=True, slots=True)
+class DeployRequest:
+    stack_name: str
+    parameters: dict[str, str]
+    account_id: str
+    template_path: Path = ROOT / "template.yaml"
+    root: Path = ROOT
+
+    @property
+    def bucket(self) -> str:
+        return f"{ARTIFACTS_PREFIX}-{self.account_id}"
+
+
+def deploy(request: DeployRequest, client: Any, region: str) -> Deployment:
+    """``client(service)`` builds a client on the local endpoint."""
+    sam = load_template(request.template_path)
+    parameters = {**parameter_defaults(sam), **request.parameters}
+    cfn_template = adjust_for_moto(
+        transform(sam, parameters, region, client("iam"), request.bucket), request.stack_name
+    )
+    upload_artifacts(client("s3"), cfn_template, region, request.root, request.bucket)
+    cloudformation = client("cloudformation")
+    stack = create_stack(cloudformation, request.stack_name, cfn_template, parameters)
+    summaries = cloudformation.get_paginator("list_stack_resources").paginate(
+        StackName=request.stack_name
+    )
+    resources = {
+        r["LogicalResourceId"]: (r["ResourceType"], r.get("PhysicalResourceId", ""))
+        for page in summaries
+        for r in page["StackResourceSummaries"]
+    }
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    deployment = Deployment(request.stack_name, cfn_template, outputs, resources)
+    deployment.functions = read_functions(
+        client("lambda"), cfn_template, resources, request.root, request.bucket
+    )
+    deployment.mappings = read_mappings(client("lambda"), deployment.functions)
+    for key, value in outputs.items():
+        if key.startswith("LocalRelay"):
+            rule, target_id, target_arn = value.split("|", 2)
+            # the output is named like the relay queue; a queue's physical id is its URL
+            deployment.relays.append(RelaySpec(rule, target_id, resources[key][1], target_arn))
+        elif key.startswith("LocalTap"):
+            bus, queue_url = value.split("|", 1)
+            deployment.taps[bus] = queue_url
+        elif key.startswith("LocalSchedule"):
+            deployment.schedules.append(ScheduleSpec(key.removeprefix("LocalSchedule"), value))
+    return deployment
+
