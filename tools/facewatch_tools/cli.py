@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 # Each module exposes `register(subparsers)`; it adds its subcommand(s) and sets `func`.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("local_cli",)
 
 
 def build_parser() -> argparse.ArgumentParser:

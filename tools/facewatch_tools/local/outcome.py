@@ -92,3 +92,39 @@ def list_incidents(dynamodb: Any, table: str, events: Iterable[BusEvent]) -> lis
                 closest_employee=known.closest_employee if known else None,
             )
     return sorted(rows.values(), key=lambda r: (r.first_seen, r.incident_id))
+
+
+def alert_latencies(
+    puts: Iterable[tuple[float, str, bool, float]],
+    alerts: Iterable[BusEvent],
+    min_detections: int,
+) -> dict[str, float]:
+    """Seconds from the record that made each incident alert to its alert event on the bus.
+
+    ``puts``: (frame time, camera id, has an unknown face, wall time it was put). The record
+    that makes an incident alert is its MIN_DETECTIONS-th unknown frame from ``firstSeen``.
+    Returns incident id -> latency.
+    """
+    by_camera: dict[str, list[tuple[float, float]]] = {}
+    for frame_time, camera, unknown, put_at in puts:
+        if unknown:
+            by_camera.setdefault(camera, []).append((frame_time, put_at))
+    for frames in by_camera.values():
+        frames.sort()
+    out: dict[str, float] = {}
+    for event in alerts:
+        if event.detail_type != ALERT_DETAIL_TYPE:
+            continue
+        detail = event.detail
+        camera = str(detail.get("cameraId"))
+        first = _epoch(str(detail.get("firstSeen")))
+        frames = [f for f in by_camera.get(camera, []) if f[0] >= first - 1e-3]
+        if len(frames) >= min_detections:
+            out[str(detail.get("incidentId"))] = event.seen_at - frames[min_detections - 1][1]
+    return out
+
+
+def _epoch(text: str) -> float:
+    from datetime import datetime  # noqa: PLC0415
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
