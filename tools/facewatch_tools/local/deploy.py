@@ -21,6 +21,7 @@ import copy
 import io
 import json
 import re
+import secrets
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,7 +205,9 @@ def adjust_for_moto(template: dict[str, Any], stack_name: str) -> dict[str, Any]
     added: dict[str, Any] = {}
     for logical_id, resource in list(resources.items()):
         props = resource.get("Properties") or {}
-        if resource["Type"] == "AWS::Events::Archive" and isinstance(props.get("EventPattern"), dict):
+        if resource["Type"] == "AWS::Events::Archive" and isinstance(
+            props.get("EventPattern"), dict
+        ):
             props["EventPattern"] = json.dumps(props["EventPattern"])
         if resource["Type"] != "AWS::Events::Rule":
             continue
@@ -236,6 +239,91 @@ def adjust_for_moto(template: dict[str, Any], stack_name: str) -> dict[str, Any]
         }
     resources.update(added)
     return adjusted
+
+
+# ---- 2b. what moto's CloudFormation cannot create: through the service APIs ------------------
+def resolve_text(value: Any, parameters: dict[str, str]) -> str | None:
+    """A name given as a literal, a parameter Ref, a Sub or a Join of those; None otherwise."""
+    if isinstance(value, str | int | float):
+        return str(value)
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    ((kind, arg),) = value.items()
+    if kind == "Ref":
+        return parameters.get(str(arg))
+    if kind == "Fn::Sub":
+        text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+        names = {**parameters, **{k: resolve_text(v, parameters) for k, v in extra.items()}}
+        missing = [n for n in re.findall(r"\$\{([^}!]+)\}", text) if names.get(n) is None]
+        if missing:
+            return None
+        return re.sub(r"\$\{([^}!]+)\}", lambda m: str(names[m.group(1)]), text)
+    if kind == "Fn::Join":
+        parts = [resolve_text(p, parameters) for p in arg[1]]
+        return None if any(p is None for p in parts) else str(arg[0]).join(p or "" for p in parts)
+    return None
+
+
+def _substitute(node: Any, refs: dict[str, str], attrs: dict[tuple[str, str], str]) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in refs:
+            return refs[node["Ref"]]
+        if set(node) == {"Fn::GetAtt"}:
+            ref = node["Fn::GetAtt"]
+            key = tuple(ref) if isinstance(ref, list) else tuple(str(ref).split(".", 1))
+            if key in attrs:
+                return attrs[key]  # type: ignore[index]
+        if "Fn::Sub" in node and isinstance(node["Fn::Sub"], str):
+            text = node["Fn::Sub"]
+            for logical, value in refs.items():
+                text = text.replace("${" + logical + "}", value)
+            return {"Fn::Sub": text}
+        return {k: _substitute(v, refs, attrs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, refs, attrs) for v in node]
+    return node
+
+
+def create_unsupported(
+    template: dict[str, Any], parameters: dict[str, str], client: Any
+) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+    """Create Secrets Manager secrets and KVS streams through their APIs (moto's CloudFormation
+    skips them), then write their Ref/GetAtt values into the template as literals.
+    Returns the template and what was created (logical id -> (type, physical id))."""
+    refs: dict[str, str] = {}
+    attrs: dict[tuple[str, str], str] = {}
+    created: dict[str, tuple[str, str]] = {}
+    resources = template["Resources"]
+    for logical_id, resource in list(resources.items()):
+        props = resource.get("Properties") or {}
+        kind = resource["Type"]
+        if kind == "AWS::SecretsManager::Secret":
+            name = resolve_text(props.get("Name"), parameters) or f"{logical_id}-local"
+            value = props.get("SecretString")
+            if not isinstance(value, str):
+                value = secrets.token_urlsafe(32) if "GenerateSecretString" in props else "{}"
+            arn = client("secretsmanager").create_secret(Name=name, SecretString=value)["ARN"]
+            refs[logical_id] = arn
+            attrs[(logical_id, "Id")] = arn
+        elif kind == "AWS::KinesisVideo::Stream":
+            name = resolve_text(props.get("Name"), parameters) or logical_id
+            arn = client("kinesisvideo").create_stream(
+                StreamName=name, DataRetentionInHours=int(props.get("DataRetentionInHours", 24))
+            )["StreamARN"]
+            refs[logical_id] = name
+            attrs[(logical_id, "Arn")] = arn
+        else:
+            continue
+        created[logical_id] = (kind, refs[logical_id])
+        del resources[logical_id]
+    adjusted: dict[str, Any] = _substitute(template, refs, attrs)
+    for resource in adjusted["Resources"].values():
+        depends = resource.get("DependsOn")
+        if isinstance(depends, str) and depends in created:
+            del resource["DependsOn"]
+        elif isinstance(depends, list):
+            resource["DependsOn"] = [d for d in depends if d not in created]
+    return adjusted, created
 
 
 # ---- 3. artifacts and stack ----------------------------------------------------------------------
@@ -287,7 +375,9 @@ def create_stack(
         raise DeployError(f"moto could not create the stack: {exc}") from exc
     stack: dict[str, Any] = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
-        raise DeployError(f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
+        raise DeployError(
+            f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}"
+        )
     return stack
 
 
@@ -296,9 +386,7 @@ def _setting_names(variables: dict[str, Any], parameters: dict[str, Any]) -> fro
     """Variables a caller may override: literals and values taken from a template parameter."""
     names = set()
     for key, value in variables.items():
-        if not isinstance(value, dict) or (
-            set(value) == {"Ref"} and value["Ref"] in parameters
-        ):
+        if not isinstance(value, dict) or (set(value) == {"Ref"} and value["Ref"] in parameters):
             names.add(key)
     return frozenset(names)
 
@@ -388,9 +476,17 @@ def deploy(request: DeployRequest, client: Any, region: str) -> Deployment:
     """``client(service)`` builds a client on the local endpoint."""
     sam = load_template(request.template_path)
     parameters = {**parameter_defaults(sam), **request.parameters}
-    cfn_template = adjust_for_moto(
+    pseudo = {
+        "AWS::StackName": request.stack_name,
+        "AWS::Region": region,
+        "AWS::AccountId": request.account_id,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    declared = adjust_for_moto(
         transform(sam, parameters, region, client("iam"), request.bucket), request.stack_name
     )
+    cfn_template, created = create_unsupported(declared, {**parameters, **pseudo}, client)
     upload_artifacts(client("s3"), cfn_template, region, request.root, request.bucket)
     cloudformation = client("cloudformation")
     stack = create_stack(cloudformation, request.stack_name, cfn_template, parameters)
@@ -402,10 +498,13 @@ def deploy(request: DeployRequest, client: Any, region: str) -> Deployment:
         for page in summaries
         for r in page["StackResourceSummaries"]
     }
+    resources.update(created)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     deployment = Deployment(request.stack_name, cfn_template, outputs, resources)
+    # Which variables are settings is read from the template as written (before the literals
+    # of create_unsupported replaced references).
     deployment.functions = read_functions(
-        client("lambda"), cfn_template, resources, request.root, request.bucket
+        client("lambda"), declared, resources, request.root, request.bucket
     )
     deployment.mappings = read_mappings(client("lambda"), deployment.functions)
     for key, value in outputs.items():
@@ -419,4 +518,3 @@ def deploy(request: DeployRequest, client: Any, region: str) -> Deployment:
         elif key.startswith("LocalSchedule"):
             deployment.schedules.append(ScheduleSpec(key.removeprefix("LocalSchedule"), value))
     return deployment
-

@@ -41,7 +41,7 @@ class _OutputRouter(io.TextIOBase):
 
     Powertools' Logger keeps the stream it found at import (the cold start, inside an
     invocation), so the router stays the logger's stream for good and sends writes made
-    outside an invocation to the stream sys.stdout was before.
+    outside an invocation to whatever sys.stdout is then.
     """
 
     def __init__(self) -> None:
@@ -49,9 +49,13 @@ class _OutputRouter(io.TextIOBase):
         self.fallback: TextIO = sys.stdout
         self._partial = ""
 
+    def _outside(self) -> TextIO:
+        current = sys.stdout
+        return current if current is not self else (sys.__stdout__ or self.fallback)
+
     def write(self, text: str) -> int:
         if self.sink is None:
-            return self.fallback.write(text)
+            return self._outside().write(text)
         data = self._partial + text
         *lines, self._partial = data.split("\n")
         self.sink.extend(lines)
@@ -59,7 +63,7 @@ class _OutputRouter(io.TextIOBase):
 
     def flush(self) -> None:
         if self.sink is None:
-            self.fallback.flush()
+            self._outside().flush()
 
 
 _ROUTER = _OutputRouter()

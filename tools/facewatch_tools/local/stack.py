@@ -40,6 +40,7 @@ class LocalStack:
         parameters: Mapping[str, str] | None = None,
         overrides: Mapping[str, str] | None = None,
         template_path: Path = ROOT / "template.yaml",
+        root: Path | None = None,
         slack_routes: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
         region: str = LOCAL_REGION,
@@ -48,6 +49,7 @@ class LocalStack:
         self.parameters = {"Environment": "dev", **(parameters or {})}
         self.overrides = dict(overrides or {})
         self.template_path = template_path
+        self.root = root or template_path.parent  # CodeUri paths are relative to it
         self.slack_routes = tuple(dict.fromkeys((*SLACK_ROUTES, *slack_routes)))
         self.clock = clock
         self.endpoint = MotoEndpoint(region)
@@ -69,7 +71,7 @@ class LocalStack:
             self.slack.start()
             self.deployment = deploy(
                 DeployRequest(
-                    self.stack_name, self.parameters, self.account_id, self.template_path, ROOT
+                    self.stack_name, self.parameters, self.account_id, self.template_path, self.root
                 ),
                 self.client,
                 self.endpoint.region,
