@@ -61,19 +61,27 @@ def incident_table(rows: Sequence[IncidentRow]) -> str:
 
 
 # ---- Slack mrkdwn and Block Kit to HTML ----------------------------------------------------------
-_LINK = re.compile(r"<([^|>]+)\|([^>]+)>|<([^>]+)>")
+_LINK = re.compile(r"<((?:https?://|mailto:)[^|>\s]+)(?:\|([^>]+))?>")
+
+
+def _format(text: str) -> str:
+    out = html.escape(text, quote=False)
+    out = re.sub(r"\*([^*\n]+)\*", r"<b>\1</b>", out)
+    out = re.sub(r"(?<![\w/])_([^_\n]+)_(?!\w)", r"<i>\1</i>", out)
+    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", out)
 
 
 def mrkdwn(text: str) -> str:
-    out = html.escape(text, quote=False)
-    out = _LINK.sub(
-        lambda m: f'<a href="{m.group(1) or m.group(3)}">{m.group(2) or m.group(3)}</a>',
-        out.replace("&lt;", "<").replace("&gt;", ">"),
-    )
-    out = re.sub(r"\*([^*\n]+)\*", r"<b>\1</b>", out)
-    out = re.sub(r"(?<![\w/])_([^_\n]+)_(?!\w)", r"<i>\1</i>", out)
-    out = re.sub(r"`([^`\n]+)`", r"<code>\1</code>", out)
-    return out.replace("\n", "<br>")
+    """Slack mrkdwn (bold, italic, code, <url|label> links) as HTML; everything else escaped."""
+    parts: list[str] = []
+    last = 0
+    for match in _LINK.finditer(text):
+        parts.append(_format(text[last : match.start()]))
+        url, label = match.group(1), match.group(2) or match.group(1)
+        parts.append(f'<a href="{html.escape(url)}">{_format(label)}</a>')
+        last = match.end()
+    parts.append(_format(text[last:]))
+    return "".join(parts).replace("\n", "<br>")
 
 
 def _text(obj: Any) -> str:
