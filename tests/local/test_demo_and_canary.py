@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from facewatch_tools.canary import Canary
 from facewatch_tools.cli import main
 from facewatch_tools.local import LocalStack
@@ -42,7 +41,7 @@ def test_demo_runs_a_scenario_and_writes_the_report(tmp_path: Path) -> None:
     assert "seoul-hq-dock-01" in text
     assert "record -> alert event:   p50" in text
     page = report.read_text()
-    [line] = [l for l in text.splitlines() if l.startswith("INC-")]
+    [line] = [row for row in text.splitlines() if row.startswith("INC-")]
     incident_id = line.split()[0]
     assert incident_id in page
     assert "alerted" in page
@@ -56,7 +55,10 @@ def running() -> Iterator[LocalStack]:
 
 
 def test_canary_sees_its_alert_and_cleans_up(running: LocalStack) -> None:
-    canary = Canary(running.client, running.stack_name, sleep=lambda _: running.pump())
+    def pump(_: float) -> None:
+        running.pump()
+
+    canary = Canary(running.client, running.stack_name, sleep=pump)
     result = canary.run()
     assert result.camera_id.startswith("facewatch-canary-")
     assert result.test_flag is True
@@ -65,8 +67,12 @@ def test_canary_sees_its_alert_and_cleans_up(running: LocalStack) -> None:
     events = running.client("events")
     bus = running.deployed.outputs["EventBusName"]
     assert result.camera_id not in [r["Name"] for r in events.list_rules(EventBusName=bus)["Rules"]]
-    assert not [u for u in running.client("sqs").list_queues().get("QueueUrls", []) if result.camera_id in u]
-    items = running.client("dynamodb").scan(TableName=running.deployed.outputs["TableName"])["Items"]
+    assert not [
+        u for u in running.client("sqs").list_queues().get("QueueUrls", []) if result.camera_id in u
+    ]
+    items = running.client("dynamodb").scan(TableName=running.deployed.outputs["TableName"])[
+        "Items"
+    ]
     assert not [i for i in items if result.camera_id in str(i) or result.incident_id in str(i)]
 
 
@@ -78,8 +84,17 @@ def test_canary_command_against_the_local_endpoint(
     running.start_background(interval=0.02)
     try:
         code = main(
-            ["canary", "--stack", running.stack_name, "--region", running.region,
-             "--endpoint-url", running.endpoint.url, "--timeout", "20"]
+            [
+                "canary",
+                "--stack",
+                running.stack_name,
+                "--region",
+                running.region,
+                "--endpoint-url",
+                running.endpoint.url,
+                "--timeout",
+                "20",
+            ]
         )
     finally:
         running.stop_background()
@@ -94,6 +109,16 @@ def test_canary_fails_clearly_for_an_unknown_stack(
 ) -> None:
     for key, value in running.endpoint.credentials.env().items():
         monkeypatch.setenv(key, value)
-    code = main(["canary", "--stack", "nope", "--endpoint-url", running.endpoint.url, "--region", running.region])
+    code = main(
+        [
+            "canary",
+            "--stack",
+            "nope",
+            "--endpoint-url",
+            running.endpoint.url,
+            "--region",
+            running.region,
+        ]
+    )
     assert code == 1
     assert "stack 'nope' not found" in capsys.readouterr().err

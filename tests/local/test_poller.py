@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-
 from facewatch_tools.local import LocalStack
 from facewatch_tools.local.deploy import MappingSpec
 from facewatch_tools.local.poller import KinesisPoller
@@ -58,7 +57,9 @@ class Function:
 _stream_count = 0
 
 
-def _poller(stack: LocalStack, clock: Clock, function: Function, **settings: Any) -> tuple[KinesisPoller, str]:
+def _poller(
+    stack: LocalStack, clock: Clock, function: Function, **settings: Any
+) -> tuple[KinesisPoller, str]:
     global _stream_count  # noqa: PLW0603
     _stream_count += 1
     name = f"poller-test-{_stream_count}"
@@ -68,12 +69,27 @@ def _poller(stack: LocalStack, clock: Clock, function: Function, **settings: Any
     failures = stack.client("sqs").create_queue(QueueName=f"{name}-failures")["QueueUrl"]
     failure_arn = f"arn:aws:sqs:{stack.region}:{stack.account_id}:{name}-failures"
     spec = MappingSpec(
-        uuid="test", function_arn="arn:aws:lambda:ap-northeast-2:1:function:f", source_arn=arn,
-        batch_size=10, window_seconds=1.0, starting_position="LATEST", bisect=False,
-        max_retries=2, max_record_age=-1, report_item_failures=True, on_failure=failure_arn,
+        uuid="test",
+        function_arn="arn:aws:lambda:ap-northeast-2:1:function:f",
+        source_arn=arn,
+        batch_size=10,
+        window_seconds=1.0,
+        starting_position="LATEST",
+        bisect=False,
+        max_retries=2,
+        max_record_age=-1,
+        report_item_failures=True,
+        on_failure=failure_arn,
         enabled=True,
     )
-    poller = KinesisPoller(replace(spec, **settings), kinesis, stack.client("sqs"), function, clock, "role")
+    poller = KinesisPoller(
+        replace(spec, **settings),
+        kinesis,
+        stack.client("sqs"),
+        function,
+        clock=clock,
+        identity_arn="role",
+    )
     poller.start()
     return poller, failures
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from facewatch_tools.cli import main
+
 from tests.local.conftest import sample_lines
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,13 @@ def test_the_aws_samples_give_the_documented_json(
     assert result["faces"] == {"known": 2, "unknown": 3, "ignored": 0}
     [incident] = result["incidents"]
     assert set(incident) == {
-        "incidentId", "cameraId", "firstSeen", "lastSeen", "detections", "alerted", "clipUrl"
+        "incidentId",
+        "cameraId",
+        "firstSeen",
+        "lastSeen",
+        "detections",
+        "alerted",
+        "clipUrl",
     }
     assert incident["cameraId"] == "seoul-hq-lobby-01"
     assert incident["detections"] == 3
@@ -69,6 +75,8 @@ def test_settings_come_from_the_calling_environment(
     assert incident["alerted"] is False
 
 
-def test_a_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["replay", str(tmp_path / "nope.jsonl"), "--json"]) == 2
     assert "no such file" in capsys.readouterr().err

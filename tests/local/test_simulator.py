@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from facewatch.classification import FaceClass, classify
 from facewatch.records import ProcessorRecord
 from facewatch.settings import ThresholdSettings
@@ -18,7 +17,9 @@ START = 1795000000.0
 def test_the_default_scenario_ships_and_uses_the_inventory_cameras() -> None:
     scenario = load_scenario()
     assert {c.id for c in scenario.cameras} == {
-        "seoul-hq-lobby-01", "seoul-hq-dock-01", "berlin-reception-01"
+        "seoul-hq-lobby-01",
+        "seoul-hq-dock-01",
+        "berlin-reception-01",
     }
     assert scenario.slack_routes() == ["seoul"]
 
@@ -79,7 +80,9 @@ def test_play_puts_frames_when_due_at_the_given_speed() -> None:
 
     planned = [SimFrame(t, "c", {}, ()) for t in (0.0, 0.0, 5.0, 10.0)]
     batches: list[int] = []
-    playback = play(planned, lambda b: batches.append(len(b)), speed=10, clock=lambda: now[0], sleep=sleep)
+    playback = play(
+        planned, lambda b: batches.append(len(b)), speed=10, clock=lambda: now[0], sleep=sleep
+    )
     assert batches == [2, 1, 1]
     assert slept == pytest.approx([0.5, 0.5])
     assert [at for _, at in playback.put_at] == pytest.approx([0.0, 0.0, 0.5, 1.0])

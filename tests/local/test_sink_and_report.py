@@ -8,7 +8,6 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-
 from facewatch_tools.local.outcome import IncidentRow
 from facewatch_tools.local.report import Latencies, html_report, mrkdwn, percentile, render_block
 from facewatch_tools.local.slack_sink import SlackPost, SlackSink
@@ -24,7 +23,7 @@ def sink() -> Iterator[SlackSink]:
 def _post(url: str, payload: object) -> tuple[int, dict[str, str]]:
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, dict(response.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers)
@@ -43,9 +42,9 @@ def test_records_payloads_and_fails_on_demand(sink: SlackSink) -> None:
 
 
 def test_block_kit_renders_as_a_reader_sees_it() -> None:
-    assert render_block({"type": "header", "text": {"type": "plain_text", "text": "Unknown <face>"}}) == (
-        "<h3>Unknown &lt;face&gt;</h3>"
-    )
+    assert render_block(
+        {"type": "header", "text": {"type": "plain_text", "text": "Unknown <face>"}}
+    ) == ("<h3>Unknown &lt;face&gt;</h3>")
     section = render_block(
         {
             "type": "section",
@@ -56,17 +55,32 @@ def test_block_kit_renders_as_a_reader_sees_it() -> None:
     assert '<b>Lobby</b> seen <a href="https://x.example/c">clip</a>' in section
     assert "<i>Camera</i>" in section
     actions = render_block(
-        {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": "https://x.example"}]}
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Open"},
+                    "url": "https://x.example",
+                }
+            ],
+        }
     )
     assert '<a class="button" href="https://x.example">Open</a>' in actions
     assert mrkdwn("a <script>") == "a &lt;script&gt;"
 
 
 def test_report_lists_incidents_and_messages() -> None:
-    row = IncidentRow("INC-1", "cam", "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:05.000Z", 4, True, None)
+    row = IncidentRow(
+        "INC-1", "cam", "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:05.000Z", 4, True, None
+    )
     post = SlackPost("/hooks/default", 1.0, {"blocks": [{"type": "divider"}], "text": "x"})
     page = html_report(
-        title="t", incidents=[row], slack=[post], sms=[("+82100", "INC-1 at cam")], alerts=[],
+        title="t",
+        incidents=[row],
+        slack=[post],
+        sms=[("+82100", "INC-1 at cam")],
+        alerts=[],
         latencies=Latencies([1.0, 2.0], []),
     )
     assert "INC-1" in page and "<hr>" in page and "+82100" in page

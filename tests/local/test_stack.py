@@ -6,7 +6,6 @@ import json
 import time
 
 import pytest
-
 from facewatch.alerts import ALERT_DETAIL_TYPE
 from facewatch_tools.frames import FaceSpec, frame_record
 from facewatch_tools.local import LocalStack
@@ -48,7 +47,8 @@ def test_a_stranger_alerts_once_with_a_clip(facewatch_stack: LocalStack) -> None
     _put(stack, "seoul-hq-lobby-01", [start, start + 0.5, start + 1.0], [FaceSpec()])
     stack.pump()
     alerts = [
-        e for e in stack.alert_events()
+        e
+        for e in stack.alert_events()
         if e.detail_type == ALERT_DETAIL_TYPE and e.detail["cameraId"] == "seoul-hq-lobby-01"
     ]
     assert len(alerts) == 1

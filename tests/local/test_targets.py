@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from facewatch_tools.local import LocalStack
+
 from tests.local.conftest import LOCAL_FIXTURES
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def targets() -> Iterator[LocalStack]:
-    with LocalStack(stack_name="targets-dev", template_path=LOCAL_FIXTURES / "targets.yaml") as stack:
+    with LocalStack(
+        stack_name="targets-dev", template_path=LOCAL_FIXTURES / "targets.yaml"
+    ) as stack:
         yield stack
 
 
@@ -42,7 +44,7 @@ def _put(stack: LocalStack, source: str, detail: dict[str, Any]) -> None:
 def _drain(stack: LocalStack, output: str) -> list[Any]:
     sqs = stack.client("sqs")
     url = stack.deployed.outputs[output]
-    bodies = []
+    bodies: list[Any] = []
     while True:
         found = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         if not found:

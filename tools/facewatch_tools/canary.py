@@ -19,6 +19,7 @@ from typing import Any
 
 from facewatch.incidents import incident_id_for
 from facewatch.records import CANARY_CAMERA_PREFIX, ProcessorRecord
+
 from facewatch_tools.frames import FaceSpec, frame_record
 
 DEFAULT_FRAMES = 5  # when the function's MIN_DETECTIONS cannot be read
@@ -89,11 +90,14 @@ class Canary:
     def _records(self, outputs: dict[str, str], now: float) -> list[dict[str, Any]]:
         sts = self._client("sts").get_caller_identity()
         region = self._client("kinesis").meta.region_name
-        arn = f"arn:aws:kinesisvideo:{region}:{sts['Account']}:stream/{self.camera_id}/{int(now * 1000)}"
+        stream = f"stream/{self.camera_id}/{int(now * 1000)}"
+        arn = f"arn:aws:kinesisvideo:{region}:{sts['Account']}:{stream}"
         count = _frames_needed(self._client("lambda"), outputs.get("FaceEventsFunctionArn"))
         records = []
         for index in range(count):
-            record = frame_record(self.camera_id, now - (count - index) * 0.5, [FaceSpec()], arn=arn)
+            record = frame_record(
+                self.camera_id, now - (count - index) * 0.5, [FaceSpec()], arn=arn
+            )
             record["FacewatchCanary"] = True
             records.append(record)
         return records
@@ -109,7 +113,9 @@ class Canary:
         rule_arn = events.put_rule(
             Name=self.camera_id,
             EventBusName=bus,
-            EventPattern=json.dumps({"source": ["facewatch"], "detail": {"cameraId": [self.camera_id]}}),
+            EventPattern=json.dumps(
+                {"source": ["facewatch"], "detail": {"cameraId": [self.camera_id]}}
+            ),
             State="ENABLED",
             Description="facewatch canary (temporary)",
         )["RuleArn"]
@@ -126,7 +132,9 @@ class Canary:
                 }
             ],
         }
-        sqs.set_queue_attributes(QueueUrl=self._queue_url, Attributes={"Policy": json.dumps(policy)})
+        sqs.set_queue_attributes(
+            QueueUrl=self._queue_url, Attributes={"Policy": json.dumps(policy)}
+        )
         events.put_targets(
             Rule=self.camera_id, EventBusName=bus, Targets=[{"Id": "canary", "Arn": queue_arn}]
         )
@@ -177,7 +185,9 @@ class Canary:
 
     def _alert(self, incident_id: str) -> dict[str, Any] | None:
         sqs = self._client("sqs")
-        found = sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        found = sqs.receive_message(
+            QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        )
         for message in found.get("Messages", []):
             sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
             event: dict[str, Any] = json.loads(message["Body"])
@@ -186,7 +196,11 @@ class Canary:
         return None
 
     def _cleanup(self, outputs: dict[str, str]) -> None:
-        events, sqs, dynamodb = self._client("events"), self._client("sqs"), self._client("dynamodb")
+        events, sqs, dynamodb = (
+            self._client("events"),
+            self._client("sqs"),
+            self._client("dynamodb"),
+        )
         bus = outputs["EventBusName"]
         if self._rule_created:
             events.remove_targets(Rule=self.camera_id, EventBusName=bus, Ids=["canary"])

@@ -53,7 +53,9 @@ def kinesis_event(
     first_sequence: int = 49590338271490256608559692538361571095921575989136588898,
 ) -> dict[str, Any]:
     records = [
-        kinesis_record(encode(p), str(first_sequence + i), partition_key=f"pk-{i}", shard_id=shard_id)
+        kinesis_record(
+            encode(p), str(first_sequence + i), partition_key=f"pk-{i}", shard_id=shard_id
+        )
         for i, p in enumerate(payloads)
     ]
     return {"Records": records}

@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
         "demo", help="run a camera scenario through the whole pipeline on this machine"
     )
     demo.add_argument("--scenario", type=Path, help="scenario YAML (default: the shipped demo)")
-    demo.add_argument("--speed", type=float, default=10.0, help="time factor (0: as fast as possible)")
+    demo.add_argument(
+        "--speed", type=float, default=10.0, help="time factor (0: as fast as possible)"
+    )
     demo.add_argument(
         "--report", type=Path, default=Path("facewatch-demo-report.html"), help="HTML report file"
     )
@@ -64,14 +66,14 @@ def _unknown_faces(record: ProcessorRecord, thresholds: ThresholdSettings) -> li
     return [classify(entry, thresholds).face_class for entry in record.faces]
 
 
-# ---- demo ------------------------------------------------------------------------------------------
+# ---- demo --------------------------------------------------------------------------------------
 def run_demo(args: argparse.Namespace) -> int:
     from facewatch_tools.local.demo import Demo  # noqa: PLC0415 - loads moto only when run
 
     return Demo(args.scenario, args.speed, args.report, sys.stdout).run()
 
 
-# ---- replay ---------------------------------------------------------------------------------------
+# ---- replay ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class ReplayLine:
     data: bytes
@@ -158,22 +160,27 @@ def run_replay(args: argparse.Namespace) -> int:
 
     rows = [
         IncidentRow(
-            i["incidentId"], i["cameraId"], i["firstSeen"], i["lastSeen"], i["detections"],
-            i["alerted"], i["clipUrl"],
+            i["incidentId"],
+            i["cameraId"],
+            i["firstSeen"],
+            i["lastSeen"],
+            i["detections"],
+            i["alerted"],
+            i["clipUrl"],
         )
         for i in result["incidents"]
     ]
-    faces = result["faces"]
+    faces, notes = result["faces"], result["notifications"]
     out.write(
         f"{result['records']} records, {result['rejected']} rejected; faces: "
         f"{faces['known']} known, {faces['unknown']} unknown, {faces['ignored']} ignored\n\n"
         f"{incident_table(rows) if rows else 'no incidents'}\n\n"
-        f"notifications: {result['notifications']['slack']} Slack, {result['notifications']['sms']} SMS\n"
+        f"notifications: {notes['slack']} Slack, {notes['sms']} SMS\n"
     )
     return 0
 
 
-# ---- canary ------------------------------------------------------------------------------------------
+# ---- canary ------------------------------------------------------------------------------------
 def canary_clients(region: str | None, endpoint_url: str | None) -> Callable[[str], Any]:
     import boto3  # noqa: PLC0415
 
@@ -191,7 +198,9 @@ def canary_clients(region: str | None, endpoint_url: str | None) -> Callable[[st
 def run_canary(args: argparse.Namespace) -> int:
     from facewatch_tools.canary import Canary, CanaryError  # noqa: PLC0415
 
-    canary = Canary(canary_clients(args.region, args.endpoint_url), args.stack, timeout=args.timeout)
+    canary = Canary(
+        canary_clients(args.region, args.endpoint_url), args.stack, timeout=args.timeout
+    )
     started = time.time()
     try:
         result = canary.run()

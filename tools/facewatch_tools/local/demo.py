@@ -11,6 +11,7 @@ from facewatch.alerts import ALERT_DETAIL_TYPE
 from facewatch.classification import FaceClass, classify
 from facewatch.records import ProcessorRecord
 from facewatch.settings import ThresholdSettings
+
 from facewatch_tools.local.outcome import alert_latencies
 from facewatch_tools.local.report import Latencies, html_report, incident_table, summary
 from facewatch_tools.local.scenario import load_scenario
@@ -53,10 +54,13 @@ class Demo:
                 now = time.time()
                 if now - self._last_progress >= 1.0 or count == len(planned):
                     self._last_progress = now
-                    alerts = sum(1 for e in stack.alert_events() if e.detail_type == ALERT_DETAIL_TYPE)
+                    alerts = sum(
+                        1 for e in stack.alert_events() if e.detail_type == ALERT_DETAIL_TYPE
+                    )
                     self.say(
                         f"  t={offset:5.1f} s  records {count:4d}/{len(planned)}  "
-                        f"alerts {alerts}  slack {len(stack.slack.posts)}  sms {len(stack.sms_messages())}"
+                        f"alerts {alerts}  slack {len(stack.slack.posts)}  "
+                        f"sms {len(stack.sms_messages())}"
                     )
 
             playback = play(planned, put, speed=self.speed, on_progress=progress)
@@ -64,7 +68,9 @@ class Demo:
             stack.pump()
             return self._results(stack, playback.put_at, began)
 
-    def _results(self, stack: LocalStack, put_at: list[tuple[SimFrame, float]], began: float) -> int:
+    def _results(
+        self, stack: LocalStack, put_at: list[tuple[SimFrame, float]], began: float
+    ) -> int:
         face_events = next(
             stack.runtimes[stack.deployed.function_by_arn(m.function_arn).name]
             for m in stack.deployed.mappings

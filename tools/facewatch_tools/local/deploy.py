@@ -125,7 +125,7 @@ class Deployment:
         return self.functions[name]
 
 
-# ---- 1. transform ----------------------------------------------------------------------------
+# ---- 1. transform ------------------------------------------------------------------------------
 def transform(
     sam_template: dict[str, Any],
     parameters: dict[str, str],
@@ -241,7 +241,20 @@ def adjust_for_moto(template: dict[str, Any], stack_name: str) -> dict[str, Any]
     return adjusted
 
 
-# ---- 2b. what moto's CloudFormation cannot create: through the service APIs ------------------
+# ---- 2b. what moto's CloudFormation cannot create: through the service APIs --------------------
+def _resolve_sub(arg: Any, parameters: dict[str, str]) -> str | None:
+    text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+    names = {**parameters, **{k: resolve_text(v, parameters) for k, v in extra.items()}}
+    if any(names.get(n) is None for n in re.findall(r"\$\{([^}!]+)\}", text)):
+        return None
+    return re.sub(r"\$\{([^}!]+)\}", lambda m: str(names[m.group(1)]), text)
+
+
+def _resolve_join(arg: Any, parameters: dict[str, str]) -> str | None:
+    parts = [resolve_text(p, parameters) for p in arg[1]]
+    return None if any(p is None for p in parts) else str(arg[0]).join(p or "" for p in parts)
+
+
 def resolve_text(value: Any, parameters: dict[str, str]) -> str | None:
     """A name given as a literal, a parameter Ref, a Sub or a Join of those; None otherwise."""
     if isinstance(value, str | int | float):
@@ -249,19 +262,13 @@ def resolve_text(value: Any, parameters: dict[str, str]) -> str | None:
     if not isinstance(value, dict) or len(value) != 1:
         return None
     ((kind, arg),) = value.items()
-    if kind == "Ref":
-        return parameters.get(str(arg))
-    if kind == "Fn::Sub":
-        text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-        names = {**parameters, **{k: resolve_text(v, parameters) for k, v in extra.items()}}
-        missing = [n for n in re.findall(r"\$\{([^}!]+)\}", text) if names.get(n) is None]
-        if missing:
-            return None
-        return re.sub(r"\$\{([^}!]+)\}", lambda m: str(names[m.group(1)]), text)
-    if kind == "Fn::Join":
-        parts = [resolve_text(p, parameters) for p in arg[1]]
-        return None if any(p is None for p in parts) else str(arg[0]).join(p or "" for p in parts)
-    return None
+    resolvers = {
+        "Ref": lambda a, p: p.get(str(a)),
+        "Fn::Sub": _resolve_sub,
+        "Fn::Join": _resolve_join,
+    }
+    resolver = resolvers.get(kind)
+    return resolver(arg, parameters) if resolver else None
 
 
 def _substitute(node: Any, refs: dict[str, str], attrs: dict[tuple[str, str], str]) -> Any:
@@ -272,7 +279,7 @@ def _substitute(node: Any, refs: dict[str, str], attrs: dict[tuple[str, str], st
             ref = node["Fn::GetAtt"]
             key = tuple(ref) if isinstance(ref, list) else tuple(str(ref).split(".", 1))
             if key in attrs:
-                return attrs[key]  # type: ignore[index]
+                return attrs[key]
         if "Fn::Sub" in node and isinstance(node["Fn::Sub"], str):
             text = node["Fn::Sub"]
             for logical, value in refs.items():
@@ -326,7 +333,7 @@ def create_unsupported(
     return adjusted, created
 
 
-# ---- 3. artifacts and stack ----------------------------------------------------------------------
+# ---- 3. artifacts and stack --------------------------------------------------------------------
 def _zip_dir(path: Path) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -381,7 +388,7 @@ def create_stack(
     return stack
 
 
-# ---- 4. read back -----------------------------------------------------------------------------
+# ---- 4. read back ------------------------------------------------------------------------------
 def _setting_names(variables: dict[str, Any], parameters: dict[str, Any]) -> frozenset[str]:
     """Variables a caller may override: literals and values taken from a template parameter."""
     names = set()

@@ -53,7 +53,9 @@ def _drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
         messages += batch
         sqs.delete_message_batch(
             QueueUrl=url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+            ],
         )
 
 
@@ -95,7 +97,9 @@ class Relay:
             self.delivered += 1
         else:
             self.failures.append(
-                FailedDelivery(spec.rule, spec.target_arn, f"{service} targets are not emulated", body)
+                FailedDelivery(
+                    spec.rule, spec.target_arn, f"{service} targets are not emulated", body
+                )
             )
 
 

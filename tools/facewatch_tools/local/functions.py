@@ -216,7 +216,9 @@ class FunctionRuntime:
             except Exception as exc:
                 record.error = f"{type(exc).__name__}: {exc}"
                 _ROUTER.write(
-                    json.dumps({"level": "ERROR", "message": "function error", "error": record.error})
+                    json.dumps(
+                        {"level": "ERROR", "message": "function error", "error": record.error}
+                    )
                     + "\n"
                 )
                 raise

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from facewatch.records import iso
+
 from facewatch_tools.kinesis_events import kinesis_record
 from facewatch_tools.local.deploy import MappingSpec
 
@@ -84,6 +85,7 @@ class KinesisPoller:
         kinesis: Any,
         sqs: Any,
         invoke: Invoke,
+        *,
         clock: Callable[[], float],
         identity_arn: str,
     ) -> None:
@@ -245,7 +247,9 @@ class KinesisPoller:
             },
         }
         if destination.split(":")[2] == "sqs":
-            self._sqs.send_message(QueueUrl=queue_url(destination, self._sqs), MessageBody=json.dumps(message))
+            self._sqs.send_message(
+                QueueUrl=queue_url(destination, self._sqs), MessageBody=json.dumps(message)
+            )
 
 
 def queue_url(arn: str, sqs: Any) -> str:
@@ -255,9 +259,7 @@ def queue_url(arn: str, sqs: Any) -> str:
 
 
 class SqsPoller:
-    def __init__(
-        self, spec: MappingSpec, sqs: Any, invoke: Invoke, region: str
-    ) -> None:
+    def __init__(self, spec: MappingSpec, sqs: Any, invoke: Invoke, region: str) -> None:
         self.spec = spec
         self._sqs = sqs
         self._invoke = invoke

@@ -36,7 +36,9 @@ def percentile(values: Sequence[float], pct: float) -> float:
 def summary(values: Sequence[float]) -> str:
     if not values:
         return "n/a"
-    return f"p50 {percentile(values, 50):.2f} s, p95 {percentile(values, 95):.2f} s (n={len(values)})"
+    return (
+        f"p50 {percentile(values, 50):.2f} s, p95 {percentile(values, 95):.2f} s (n={len(values)})"
+    )
 
 
 def incident_table(rows: Sequence[IncidentRow]) -> str:
@@ -55,7 +57,9 @@ def incident_table(rows: Sequence[IncidentRow]) -> str:
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    text = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in lines]
+    text = [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in lines
+    ]
     text.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(text)
 
@@ -91,32 +95,48 @@ def _text(obj: Any) -> str:
     return mrkdwn(text) if obj.get("type") == "mrkdwn" else html.escape(text)
 
 
+def _section(block: dict[str, Any]) -> str:
+    parts = [f"<p>{_text(block.get('text'))}</p>"] if block.get("text") else []
+    fields = block.get("fields") or []
+    if fields:
+        cells = "".join(f"<div>{_text(f)}</div>" for f in fields)
+        parts.append(f'<div class="fields">{cells}</div>')
+    accessory = block.get("accessory") or {}
+    if accessory.get("type") == "image":
+        parts.append(f'<img src="{html.escape(accessory.get("image_url", ""))}" alt="">')
+    if accessory.get("type") == "button":
+        parts.append(_button(accessory))
+    return "".join(parts)
+
+
+def _image(block: dict[str, Any]) -> str:
+    source = html.escape(block.get("image_url", ""))
+    return f'<img src="{source}" alt="{html.escape(block.get("alt_text", ""))}">'
+
+
+def _context(block: dict[str, Any]) -> str:
+    items = "".join(f"<span>{_text(e)}</span>" for e in block.get("elements") or [])
+    return f'<div class="context">{items}</div>'
+
+
+def _actions(block: dict[str, Any]) -> str:
+    buttons = "".join(_button(e) for e in block.get("elements") or [])
+    return f'<div class="actions">{buttons}</div>'
+
+
+_BLOCKS: dict[str, Any] = {
+    "header": lambda block: f"<h3>{_text(block.get('text'))}</h3>",
+    "divider": lambda _block: "<hr>",
+    "section": _section,
+    "context": _context,
+    "actions": _actions,
+    "image": _image,
+}
+
+
 def render_block(block: dict[str, Any]) -> str:
-    kind = block.get("type")
-    if kind == "header":
-        return f"<h3>{_text(block.get('text'))}</h3>"
-    if kind == "divider":
-        return "<hr>"
-    if kind == "section":
-        parts = [f"<p>{_text(block.get('text'))}</p>"] if block.get("text") else []
-        fields = block.get("fields") or []
-        if fields:
-            cells = "".join(f"<div>{_text(f)}</div>" for f in fields)
-            parts.append(f'<div class="fields">{cells}</div>')
-        accessory = block.get("accessory") or {}
-        if accessory.get("type") == "image":
-            parts.append(f'<img src="{html.escape(accessory.get("image_url", ""))}" alt="">')
-        if accessory.get("type") == "button":
-            parts.append(_button(accessory))
-        return "".join(parts)
-    if kind == "context":
-        items = "".join(f"<span>{_text(e)}</span>" for e in block.get("elements") or [])
-        return f'<div class="context">{items}</div>'
-    if kind == "actions":
-        return f'<div class="actions">{"".join(_button(e) for e in block.get("elements") or [])}</div>'
-    if kind == "image":
-        return f'<img src="{html.escape(block.get("image_url", ""))}" alt="{html.escape(block.get("alt_text", ""))}">'
-    return f"<pre>{html.escape(str(block))}</pre>"
+    render = _BLOCKS.get(str(block.get("type")))
+    return str(render(block)) if render else f"<pre>{html.escape(str(block))}</pre>"
 
 
 def _button(element: dict[str, Any]) -> str:
@@ -132,20 +152,41 @@ def render_slack(post: SlackPost) -> str:
     blocks = list(payload.get("blocks") or [])
     for attachment in payload.get("attachments") or []:
         blocks += attachment.get("blocks") or []
-    body = "".join(render_block(b) for b in blocks) or f"<p>{mrkdwn(str(payload.get('text', '')))}</p>"
-    return f'<div class="slack"><div class="who">facewatch <span>APP</span> &middot; #{html.escape(post.route)}</div>{body}</div>'
+    body = (
+        "".join(render_block(b) for b in blocks) or f"<p>{mrkdwn(str(payload.get('text', '')))}</p>"
+    )
+    who = f"facewatch <span>APP</span> &middot; #{html.escape(post.route)}"
+    return f'<div class="slack"><div class="who">{who}</div>{body}</div>'
 
 
 _STYLE = """
 body{font:14px/1.45 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em;color:#1d1c1d}
 table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}
-.yes{color:#b00020;font-weight:600}.slack{border:1px solid #ddd;border-radius:8px;padding:10px 14px;
-margin:10px 0;max-width:640px}.who{font-weight:700}.who span{font-size:10px;background:#eee;padding:1px 3px}
-.fields{display:grid;grid-template-columns:1fr 1fr;gap:4px 16px}.context{color:#616061;font-size:12px}
-.context span{margin-right:8px}.button{display:inline-block;border:1px solid #bbb;border-radius:4px;
-padding:3px 10px;margin-right:6px;text-decoration:none;color:#1d1c1d}img{max-width:120px}
+.yes{color:#b00020;font-weight:600}
+.slack{border:1px solid #ddd;border-radius:8px;padding:10px 14px;margin:10px 0;max-width:640px}
+.who{font-weight:700}.who span{font-size:10px;background:#eee;padding:1px 3px}
+.fields{display:grid;grid-template-columns:1fr 1fr;gap:4px 16px}
+.context{color:#616061;font-size:12px}.context span{margin-right:8px}
+.button{display:inline-block;border:1px solid #bbb;border-radius:4px;padding:3px 10px;
+margin-right:6px;text-decoration:none;color:#1d1c1d}img{max-width:120px}
 pre{background:#f6f6f6;padding:8px;overflow:auto;max-width:900px}
 """
+
+
+def _incident_row(row: IncidentRow) -> str:
+    status = "alerted" if row.alerted else "below threshold"
+    clip = f'<a href="{html.escape(row.clip_url)}">clip</a>' if row.clip_url else ""
+    cells = [
+        html.escape(row.incident_id),
+        html.escape(row.camera_id),
+        row.first_seen,
+        row.last_seen,
+        str(row.detections),
+        f'<span class="{"yes" if row.alerted else "no"}">{status}</span>',
+        html.escape(row.closest_employee or ""),
+        clip,
+    ]
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
 def html_report(
@@ -158,14 +199,7 @@ def html_report(
     latencies: Latencies,
     notes: Sequence[str] = (),
 ) -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(r.incident_id)}</td><td>{html.escape(r.camera_id)}</td>"
-        f"<td>{r.first_seen}</td><td>{r.last_seen}</td><td>{r.detections}</td>"
-        f'<td class="{"yes" if r.alerted else "no"}">{"alerted" if r.alerted else "below threshold"}</td>'
-        f"<td>{html.escape(r.closest_employee or '')}</td>"
-        f"<td>{f'<a href={html.escape(r.clip_url)!r}>clip</a>' if r.clip_url else ''}</td></tr>"
-        for r in incidents
-    )
+    rows = "".join(_incident_row(r) for r in incidents)
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
@@ -173,7 +207,8 @@ def html_report(
         f"Record to Slack message: {summary(latencies.to_slack)}</p>",
         *(f"<p><i>{html.escape(n)}</i></p>" for n in notes),
         "<h2>Incidents</h2><table><tr><th>Incident</th><th>Camera</th><th>First seen (UTC)</th>"
-        f"<th>Last seen</th><th>Frames</th><th>Status</th><th>Closest employee</th><th>Clip</th></tr>{rows}</table>",
+        "<th>Last seen</th><th>Frames</th><th>Status</th><th>Closest employee</th><th>Clip</th>"
+        f"</tr>{rows}</table>",
         f"<h2>Slack ({len(slack)})</h2>",
         *(render_slack(p) for p in slack),
         f"<h2>SMS ({len(sms)})</h2><ul>",

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
 from facewatch.inventory import Camera, Site
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_SCENARIO = "default.yaml"
 
@@ -37,7 +36,9 @@ class Scenario(BaseModel):
     seed: int = 7
     fps: float = Field(default=2.0, gt=0, le=30, description="Analysed frames a second")
     idle_frame_seconds: float = Field(
-        default=5.0, gt=0, description="A camera with nobody in view still reports a frame this often"
+        default=5.0,
+        gt=0,
+        description="A camera with nobody in view still reports a frame this often",
     )
     duration_seconds: float | None = Field(default=None, gt=0, le=3600)
     sites: list[Site] = Field(min_length=1)
@@ -82,7 +83,8 @@ def parse_scenario(text: str, source: str) -> Scenario:
         raise ScenarioError(f"{source}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(scenario)'}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or '(scenario)'}: {e['msg']}"
+            for e in exc.errors()
         )
         raise ScenarioError(f"{source}: {problems}") from exc
 
@@ -90,6 +92,8 @@ def parse_scenario(text: str, source: str) -> Scenario:
 def load_scenario(path: Path | None = None) -> Scenario:
     """The given scenario file, or the default scenario shipped with facewatch."""
     if path is None:
-        text = resources.files("facewatch_tools").joinpath("scenarios", DEFAULT_SCENARIO).read_text()
+        text = (
+            resources.files("facewatch_tools").joinpath("scenarios", DEFAULT_SCENARIO).read_text()
+        )
         return parse_scenario(text, f"facewatch_tools/scenarios/{DEFAULT_SCENARIO}")
     return parse_scenario(path.read_text(encoding="utf-8"), str(path))

@@ -59,7 +59,9 @@ def _face(visit: Visit, t: float, employee: bool, rng: random.Random) -> FaceSpe
     yaw = round(rng.uniform(-15, 15), 1)
     confidence = round(rng.uniform(99.0, 99.95), 2)
     if employee:
-        return FaceSpec(visit.person, round(rng.uniform(92.0, 99.6), 2), confidence, yaw=yaw, **base)
+        return FaceSpec(
+            visit.person, round(rng.uniform(92.0, 99.6), 2), confidence, yaw=yaw, **base
+        )
     return FaceSpec(None, confidence=confidence, yaw=yaw, **base)
 
 
@@ -95,7 +97,7 @@ def play(
     sleep: Callable[[float], None] = time.sleep,
     on_progress: Callable[[float, int], None] | None = None,
 ) -> Playback:
-    """Put the frames when they are due: at ``offset / speed`` after the start (speed 0: at once)."""
+    """Put each frame when due: ``offset / speed`` seconds after the start (speed 0: at once)."""
     playback = Playback()
     started = clock()
     index = 0

@@ -65,13 +65,15 @@ class SlackSink:
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("sink not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def url(self, route: str = "default") -> str:
         return f"{self.base_url}/hooks/{route}"
 
-    def fail_next(self, status: int = 500, *, retry_after: int | None = None, times: int = 1) -> None:
+    def fail_next(
+        self, status: int = 500, *, retry_after: int | None = None, times: int = 1
+    ) -> None:
         with self._lock:
             self._failures += [_Failure(status, retry_after) for _ in range(times)]
 
@@ -110,7 +112,7 @@ class SlackSink:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return  # the sink keeps its own record; no access log on stderr
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -1,9 +1,9 @@
 """The local stack: moto + the project's template + the runner that does what moto does not.
 
-    with LocalStack() as stack:
-        stack.put_records(...)      # or the simulator
-        stack.pump()                # run mappings, relays and taps until nothing moves
-        stack.incidents(), stack.alert_events(), stack.slack.posts, stack.sms_messages()
+with LocalStack() as stack:
+    stack.put_records(...)      # or the simulator
+    stack.pump()                # run mappings, relays and taps until nothing moves
+    stack.incidents(), stack.alert_events(), stack.slack.posts, stack.sms_messages()
 """
 
 from __future__ import annotations
@@ -138,8 +138,12 @@ class LocalStack:
             if mapping.source_service == "kinesis":
                 role = f"arn:aws:iam::{self.account_id}:role/{runtime.spec.name}"
                 poller = KinesisPoller(
-                    mapping, self.client("kinesis"), self.client("sqs"), runtime.invoke,
-                    self.clock, role,
+                    mapping,
+                    self.client("kinesis"),
+                    self.client("sqs"),
+                    runtime.invoke,
+                    clock=self.clock,
+                    identity_arn=role,
                 )
             elif mapping.source_service == "sqs":
                 poller = SqsPoller(mapping, self.client("sqs"), runtime.invoke, self.region)
@@ -194,7 +198,7 @@ class LocalStack:
             self._background.join(timeout=30)
             self._background = None
 
-    # ---- input ------------------------------------------------------------------------------------
+    # ---- input ----------------------------------------------------------------------------------
     @property
     def detections_stream(self) -> str:
         return self.deployed.outputs["DetectionsStreamName"]
@@ -222,7 +226,7 @@ class LocalStack:
             arn = kvs.create_stream(StreamName=camera_id, DataRetentionInHours=24)["StreamARN"]
         return arn
 
-    # ---- what happened ------------------------------------------------------------------------------
+    # ---- what happened --------------------------------------------------------------------------
     def alert_events(self) -> list[BusEvent]:
         return [e for tap in self.taps for e in tap.events]
 
