@@ -63,7 +63,7 @@ def test_lambda_sns_and_sqs_targets_all_receive_a_matching_event(targets: LocalS
     assert len(full) == 1
     assert full[0]["detail"]["incidentId"] == "INC-A"
     assert full[0]["detail-type"] == "Unknown Face Detected"
-    assert full[0]["region"] == targets.region
+    assert full[0]["account"] == targets.account_id
     assert {"summary": "INC-A"} in events  # the InputTransformer was applied
     assert {r["function"] for r in recorded} == {"targets-dev-recorder"}
     [copy] = _drain(targets, "TopicCopyQueueUrl")
@@ -76,8 +76,12 @@ def test_lambda_sns_and_sqs_targets_all_receive_a_matching_event(targets: LocalS
 def test_a_non_matching_event_reaches_only_its_own_rule(targets: LocalStack) -> None:
     _put(targets, "somebody-else", {"incidentId": "INC-B", "cameraId": "cam-1"})
     targets.pump()
-    events = [r["event"] for r in _drain(targets, "RecordQueueUrl")]
+    bodies = _drain(targets, "RecordQueueUrl")
+    events = [r["event"] for r in bodies if "event" in r]
     assert [e["source"] for e in events] == ["somebody-else"]
+    # SQS targets of the same rule, with InputPath and with a constant Input
+    assert {"incidentId": "INC-B", "cameraId": "cam-1"} in bodies
+    assert {"constant": True} in bodies
     assert _drain(targets, "TopicCopyQueueUrl") == []
     assert not [p for p in targets.slack.posts if "INC-B" in p.text()]
 
@@ -96,6 +100,7 @@ def test_slack_429_and_500_are_retried_through_the_queue(targets: LocalStack) ->
 def test_a_failing_lambda_target_is_retried_then_reported(targets: LocalStack) -> None:
     _put(targets, "somebody-else", {"fail": True})
     targets.pump()
+    _drain(targets, "RecordQueueUrl")
     [failure] = [f for f in targets.failed_deliveries() if "asked to fail" in f.error]
     assert failure.rule == "OtherRule"
     runtime = targets.runtimes["targets-dev-recorder"]

@@ -33,7 +33,9 @@ from facewatch_tools.template import ROOT, load_template, parameter_defaults
 
 ARTIFACTS_PREFIX = "facewatch-local-artifacts"  # + account id: bucket names are global
 # Targets moto's EventBridge delivers itself (SQS queues, log groups, buses, archives).
-_MOTO_DELIVERS = {"sqs", "logs", "events"}
+# Targets moto's EventBridge delivers itself. SQS is relayed too: moto ignores a target's
+# Input and InputPath and leaves "account" out of the event it delivers.
+_MOTO_DELIVERS = {"logs", "events"}
 _TYPE_SERVICE = {
     "AWS::Lambda::Function": "lambda",
     "AWS::Lambda::Alias": "lambda",
@@ -90,6 +92,7 @@ class RelaySpec:
     target_id: str
     queue_url: str
     target_arn: str
+    options: dict[str, Any] = field(default_factory=dict)  # Input, InputPath, MessageGroupId
 
     @property
     def target_service(self) -> str:
@@ -222,6 +225,13 @@ def adjust_for_moto(template: dict[str, Any], stack_name: str) -> dict[str, Any]
             outputs[relay] = {
                 "Value": {"Fn::Join": ["|", [logical_id, target["Id"], target["Arn"]]]}
             }
+            options = {
+                "Input": target.pop("Input", None),
+                "InputPath": target.pop("InputPath", None),
+                "MessageGroupId": (target.pop("SqsParameters", None) or {}).get("MessageGroupId"),
+                "InputTransformer": "InputTransformer" in target,
+            }
+            outputs[f"{relay}Options"] = {"Value": json.dumps(options)}
             target["Arn"] = {"Fn::GetAtt": [relay, "Arn"]}
     for bus in sorted(buses):
         tap = f"LocalTap{bus}"
@@ -515,10 +525,13 @@ def deploy(request: DeployRequest, client: Any, region: str) -> Deployment:
     )
     deployment.mappings = read_mappings(client("lambda"), deployment.functions)
     for key, value in outputs.items():
-        if key.startswith("LocalRelay"):
+        if key.startswith("LocalRelay") and not key.endswith("Options"):
             rule, target_id, target_arn = value.split("|", 2)
+            options = json.loads(outputs[f"{key}Options"])
             # the output is named like the relay queue; a queue's physical id is its URL
-            deployment.relays.append(RelaySpec(rule, target_id, resources[key][1], target_arn))
+            deployment.relays.append(
+                RelaySpec(rule, target_id, resources[key][1], target_arn, options)
+            )
         elif key.startswith("LocalTap"):
             bus, queue_url = value.split("|", 1)
             deployment.taps[bus] = queue_url

@@ -1,9 +1,10 @@
-"""EventBridge delivery where moto stops: rule targets that are Lambda functions or SNS topics.
+"""EventBridge delivery where moto stops: Lambda, SNS and SQS rule targets.
 
-moto matches each rule's pattern and applies its Input/InputPath/InputTransformer, then puts
-the event in the target's relay queue (see deploy.py). The relay delivers it like EventBridge:
-a Lambda target is an asynchronous invocation (the function's own retries: two more attempts
-after a function error, as Lambda's default), an SNS target a Publish to the topic in moto.
+moto matches each rule's pattern and applies its InputTransformer, then puts the event in the
+target's relay queue (see deploy.py). The relay finishes the target's input as EventBridge
+does (Input, InputPath, the event's "account" that moto leaves out) and delivers it: a Lambda
+target is an asynchronous invocation (the function's own retries: two more attempts after a
+function error, as Lambda's default), an SNS target a Publish, an SQS target a SendMessage.
 The tap keeps every event published on each bus, with the time the runner saw it.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from facewatch_tools.local.deploy import RelaySpec
+from facewatch_tools.local.poller import queue_url
 
 ASYNC_RETRIES = 2
 
@@ -59,12 +61,21 @@ def _drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
         )
 
 
+def json_path(event: Any, path: str) -> Any:
+    """A target's InputPath: ``$``, ``$.detail``, ``$.detail.camera`` (dotted keys only)."""
+    value = event
+    for key in [k for k in path.removeprefix("$").split(".") if k]:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
 @dataclass
 class Relay:
     spec: RelaySpec
     sqs: Any
     sns: Any
     invoke_async: Callable[[str, Any], None]  # (function arn, event); raises on a function error
+    account_id: str = ""
     failures: list[FailedDelivery] = field(default_factory=list)
     delivered: int = 0
 
@@ -74,9 +85,24 @@ class Relay:
             self._deliver(message["Body"])
         return len(messages)
 
+    def _input(self, body: str) -> str:
+        """The target's input from the event moto relayed (already transformed if it has an
+        InputTransformer)."""
+        options = self.spec.options
+        if options.get("InputTransformer"):
+            return body
+        if options.get("Input") is not None:
+            return str(options["Input"])
+        event = json.loads(body)
+        event.setdefault("account", self.account_id)
+        if options.get("InputPath"):
+            return json.dumps(json_path(event, str(options["InputPath"])))
+        return json.dumps(event)
+
     def _deliver(self, body: str) -> None:
         spec = self.spec
         service = spec.target_service
+        body = self._input(body)
         if service == "lambda":
             try:
                 payload: Any = json.loads(body)
@@ -94,6 +120,14 @@ class Relay:
             self.failures.append(FailedDelivery(spec.rule, spec.target_arn, error, body))
         elif service == "sns":
             self.sns.publish(TopicArn=spec.target_arn, Message=body)
+            self.delivered += 1
+        elif service == "sqs":
+            extra = {}
+            if spec.options.get("MessageGroupId"):
+                extra["MessageGroupId"] = str(spec.options["MessageGroupId"])
+            self.sqs.send_message(
+                QueueUrl=queue_url(spec.target_arn, self.sqs), MessageBody=body, **extra
+            )
             self.delivered += 1
         else:
             self.failures.append(

@@ -153,7 +153,13 @@ class LocalStack:
             self.pollers.append(poller)
         for relay in deployment.relays:
             self.relays.append(
-                Relay(relay, self.client("sqs"), self.client("sns"), self._invoke_arn)
+                Relay(
+                    relay,
+                    self.client("sqs"),
+                    self.client("sns"),
+                    self._invoke_arn,
+                    account_id=self.account_id,
+                )
             )
         for bus, url in deployment.taps.items():
             self.taps.append(Tap(bus, url, self.client("sqs"), self.clock))
