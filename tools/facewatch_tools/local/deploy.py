@@ -45,7 +45,8 @@ _TYPE_SERVICE = {
     "AWS::Logs::LogGroup": "logs",
     "AWS::Events::EventBus": "events",
 }
-_ARN_SERVICE = re.compile(r"^arn:[^:]+:([a-z0-9-]+):")
+# arn:<partition or ${AWS::Partition}>:<service>:...
+_ARN_SERVICE = re.compile(r"^arn:(?:\$\{[^}]*\}|[^:]+):([a-z0-9-]+):")
 
 
 class DeployError(RuntimeError):
@@ -183,7 +184,7 @@ def target_service(arn: Any, resources: dict[str, Any]) -> str:
             logical = arn["Ref"]
         elif "Fn::Sub" in arn:
             text = arn["Fn::Sub"] if isinstance(arn["Fn::Sub"], str) else arn["Fn::Sub"][0]
-            found = re.search(r"^arn:[^:]+:([a-z0-9-]+):", text)
+            found = _ARN_SERVICE.match(text)
             return found.group(1) if found else ""
         else:
             return ""

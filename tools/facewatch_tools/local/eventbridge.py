@@ -143,13 +143,16 @@ class Tap:
     queue_url: str
     sqs: Any
     clock: Callable[[], float]
+    account_id: str = ""
     events: list[BusEvent] = field(default_factory=list)
 
     def poll(self, *, drain: bool = False) -> int:
         messages = _drain_queue(self.sqs, self.queue_url)
         now = self.clock()
         for message in messages:
-            self.events.append(BusEvent(self.bus, now, json.loads(message["Body"])))
+            event = json.loads(message["Body"])
+            event.setdefault("account", self.account_id)  # moto leaves it out
+            self.events.append(BusEvent(self.bus, now, event))
         return len(messages)
 
     def backlog(self) -> int:

@@ -162,7 +162,7 @@ class LocalStack:
                 )
             )
         for bus, url in deployment.taps.items():
-            self.taps.append(Tap(bus, url, self.client("sqs"), self.clock))
+            self.taps.append(Tap(bus, url, self.client("sqs"), self.clock, self.account_id))
 
     def _invoke_arn(self, arn: str, event: Any) -> None:
         self.runtimes[self.deployed.function_by_arn(arn).name].invoke(event)
