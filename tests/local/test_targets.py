@@ -110,9 +110,14 @@ def test_a_failing_lambda_target_is_retried_then_reported(targets: LocalStack) -
 def test_a_schedule_runs_on_demand(targets: LocalStack) -> None:
     [schedule] = targets.deployed.schedules
     assert (schedule.rule, schedule.expression) == ("NightlyRule", "rate(1 hour)")
-    targets.invoke("RecorderFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
+    assert targets.run_schedule("NightlyRule") == 1
     [recorded] = _drain(targets, "RecordQueueUrl")
-    assert recorded["event"]["detail-type"] == "Scheduled Event"
+    event = recorded["event"]
+    assert (event["source"], event["detail-type"]) == ("aws.events", "Scheduled Event")
+    assert event["resources"][0].endswith(":rule/" + targets.deployed.physical_id("NightlyRule"))
+    targets.invoke("RecorderFunction", {"detail-type": "direct"})
+    [direct] = _drain(targets, "RecordQueueUrl")
+    assert direct["event"] == {"detail-type": "direct"}
 
 
 def test_the_slack_secret_points_at_the_sink(targets: LocalStack) -> None:

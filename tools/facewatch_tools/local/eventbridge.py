@@ -82,7 +82,7 @@ class Relay:
     def poll(self, *, drain: bool = False) -> int:
         messages = _drain_queue(self.sqs, self.spec.queue_url)
         for message in messages:
-            self._deliver(message["Body"])
+            self.deliver(message["Body"])
         return len(messages)
 
     def _input(self, body: str) -> str:
@@ -99,7 +99,8 @@ class Relay:
             return json.dumps(json_path(event, str(options["InputPath"])))
         return json.dumps(event)
 
-    def _deliver(self, body: str) -> None:
+    def deliver(self, body: str) -> None:
+        """Deliver one event (as moto relayed it) to the target."""
         spec = self.spec
         service = spec.target_service
         body = self._input(body)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, Self
+
+from facewatch.records import iso
 
 from facewatch_tools.local.deploy import Deployment, DeployRequest, deploy
 from facewatch_tools.local.eventbridge import BusEvent, FailedDelivery, Relay, Tap
@@ -174,6 +177,28 @@ class LocalStack:
             if function in (runtime.spec.name, runtime.spec.logical_id):
                 return runtime.invoke(event)
         raise KeyError(function)
+
+    def run_schedule(self, rule: str) -> int:
+        """Fire a schedule rule once (moto runs no schedules): each target gets the Scheduled
+        Event EventBridge would send. ``rule`` is the rule's logical id; returns the targets."""
+        name = self.deployed.physical_id(rule)
+        event = json.dumps(
+            {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": self.account_id,
+                "time": iso(self.clock()).replace(".000Z", "Z"),
+                "region": self.region,
+                "resources": [f"arn:aws:events:{self.region}:{self.account_id}:rule/{name}"],
+                "detail": {},
+            }
+        )
+        relays = [r for r in self.relays if r.spec.rule == rule]
+        for relay in relays:
+            relay.deliver(event)
+        return len(relays)
 
     def pump(self, *, drain: bool = True, max_rounds: int = 500) -> int:
         """Run every mapping, relay and tap until a whole round moves nothing."""
