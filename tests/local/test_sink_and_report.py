@@ -91,3 +91,30 @@ def test_percentiles() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == pytest.approx(50.5)
     assert percentile(values, 95) == pytest.approx(95.05)
+
+
+def test_latency_runs_from_the_record_that_made_the_incident_alert() -> None:
+    from facewatch_tools.local.eventbridge import BusEvent  # noqa: PLC0415
+    from facewatch_tools.local.outcome import alert_latencies  # noqa: PLC0415
+
+    first = 1795000000.0
+    puts = [
+        (first, "cam", True, 100.0),  # opens the incident
+        (first + 0.5, "cam", False, 100.2),  # an employee: not a detection
+        (first + 1.0, "cam", True, 100.5),  # the 2nd detection: the incident alerts
+        (first + 1.5, "cam", True, 100.9),
+        (first + 1.0, "other", True, 100.5),
+    ]
+    alert = BusEvent(
+        "bus",
+        101.7,
+        {
+            "detail-type": "Unknown Face Detected",
+            "detail": {
+                "incidentId": "INC-1",
+                "cameraId": "cam",
+                "firstSeen": "2026-11-18T11:06:40.000Z",
+            },
+        },
+    )
+    assert alert_latencies(puts, [alert], min_detections=2) == {"INC-1": pytest.approx(1.2)}

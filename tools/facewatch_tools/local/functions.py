@@ -141,10 +141,8 @@ class FunctionRuntime:
         saved_env = dict(os.environ)
         saved_session = boto3.DEFAULT_SESSION
         saved_stdout = sys.stdout
-        for key in list(os.environ):
-            if key.startswith(_SCRUBBED_PREFIXES):
-                del os.environ[key]
-        os.environ.update(self._runtime_env())
+        inside = {k: v for k, v in saved_env.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+        _set_environ({**inside, **self._runtime_env()})
         if self._session is None:
             self._session = new_session()  # reads this function's credentials and region
             route_archived_media(self._session.events, self.endpoint_url)
@@ -160,8 +158,7 @@ class FunctionRuntime:
             _ROUTER.sink = None
             sys.stdout = saved_stdout
             boto3.DEFAULT_SESSION = saved_session
-            os.environ.clear()
-            os.environ.update(saved_env)
+            _set_environ(saved_env)
             self.log.extend(lines)
             del self.log[:-MAX_LOG_LINES]
 
@@ -244,6 +241,15 @@ class FunctionRuntime:
                         float(v) for v in values if isinstance(v, int | float)
                     )
         return totals
+
+
+def _set_environ(target: Mapping[str, str]) -> None:
+    """Change only what differs: other threads (moto's server) read the environment too."""
+    for key in [k for k in os.environ if k not in target]:
+        del os.environ[key]
+    for key, value in target.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def _route_stream_handlers() -> None:
