@@ -126,3 +126,8 @@ def test_the_slack_secret_points_at_the_sink(targets: LocalStack) -> None:
         targets.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
     )
     assert value == {"default": targets.slack.url("default"), "ops": targets.slack.url("ops")}
+
+
+def test_sms_sent_through_sns_are_listed(targets: LocalStack) -> None:
+    targets.client("sns").publish(PhoneNumber="+821012345678", Message="INC-D at cam-1")
+    assert ("+821012345678", "INC-D at cam-1") in targets.sms_messages()

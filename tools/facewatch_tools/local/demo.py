@@ -17,11 +17,23 @@ from facewatch_tools.local.report import Latencies, html_report, incident_table,
 from facewatch_tools.local.scenario import load_scenario
 from facewatch_tools.local.simulator import SimFrame, frames, play
 from facewatch_tools.local.stack import LocalStack
+from facewatch_tools.template import ROOT
 
 
 class Demo:
-    def __init__(self, scenario: Path | None, speed: float, report: Path, out: TextIO) -> None:
+    def __init__(
+        self,
+        scenario: Path | None,
+        speed: float,
+        report: Path,
+        out: TextIO,
+        *,
+        template_path: Path | None = None,
+        root: Path | None = None,
+    ) -> None:
         self.scenario = load_scenario(scenario)
+        self.template_path = template_path or ROOT / "template.yaml"
+        self.root = root
         self.speed = speed
         self.report = report
         self.out = out
@@ -36,7 +48,9 @@ class Demo:
         scenario = self.scenario
         self.say(f"facewatch demo: {scenario.name} ({scenario.duration:.0f} s at {self.speed:g}x)")
         self.say("starting the local stack: moto on 127.0.0.1, the project's template.yaml ...")
-        with LocalStack(slack_routes=scenario.slack_routes()) as stack:
+        with LocalStack(
+            template_path=self.template_path, root=self.root, slack_routes=scenario.slack_routes()
+        ) as stack:
             deployed = stack.deployed
             self.say(
                 f"  {stack.stack_name} up in {time.time() - began:.1f} s at {stack.endpoint.url}: "
