@@ -31,6 +31,7 @@ from facewatch_tools.local.server import new_session, route_archived_media
 
 _INVOKE_LOCK = threading.RLock()
 MAX_LOG_LINES = 5000
+_MODULE_PREFIX = "facewatch_local_fn_"  # a handler module's unique name in sys.modules
 # Variables of the calling process a function must not inherit (they would point it at real
 # AWS or another profile). The runner sets the AWS ones itself.
 _SCRUBBED_PREFIXES = ("AWS_", "POWERTOOLS_", "_X_AMZN", "LAMBDA_")
@@ -109,6 +110,7 @@ class FunctionRuntime:
     invocations: list[Invocation] = field(default_factory=list)
     _module: ModuleType | None = None
     _session: boto3.Session | None = None
+    _private: dict[str, ModuleType] = field(default_factory=dict)
 
     @property
     def environment(self) -> dict[str, str]:
@@ -165,31 +167,40 @@ class FunctionRuntime:
     def _cold_start(self) -> ModuleType:
         module_path, _, _ = self.spec.handler.rpartition(".")
         source = self.spec.code_dir / (module_path.replace(".", "/") + ".py")
-        name = f"facewatch_local_fn_{uuid.uuid4().hex[:8]}_{module_path.replace('.', '_')}"
+        name = f"{_MODULE_PREFIX}{uuid.uuid4().hex[:8]}_{module_path.replace('.', '_')}"
         spec = importlib.util.spec_from_file_location(name, source)
         if spec is None or spec.loader is None:
             raise ImportError(f"{self.spec.name}: no handler module at {source}")
         module = importlib.util.module_from_spec(spec)
-        before = set(sys.modules)
-        sys.path.insert(0, str(self.spec.code_dir))
-        try:
-            spec.loader.exec_module(module)
-        finally:
-            sys.path.remove(str(self.spec.code_dir))
-            # Sibling modules of this function's code stay private to it (another function
-            # may have a module of the same name).
-            code_dir = str(self.spec.code_dir)
-            for added in set(sys.modules) - before:
-                path = getattr(sys.modules[added], "__file__", None) or ""
-                if path.startswith(code_dir):
-                    del sys.modules[added]
+        # Registered under its unique name: pydantic and dataclasses look classes' modules up.
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
         _route_stream_handlers()
         return module
+
+    @contextmanager
+    def _code_path(self) -> Iterator[None]:
+        """The function's directory on sys.path, its own modules in sys.modules, while it runs.
+
+        Sibling modules (``import formatting``) stay private to the function: another function
+        may have a module of the same name.
+        """
+        code_dir = str(self.spec.code_dir)
+        sys.path.insert(0, code_dir)
+        sys.modules.update(self._private)
+        try:
+            yield
+        finally:
+            sys.path.remove(code_dir)
+            for name, module in list(sys.modules.items()):
+                path = getattr(module, "__file__", None) or ""
+                if path.startswith(code_dir + os.sep) and not name.startswith(_MODULE_PREFIX):
+                    self._private[name] = sys.modules.pop(name)
 
     def invoke(self, event: Any) -> Any:
         """Invoke synchronously (RequestResponse); a function error raises."""
         spec = self.spec
-        with _INVOKE_LOCK, self._process():
+        with _INVOKE_LOCK, self._process(), self._code_path():
             now = self.clock()
             request_id = str(uuid.uuid4())
             record = Invocation(spec.name, request_id, now)
