@@ -5,8 +5,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from facewatch_tools.local import LocalStack
 
+from facewatch_tools.local import LocalStack
 from tests.conftest import FIXTURES
 
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from facewatch_tools.canary import Canary
 from facewatch_tools.cli import main
 from facewatch_tools.local import LocalStack

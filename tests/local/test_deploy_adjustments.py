@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+
 from facewatch_tools.local.deploy import adjust_for_moto, resolve_text, target_service
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
-TEMPLATE = {
+TEMPLATE: dict[str, Any] = {
     "Resources": {
         "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "b"}},
         "Fn": {"Type": "AWS::Lambda::Function", "Properties": {}},

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from facewatch_tools.local import LocalStack
 
 pytestmark = pytest.mark.integration

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from facewatch_tools.frames import FaceSpec, frame_record
 from facewatch_tools.local import LocalStack
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+
 from facewatch_tools.local import LocalStack
 from facewatch_tools.local.deploy import MappingSpec
 from facewatch_tools.local.poller import KinesisPoller

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from facewatch_tools.cli import main
 
+from facewatch_tools.cli import main
 from tests.local.conftest import sample_lines
 
 pytestmark = pytest.mark.integration

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from facewatch.classification import FaceClass, classify
 from facewatch.records import ProcessorRecord
 from facewatch.settings import ThresholdSettings

@@ -8,6 +8,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+
 from facewatch_tools.local.outcome import IncidentRow
 from facewatch_tools.local.report import Latencies, html_report, mrkdwn, percentile, render_block
 from facewatch_tools.local.slack_sink import SlackPost, SlackSink

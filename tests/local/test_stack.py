@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+
 from facewatch.alerts import ALERT_DETAIL_TYPE
 from facewatch_tools.frames import FaceSpec, frame_record
 from facewatch_tools.local import LocalStack

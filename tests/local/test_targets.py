@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from facewatch_tools.local import LocalStack
 
+from facewatch_tools.local import LocalStack
 from tests.local.conftest import LOCAL_FIXTURES
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,6 @@ from typing import Any
 
 from facewatch.incidents import incident_id_for
 from facewatch.records import CANARY_CAMERA_PREFIX, ProcessorRecord
-
 from facewatch_tools.frames import FaceSpec, frame_record
 
 DEFAULT_FRAMES = 5  # when the function's MIN_DETECTIONS cannot be read

@@ -11,7 +11,6 @@ from facewatch.alerts import ALERT_DETAIL_TYPE
 from facewatch.classification import FaceClass, classify
 from facewatch.records import ProcessorRecord
 from facewatch.settings import ThresholdSettings
-
 from facewatch_tools.local.outcome import alert_latencies
 from facewatch_tools.local.report import Latencies, html_report, incident_table, summary
 from facewatch_tools.local.scenario import load_scenario

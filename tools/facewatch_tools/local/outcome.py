@@ -15,7 +15,6 @@ from facewatch.alerts import ALERT_DETAIL_TYPE
 from facewatch.incident_store import deserialize
 from facewatch.incidents import CameraState
 from facewatch.records import iso
-
 from facewatch_tools.local.eventbridge import BusEvent
 
 

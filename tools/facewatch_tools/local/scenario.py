@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any, Self
 
 import yaml
-from facewatch.inventory import Camera, Site
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from facewatch.inventory import Camera, Site
 
 DEFAULT_SCENARIO = "default.yaml"
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Protocol, Self
 
 from facewatch.records import iso
-
 from facewatch_tools.local.deploy import Deployment, DeployRequest, deploy
 from facewatch_tools.local.eventbridge import BusEvent, FailedDelivery, Relay, Tap
 from facewatch_tools.local.functions import FunctionRuntime
