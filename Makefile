@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "facewatch needs Python >= 3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check uv==0.13.9
-	$(UV) pip install -q -p $(PY) -e '.[dev]'
+	$(UV) pip install -q --compile-bytecode -p $(PY) -e '.[dev]'
 	touch $@
 
 $(TOOLS)/.installed: $(VENV)/.installed

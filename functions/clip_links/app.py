@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+
 from facewatch.clip_player import ClipDeps, serve_clip
 from facewatch.clips import KvsClipProvider
 from facewatch.history import IncidentHistory

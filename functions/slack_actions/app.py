@@ -11,6 +11,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
+
 from facewatch.eventbus import EventBridgePublisher
 from facewatch.history import IncidentHistory
 from facewatch.observability import logger, metrics, tracer
@@ -23,11 +29,6 @@ from facewatch.slack_actions import (
     WebhookResponder,
     handle_slack_request,
 )
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-)
-from slack_sdk.webhook import WebhookClient
 
 settings = SlackActionsSettings.from_env()  # fails the cold start with a clear message
 app = APIGatewayHttpResolver()

@@ -10,12 +10,13 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from facewatch.alerts import CameraLocation
-from facewatch.incident_store import DynamoIncidentStore, _item
+from facewatch.incident_store import DynamoIncidentStore, to_item
 from facewatch.incidents import FaceSummary, IncidentState
 from facewatch.records import iso
 from facewatch_tools.template import resource
-from moto import mock_aws
 
 TABLE = "facewatch-test-incidents"
 REGION = "ap-northeast-2"
@@ -97,11 +98,11 @@ def incident_item(
     **extra: Any,
 ) -> dict[str, Any]:
     """An incident item exactly as face_events writes it, then moved to ``status``."""
-    item = store._incident_item(incident, CameraLocation(site_id=site))
+    item = store.incident_item(incident, CameraLocation(site_id=site))
     if status != "open":
         item["status"] = {"S": status}
         item["GSI3PK"] = {"S": f"STATUS#{status}"}
-    item.update(_item(extra))
+    item.update(to_item(extra))
     return item
 
 

@@ -16,10 +16,11 @@ from typing import Any
 
 import boto3
 import pytest
-from facewatch.incident_store import _item
+from moto.server import ThreadedMotoServer
+
+from facewatch.incident_store import to_item
 from facewatch_tools.audit_cli import parse_time
 from facewatch_tools.cli import main
-from moto.server import ThreadedMotoServer
 
 from .conftest import DAY, REGION, T0, TABLE, create_table, seed
 
@@ -132,7 +133,7 @@ def test_report_renders_the_chart_in_a_browser(
     ):
         dynamodb.put_item(
             TableName=TABLE,
-            Item=_item(
+            Item=to_item(
                 {
                     "PK": f"EMPLOYEE#e{n}",
                     "SK": f"EVENT#{at}",

@@ -14,12 +14,12 @@ from urllib.parse import parse_qs, urlparse
 import boto3
 import pytest
 from botocore.stub import Stubber
+
 from facewatch.clip_player import HLS_JS_SRI, HLS_JS_URL, ClipDeps
 from facewatch.cliplinks import sign_clip_link
 from facewatch.clips import KvsClipProvider
 from facewatch.history import IncidentHistory
 from facewatch.incident_store import DynamoIncidentStore
-
 from tests.conftest import load_event, load_function
 
 from .conftest import REGION, T0, TABLE, incident_item, incident_state

@@ -7,9 +7,10 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from facewatch.history import IncidentHistory
 from facewatch.lifecycle import Actor
-from moto import mock_aws
 
 from .conftest import (
     DAY,

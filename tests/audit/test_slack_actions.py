@@ -14,6 +14,9 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import boto3
 import pytest
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.webhook import WebhookClient
+
 from facewatch.cliplinks import verify_clip_link
 from facewatch.history import IncidentHistory
 from facewatch.incident_store import DynamoIncidentStore
@@ -26,9 +29,6 @@ from facewatch.slack_actions import (
     WebhookResponder,
     parse_payload,
 )
-from slack_sdk.signature import SignatureVerifier
-from slack_sdk.webhook import WebhookClient
-
 from tests.conftest import load_event, load_function
 from tests.fakes import FakePublisher
 

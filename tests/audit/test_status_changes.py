@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from facewatch.alerts import CameraLocation
 from facewatch.history import IncidentHistory, IncidentNotFoundError
-from facewatch.incident_store import DynamoIncidentStore, _item
+from facewatch.incident_store import DynamoIncidentStore, to_item
 from facewatch.incidents import CameraState
 from facewatch.lifecycle import Actor
 
@@ -133,7 +134,7 @@ def test_employee_events_in_range(dynamodb: Any) -> None:
     ):
         dynamodb.put_item(
             TableName=TABLE,
-            Item=_item(
+            Item=to_item(
                 {
                     "PK": f"EMPLOYEE#e{n}",
                     "SK": f"EVENT#{at}",
@@ -158,7 +159,7 @@ def test_other_items_in_a_camera_partition_are_not_incidents(dynamodb: Any) -> N
     )
     dynamodb.put_item(
         TableName=TABLE,
-        Item=_item(
+        Item=to_item(
             {"PK": "CAMERA#cam", "SK": "REGISTRY", "GSI1PK": "CAMERA#cam", "GSI1SK": "REGISTRY"}
         ),
     )
@@ -168,7 +169,7 @@ def test_other_items_in_a_camera_partition_are_not_incidents(dynamodb: Any) -> N
 def test_trail_values_come_out_as_plain_json(dynamodb: Any) -> None:
     dynamodb.put_item(
         TableName=TABLE,
-        Item=_item(
+        Item=to_item(
             {
                 "PK": "INCIDENT#x",
                 "SK": "EVENT#2026-03-01T00:00:00.000Z#note",

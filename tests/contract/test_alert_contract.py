@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from facewatch.alerts import ALERT_DETAIL_TYPE, AlertDetail
-from facewatch_tools.schemas import SCHEMA_DIR, render
+from facewatch_tools.schemas import PUBLIC_EVENTS, SCHEMA_DIR, render
 from tests.conftest import load_event
 
 
-def test_schema_file_is_current() -> None:
-    on_disk = (SCHEMA_DIR / "unknown-face-detected.schema.json").read_text()
-    assert on_disk == render("unknown-face-detected"), "run: python -m facewatch_tools.schemas"
+@pytest.mark.parametrize("name", sorted(PUBLIC_EVENTS))
+def test_schema_files_are_current(name: str) -> None:
+    on_disk = (SCHEMA_DIR / f"{name}.schema.json").read_text()
+    assert on_disk == render(name), "run: python -m facewatch_tools.schemas"
 
 
 def test_sample_alert_event_is_valid() -> None:

@@ -21,9 +21,9 @@ from typing import Any, TextIO
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+
 from facewatch.history import IncidentHistory, IncidentNotFoundError, IncidentRecord
 from facewatch.lifecycle import STATUSES, Actor
-
 from facewatch_tools.audit_report import collect, render_html
 
 COLUMNS = (

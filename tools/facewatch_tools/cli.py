@@ -15,6 +15,7 @@ COMMANDS: tuple[str, ...] = (
     "subscribers_cli",
     "dlq_cli",
     "audit_cli",
+    "local_cli",
 )
 
 

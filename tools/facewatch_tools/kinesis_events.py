@@ -26,6 +26,7 @@ def kinesis_record(
     shard_id: str = "shardId-000000000000",
     arrival: float = 1795000000.0,
     stream_arn: str = DEFAULT_STREAM_ARN,
+    identity_arn: str = "arn:aws:iam::111122223333:role/facewatch-face-events",
 ) -> dict[str, Any]:
     return {
         "kinesis": {
@@ -39,8 +40,8 @@ def kinesis_record(
         "eventVersion": "1.0",
         "eventID": f"{shard_id}:{sequence_number}",
         "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": "arn:aws:iam::111122223333:role/facewatch-face-events",
-        "awsRegion": "ap-northeast-2",
+        "invokeIdentityArn": identity_arn,
+        "awsRegion": stream_arn.split(":")[3],
         "eventSourceARN": stream_arn,
     }
 

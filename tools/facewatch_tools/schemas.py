@@ -11,12 +11,28 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from facewatch import health
 from facewatch.alerts import ALERT_DETAIL_TYPE, ALERT_SCHEMA_VERSION, AlertDetail
+from facewatch.lifecycle import (
+    STATUS_CHANGED_DETAIL_TYPE,
+    STATUS_CHANGED_SCHEMA_VERSION,
+    StatusChangedDetail,
+)
 from facewatch_tools.template import ROOT
 
 SCHEMA_DIR = ROOT / "schemas"
 PUBLIC_EVENTS: dict[str, tuple[str, str, type[BaseModel]]] = {
     "unknown-face-detected": (ALERT_DETAIL_TYPE, ALERT_SCHEMA_VERSION, AlertDetail),
+    "incident-status-changed": (
+        STATUS_CHANGED_DETAIL_TYPE,
+        STATUS_CHANGED_SCHEMA_VERSION,
+        StatusChangedDetail,
+    ),
+    "camera-health-changed": (
+        health.DETAIL_TYPE,
+        health.SCHEMA_VERSION,
+        health.CameraHealthChanged,
+    ),
 }
 
 

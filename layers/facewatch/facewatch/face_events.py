@@ -40,7 +40,7 @@ from facewatch.incident_store import CommitConflictError, IncidentStore
 from facewatch.incidents import CameraState, Detection, IncidentState, group
 from facewatch.observability import MetricUnit, logger
 from facewatch.observability import metrics as default_metrics
-from facewatch.records import ProcessorRecord, to_datetime
+from facewatch.records import ProcessorRecord, is_canary_camera, to_datetime
 from facewatch.rejects import RejectedRecord, RejectSink, decode_base64, reason_for
 from facewatch.settings import FaceEventsSettings
 
@@ -328,6 +328,7 @@ class FaceEventsBatch:
             clip=clip,
             clip_unavailable_reason=reason,
             location=self._location(incident.camera_id),
+            test=is_canary_camera(incident.camera_id),
         )
 
     def _emit_metrics(self, failed: list[tuple[KinesisStreamRecord, BaseException]]) -> None:

@@ -29,7 +29,7 @@ from boto3.dynamodb.types import Binary
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from facewatch.incident_store import _item, deserialize, incident_key
+from facewatch.incident_store import deserialize, incident_key, to_item
 from facewatch.lifecycle import STATUSES, Actor, Status
 from facewatch.records import iso, to_datetime
 
@@ -385,7 +385,7 @@ class IncidentHistory:
             "UpdateExpression": "SET " + ", ".join(sets),
             "ConditionExpression": "#status = :prev",
             "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": _item(
+            "ExpressionAttributeValues": to_item(
                 {
                     ":new": status,
                     ":gsi": f"STATUS#{status}",
@@ -399,7 +399,7 @@ class IncidentHistory:
     def _trail_item(
         self, current: IncidentRecord, status: Status, actor: Actor, at: float
     ) -> dict[str, Any]:
-        return _item(
+        return to_item(
             {
                 "PK": f"INCIDENT#{current.incident_id}",
                 "SK": f"EVENT#{iso(at)}#status-{status}",

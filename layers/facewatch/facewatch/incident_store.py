@@ -51,16 +51,17 @@ class IncidentStore(Protocol):
     def mark_sent(self, incident: IncidentState, at: float, clip_status: str) -> None: ...
 
 
-def _item(values: dict[str, Any]) -> dict[str, Any]:
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    """A plain dict as a low-level DynamoDB item (None values left out)."""
     return {k: _SERIALIZER.serialize(v) for k, v in values.items() if v is not None}
 
 
 def state_key(camera_id: str) -> dict[str, Any]:
-    return _item({"PK": f"CAMERA#{camera_id}", "SK": "STATE"})
+    return to_item({"PK": f"CAMERA#{camera_id}", "SK": "STATE"})
 
 
 def incident_key(incident_id: str) -> dict[str, Any]:
-    return _item({"PK": f"INCIDENT#{incident_id}", "SK": "INCIDENT"})
+    return to_item({"PK": f"INCIDENT#{incident_id}", "SK": "INCIDENT"})
 
 
 class DynamoIncidentStore:
@@ -81,7 +82,7 @@ class DynamoIncidentStore:
     def _state_put(self, previous_version: int, state: CameraState) -> dict[str, Any]:
         put: dict[str, Any] = {
             "TableName": self._table,
-            "Item": _item(
+            "Item": to_item(
                 {
                     "PK": f"CAMERA#{state.camera_id}",
                     "SK": "STATE",
@@ -97,12 +98,12 @@ class DynamoIncidentStore:
             put["ExpressionAttributeValues"] = {":v": {"N": str(previous_version)}}
         return put
 
-    def _incident_item(
+    def incident_item(
         self, incident: IncidentState, location: CameraLocation | None
     ) -> dict[str, Any]:
         sort = f"{iso(incident.first_seen)}#{incident.incident_id}"
         site = location.site_id if location else "unassigned"
-        return _item(
+        return to_item(
             {
                 "PK": f"INCIDENT#{incident.incident_id}",
                 "SK": "INCIDENT",
@@ -132,7 +133,7 @@ class DynamoIncidentStore:
             "Key": incident_key(incident.incident_id),
             "UpdateExpression": "SET lastSeen = :l, detections = :d, incident = :i",
             "ConditionExpression": "attribute_exists(PK)",
-            "ExpressionAttributeValues": _item(
+            "ExpressionAttributeValues": to_item(
                 {
                     ":l": iso(incident.last_seen),
                     ":d": incident.detections,
@@ -156,7 +157,7 @@ class DynamoIncidentStore:
                 return
             items: list[dict[str, Any]] = [{"Put": state_put}]
             for incident in new_alerts:
-                item = self._incident_item(incident, locations.get(incident.camera_id))
+                item = self.incident_item(incident, locations.get(incident.camera_id))
                 items.append(
                     {
                         "Put": {
@@ -184,7 +185,7 @@ class DynamoIncidentStore:
         self, incident: IncidentState, kind: str, at: float | None = None, **extra: Any
     ) -> dict[str, Any]:
         when = incident.first_seen if at is None else at
-        return _item(
+        return to_item(
             {
                 "PK": f"INCIDENT#{incident.incident_id}",
                 "SK": f"EVENT#{iso(when)}#{kind}",
@@ -225,7 +226,7 @@ class DynamoIncidentStore:
                         "TableName": self._table,
                         "Key": incident_key(incident.incident_id),
                         "UpdateExpression": "SET alertState = :s, alertedAt = :a, clipStatus = :c",
-                        "ExpressionAttributeValues": _item(
+                        "ExpressionAttributeValues": to_item(
                             {":s": "sent", ":a": iso(at), ":c": clip_status}
                         ),
                     }

@@ -142,6 +142,14 @@ class ProcessorRecord(BaseModel):
         return f"{self.video.FragmentNumber}:{self.video.FrameOffsetInSeconds:.3f}"
 
 
+# The canary's synthetic camera ids: alerts for them are tests (AlertDetail.test), never pages.
+CANARY_CAMERA_PREFIX = "facewatch-canary-"
+
+
+def is_canary_camera(camera_id: str) -> bool:
+    return camera_id.startswith(CANARY_CAMERA_PREFIX)
+
+
 def camera_id_from_stream_arn(stream_arn: str) -> str:
     """The camera id is the KVS stream name: ``arn:...:stream/NAME/CREATION_MS`` -> ``NAME``."""
     resource = stream_arn.split(":", 5)[-1]

@@ -23,7 +23,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from facewatch.cliplinks import sign_clip_link
 from facewatch.eventbus import BusEvent, EventPublisher
 from facewatch.history import IncidentHistory, IncidentNotFoundError, IncidentRecord, StatusChange
-from facewatch.incident_store import _item
+from facewatch.incident_store import to_item
 from facewatch.lifecycle import (
     ACTIONABLE,
     SLACK_ACTIONS,
@@ -59,7 +59,7 @@ class DynamoReplayStore:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=_item(
+                Item=to_item(
                     {
                         "PK": key,
                         "SK": "SLACKSIG",

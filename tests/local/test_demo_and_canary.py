@@ -1,0 +1,176 @@
+"""`facewatch demo` on a small scenario, and the canary against a local stack."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from facewatch_tools.canary import Canary
+from facewatch_tools.cli import main
+from facewatch_tools.local import LocalStack
+from facewatch_tools.local.demo import Demo
+from facewatch_tools.template import ROOT
+
+pytestmark = pytest.mark.integration
+
+SCENARIO = """
+name: small
+seed: 3
+fps: 2
+duration_seconds: 12
+sites: [{id: seoul-hq, name: Seoul HQ, time_zone: Asia/Seoul}]
+cameras:
+  - {id: seoul-hq-lobby-01, site: seoul-hq, display_name: Lobby entrance}
+  - {id: seoul-hq-dock-01, site: seoul-hq, display_name: Dock door}
+employees: [{id: EMP-10442, name: Ji-woo Park}]
+visits:
+  - {person: EMP-10442, camera: seoul-hq-lobby-01, at: 0, seconds: 6}
+  - {person: courier, camera: seoul-hq-dock-01, at: 2, seconds: 4}
+"""
+
+
+def test_demo_runs_a_scenario_and_writes_the_report(tmp_path: Path) -> None:
+    scenario = tmp_path / "small.yaml"
+    scenario.write_text(SCENARIO)
+    report = tmp_path / "report.html"
+    out = io.StringIO()
+    assert Demo(scenario, 0, report, out).run() == 0
+    text = out.getvalue()
+    assert "incidents (1):" in text
+    assert "seoul-hq-dock-01" in text
+    assert "record -> alert event:   p50" in text
+    page = report.read_text()
+    [line] = [row for row in text.splitlines() if row.startswith("INC-")]
+    incident_id = line.split()[0]
+    assert incident_id in page
+    assert "alerted" in page
+    assert "seoul-hq-lobby-01" not in page.split("<h2>Incidents</h2>")[1].split("<h2>Slack")[0]
+
+
+# What the notifier branch adds, in miniature: a rule on the bus (by !Ref, as authors write
+# it) -> an SQS queue -> a notifier posting to the Slack webhook in the secret.
+NOTIFIER = """
+  SlackQueue:
+    Type: AWS::SQS::Queue
+  SlackWebhooks:
+    Type: AWS::SecretsManager::Secret
+    Properties: {Name: !Sub "facewatch-${Environment}/slack-webhooks"}
+  SlackNotifierFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: !Sub facewatch-${Environment}-slack-notifier
+      CodeUri: tests/local/fixtures/functions/notifier
+      Handler: app.lambda_handler
+      Environment:
+        Variables: {SLACK_SECRET_ARN: !Ref SlackWebhooks}
+  SlackMapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref SlackNotifierFunction
+      EventSourceArn: !GetAtt SlackQueue.Arn
+      FunctionResponseTypes: [ReportBatchItemFailures]
+  SlackRule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref EventBus
+      EventPattern: {source: [facewatch], detail-type: [Unknown Face Detected]}
+      Targets: [{Id: slack, Arn: !GetAtt SlackQueue.Arn}]
+"""
+
+
+def test_demo_shows_slack_messages_once_the_template_has_a_notifier(tmp_path: Path) -> None:
+    template = (ROOT / "template.yaml").read_text()
+    template = template.replace("\nOutputs:\n", NOTIFIER + "\nOutputs:\n", 1)
+    (tmp_path / "template.yaml").write_text(template)
+    scenario = tmp_path / "small.yaml"
+    scenario.write_text(SCENARIO)
+    out = io.StringIO()
+    demo = Demo(
+        scenario, 0, tmp_path / "r.html", out, template_path=tmp_path / "template.yaml", root=ROOT
+    )
+    assert demo.run() == 0
+    text = out.getvalue()
+    assert "Slack messages (1):" in text
+    [line] = [row for row in text.splitlines() if row.startswith("INC-")]
+    assert f"#default: Unknown face {line.split()[0]} on seoul-hq-dock-01" in text
+    assert "record -> Slack message: p50" in text
+    assert "<b>Unknown face" in (tmp_path / "r.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[LocalStack]:
+    with LocalStack() as stack:
+        yield stack
+
+
+def test_canary_sees_its_alert_and_cleans_up(running: LocalStack) -> None:
+    def pump(_: float) -> None:
+        running.pump()
+
+    canary = Canary(running.client, running.stack_name, sleep=pump)
+    result = canary.run()
+    assert result.camera_id.startswith("facewatch-canary-")
+    assert result.test_flag is True
+    assert result.frames == 2  # the function's MIN_DETECTIONS
+    assert result.alert_after >= result.incident_after >= 0
+    events = running.client("events")
+    bus = running.deployed.outputs["EventBusName"]
+    assert result.camera_id not in [r["Name"] for r in events.list_rules(EventBusName=bus)["Rules"]]
+    assert not [
+        u for u in running.client("sqs").list_queues().get("QueueUrls", []) if result.camera_id in u
+    ]
+    items = running.client("dynamodb").scan(TableName=running.deployed.outputs["TableName"])[
+        "Items"
+    ]
+    assert not [i for i in items if result.camera_id in str(i) or result.incident_id in str(i)]
+
+
+def test_canary_command_against_the_local_endpoint(
+    running: LocalStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key, value in running.endpoint.credentials.env().items():
+        monkeypatch.setenv(key, value)
+    running.start_background(interval=0.02)
+    try:
+        code = main(
+            [
+                "canary",
+                "--stack",
+                running.stack_name,
+                "--region",
+                running.region,
+                "--endpoint-url",
+                running.endpoint.url,
+                "--timeout",
+                "20",
+            ]
+        )
+    finally:
+        running.stop_background()
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.startswith("canary OK on facewatch-dev")
+    assert "(test=true)" in out
+
+
+def test_canary_fails_clearly_for_an_unknown_stack(
+    running: LocalStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key, value in running.endpoint.credentials.env().items():
+        monkeypatch.setenv(key, value)
+    code = main(
+        [
+            "canary",
+            "--stack",
+            "nope",
+            "--endpoint-url",
+            running.endpoint.url,
+            "--region",
+            running.region,
+        ]
+    )
+    assert code == 1
+    assert "stack 'nope' not found" in capsys.readouterr().err

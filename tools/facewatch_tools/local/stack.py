@@ -1,0 +1,279 @@
+"""The local stack: moto + the project's template + the runner that does what moto does not.
+
+with LocalStack() as stack:
+    stack.put_records(...)      # or the simulator
+    stack.pump()                # run mappings, relays and taps until nothing moves
+    stack.incidents(), stack.alert_events(), stack.slack.posts, stack.sms_messages()
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol, Self
+
+from facewatch.records import iso
+from facewatch_tools.local.deploy import Deployment, DeployRequest, deploy
+from facewatch_tools.local.eventbridge import BusEvent, FailedDelivery, Relay, Tap
+from facewatch_tools.local.functions import FunctionRuntime
+from facewatch_tools.local.outcome import IncidentRow, list_incidents
+from facewatch_tools.local.poller import KinesisPoller, SqsPoller
+from facewatch_tools.local.server import LOCAL_REGION, MotoEndpoint
+from facewatch_tools.local.slack_sink import SlackSink
+from facewatch_tools.template import ROOT
+
+DEFAULT_STACK_NAME = "facewatch-dev"
+SLACK_ROUTES = ("default", "ops")
+
+
+class _Pollable(Protocol):
+    def poll(self, *, drain: bool = False) -> int: ...
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        stack_name: str = DEFAULT_STACK_NAME,
+        parameters: Mapping[str, str] | None = None,
+        overrides: Mapping[str, str] | None = None,
+        template_path: Path = ROOT / "template.yaml",
+        root: Path | None = None,
+        slack_routes: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
+        region: str = LOCAL_REGION,
+    ) -> None:
+        self.stack_name = stack_name
+        self.parameters = {"Environment": "dev", **(parameters or {})}
+        self.overrides = dict(overrides or {})
+        self.template_path = template_path
+        self.root = root or template_path.parent  # CodeUri paths are relative to it
+        self.slack_routes = tuple(dict.fromkeys((*SLACK_ROUTES, *slack_routes)))
+        self.clock = clock
+        self.endpoint = MotoEndpoint(region)
+        self.slack = SlackSink(clock=clock)
+        self.deployment: Deployment | None = None
+        self.runtimes: dict[str, FunctionRuntime] = {}
+        self.pollers: list[KinesisPoller | SqsPoller] = []
+        self.relays: list[Relay] = []
+        self.taps: list[Tap] = []
+        self._clients: dict[str, Any] = {}
+        self._pump_lock = threading.Lock()
+        self._background: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> Self:
+        try:
+            self.endpoint.start()
+            self.slack.start()
+            self.deployment = deploy(
+                DeployRequest(
+                    self.stack_name, self.parameters, self.account_id, self.template_path, self.root
+                ),
+                self.client,
+                self.endpoint.region,
+            )
+            self.endpoint.detach_mappings()
+            self._store_slack_secret()
+            self._wire()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self.stop_background()
+        self.slack.stop()
+        self.endpoint.stop()
+        self._clients.clear()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def deployed(self) -> Deployment:
+        if self.deployment is None:
+            raise RuntimeError("the local stack is not started")
+        return self.deployment
+
+    @property
+    def account_id(self) -> str:
+        return self.endpoint.account_id
+
+    @property
+    def region(self) -> str:
+        return self.endpoint.region
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.endpoint.client(service)
+        return self._clients[service]
+
+    def _store_slack_secret(self) -> None:
+        """The Slack webhook secret (any secret named for Slack) points at the local sink."""
+        secrets = self.deployed.of_type("AWS::SecretsManager::Secret")
+        value = json.dumps({route: self.slack.url(route) for route in self.slack_routes})
+        for logical_id, secret_id in secrets.items():
+            if "slack" in logical_id.lower() or "slack" in secret_id.lower():
+                self.client("secretsmanager").put_secret_value(
+                    SecretId=secret_id, SecretString=value
+                )
+
+    def _wire(self) -> None:
+        deployment = self.deployed
+        stack_env = self.endpoint.env()
+        for name, spec in deployment.functions.items():
+            self.runtimes[name] = FunctionRuntime(
+                spec, stack_env, self.endpoint.url, self.overrides, self.clock
+            )
+        for mapping in deployment.mappings:
+            runtime = self.runtimes[deployment.function_by_arn(mapping.function_arn).name]
+            poller: KinesisPoller | SqsPoller
+            if mapping.source_service == "kinesis":
+                role = f"arn:aws:iam::{self.account_id}:role/{runtime.spec.name}"
+                poller = KinesisPoller(
+                    mapping,
+                    self.client("kinesis"),
+                    self.client("sqs"),
+                    runtime.invoke,
+                    clock=self.clock,
+                    identity_arn=role,
+                )
+            elif mapping.source_service == "sqs":
+                poller = SqsPoller(mapping, self.client("sqs"), runtime.invoke, self.region)
+            else:
+                continue  # DynamoDB streams and others: not used by facewatch
+            poller.start()
+            self.pollers.append(poller)
+        for relay in deployment.relays:
+            self.relays.append(
+                Relay(
+                    relay,
+                    self.client("sqs"),
+                    self.client("sns"),
+                    self._invoke_arn,
+                    account_id=self.account_id,
+                )
+            )
+        for bus, url in deployment.taps.items():
+            self.taps.append(Tap(bus, url, self.client("sqs"), self.clock, self.account_id))
+
+    def _invoke_arn(self, arn: str, event: Any) -> None:
+        self.runtimes[self.deployed.function_by_arn(arn).name].invoke(event)
+
+    # ---- running --------------------------------------------------------------------------------
+    def invoke(self, function: str, event: Any) -> Any:
+        """Invoke a function of the stack by name or logical id (a schedule run on demand)."""
+        for runtime in self.runtimes.values():
+            if function in (runtime.spec.name, runtime.spec.logical_id):
+                return runtime.invoke(event)
+        raise KeyError(function)
+
+    def run_schedule(self, rule: str) -> int:
+        """Fire a schedule rule once (moto runs no schedules): each target gets the Scheduled
+        Event EventBridge would send. ``rule`` is the rule's logical id; returns the targets."""
+        name = self.deployed.physical_id(rule)
+        event = json.dumps(
+            {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": self.account_id,
+                "time": iso(self.clock()).replace(".000Z", "Z"),
+                "region": self.region,
+                "resources": [f"arn:aws:events:{self.region}:{self.account_id}:rule/{name}"],
+                "detail": {},
+            }
+        )
+        relays = [r for r in self.relays if r.spec.rule == rule]
+        for relay in relays:
+            relay.deliver(event)
+        return len(relays)
+
+    def pump(self, *, drain: bool = True, max_rounds: int = 500) -> int:
+        """Run every mapping, relay and tap until a whole round moves nothing."""
+        moved = 0
+        with self._pump_lock:
+            parts: list[_Pollable] = [*self.pollers, *self.relays, *self.taps]
+            for _ in range(max_rounds):
+                step = sum(part.poll(drain=drain) for part in parts)
+                moved += step
+                if not step and not (drain and any(p.backlog() for p in self.pollers)):
+                    break
+        return moved
+
+    def start_background(self, interval: float = 0.05) -> None:
+        """Real time: poll like Lambda does (batching windows apply) until stop_background."""
+
+        def loop() -> None:
+            while not self._stopping.wait(interval):
+                self.pump(drain=False, max_rounds=1)
+
+        self._stopping.clear()
+        self._background = threading.Thread(target=loop, name="facewatch-local-runner", daemon=True)
+        self._background.start()
+
+    def stop_background(self) -> None:
+        if self._background is not None:
+            self._stopping.set()
+            self._background.join(timeout=30)
+            self._background = None
+
+    # ---- input ----------------------------------------------------------------------------------
+    @property
+    def detections_stream(self) -> str:
+        return self.deployed.outputs["DetectionsStreamName"]
+
+    def put_records(self, records: Iterable[tuple[bytes, str]], stream: str | None = None) -> int:
+        """Put (data, partition key) pairs in order, 500 a call; return how many went in."""
+        kinesis = self.client("kinesis")
+        pending = list(records)
+        for start in range(0, len(pending), 500):
+            chunk = pending[start : start + 500]
+            response = kinesis.put_records(
+                StreamName=stream or self.detections_stream,
+                Records=[{"Data": data, "PartitionKey": key} for data, key in chunk],
+            )
+            if response.get("FailedRecordCount"):
+                raise RuntimeError(f"{response['FailedRecordCount']} records were not accepted")
+        return len(pending)
+
+    def video_stream_arn(self, camera_id: str) -> str:
+        """The camera's KVS stream (moto's CloudFormation skips AWS::KinesisVideo::Stream)."""
+        kvs = self.client("kinesisvideo")
+        try:
+            arn: str = kvs.describe_stream(StreamName=camera_id)["StreamInfo"]["StreamARN"]
+        except kvs.exceptions.ResourceNotFoundException:
+            arn = kvs.create_stream(StreamName=camera_id, DataRetentionInHours=24)["StreamARN"]
+        return arn
+
+    # ---- what happened --------------------------------------------------------------------------
+    def alert_events(self) -> list[BusEvent]:
+        return [e for tap in self.taps for e in tap.events]
+
+    def failed_deliveries(self) -> list[FailedDelivery]:
+        return [f for relay in self.relays for f in relay.failures]
+
+    def incidents(self) -> list[IncidentRow]:
+        table = self.deployed.outputs["TableName"]
+        return list_incidents(self.client("dynamodb"), table, self.alert_events())
+
+    def sms_messages(self) -> list[tuple[str, str]]:
+        """SMS sent through SNS (moto keeps them in its backend, in this process)."""
+        from moto.sns.models import sns_backends  # noqa: PLC0415
+
+        backend = sns_backends[self.account_id][self.region]
+        return [(phone, message) for phone, message in backend.sms_messages.values()]
+
+    def notifier_functions(self, channel: str) -> list[str]:
+        """The stack's functions named for a channel ("slack", "sms")."""
+        return sorted(n for n in self.runtimes if channel in n.lower())
