@@ -25,7 +25,7 @@ def test_only_detect_faces_has_a_wildcard_resource() -> None:
 def test_face_search_is_limited_to_the_employee_collection() -> None:
     search = next(s for s in statements() if s["Sid"] == "SearchEmployees")
     assert search["Action"] == "rekognition:SearchFacesByImage"
-    assert search["Resource"] == {"Fn::GetAtt": ["EmployeesCollection", "Arn"]}
+    assert str(search["Resource"]["Fn::Sub"]).endswith(":collection/${CollectionId}")
 
 
 def test_checkpoint_writes_are_limited_to_camera_items() -> None:
