@@ -223,7 +223,7 @@ def main() -> int:
     os.environ.update(
         AWS_DEFAULT_REGION="ap-northeast-2",
         AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_SECRET_ACCESS_KEY="bench",  # moto placeholder  # pragma: allowlist secret
     )
     with mock_aws():
         own = simulate(args.minutes, args.fps, args.seed, service_latency=False)
