@@ -22,9 +22,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "sampler"))
+sys.path.insert(0, str(ROOT))  # the benchmark reuses the tests' stand-ins (tests.sampler)
 
-# The benchmark reuses the tests' stand-ins (tests/sampler is not a package, hence the path).
 from moto import mock_aws  # noqa: E402
 
 from facewatch.records import ProcessorRecord  # noqa: E402
