@@ -205,6 +205,7 @@ def test_alert_carries_the_registry_location(aws: dict[str, Any]) -> None:
         "zone": "Lobby",
         "displayName": "Lobby entrance",
         "timeZone": "Asia/Seoul",
+        "slackRoute": "seoul",
     }
     item = boto3.client("dynamodb", region_name=REGION).get_item(
         TableName=FACE_EVENTS_ENV["TABLE_NAME"],

@@ -12,7 +12,6 @@ from facewatch_tools.canary import Canary
 from facewatch_tools.cli import main
 from facewatch_tools.local import LocalStack
 from facewatch_tools.local.demo import Demo
-from facewatch_tools.template import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -50,54 +49,22 @@ def test_demo_runs_a_scenario_and_writes_the_report(tmp_path: Path) -> None:
     assert "seoul-hq-lobby-01" not in page.split("<h2>Incidents</h2>")[1].split("<h2>Slack")[0]
 
 
-# What the notifier branch adds, in miniature: a rule on the bus (by !Ref, as authors write
-# it) -> an SQS queue -> a notifier posting to the Slack webhook in the secret.
-NOTIFIER = """
-  SlackQueue:
-    Type: AWS::SQS::Queue
-  SlackWebhooks:
-    Type: AWS::SecretsManager::Secret
-    Properties: {Name: !Sub "facewatch-${Environment}/slack-webhooks"}
-  SlackNotifierFunction:
-    Type: AWS::Serverless::Function
-    Properties:
-      FunctionName: !Sub facewatch-${Environment}-slack-notifier
-      CodeUri: tests/local/fixtures/functions/notifier
-      Handler: app.lambda_handler
-      Environment:
-        Variables: {SLACK_SECRET_ARN: !Ref SlackWebhooks}
-  SlackMapping:
-    Type: AWS::Lambda::EventSourceMapping
-    Properties:
-      FunctionName: !Ref SlackNotifierFunction
-      EventSourceArn: !GetAtt SlackQueue.Arn
-      FunctionResponseTypes: [ReportBatchItemFailures]
-  SlackRule:
-    Type: AWS::Events::Rule
-    Properties:
-      EventBusName: !Ref EventBus
-      EventPattern: {source: [facewatch], detail-type: [Unknown Face Detected]}
-      Targets: [{Id: slack, Arn: !GetAtt SlackQueue.Arn}]
-"""
-
-
-def test_demo_shows_slack_messages_once_the_template_has_a_notifier(tmp_path: Path) -> None:
-    template = (ROOT / "template.yaml").read_text()
-    template = template.replace("\nOutputs:\n", NOTIFIER + "\nOutputs:\n", 1)
-    (tmp_path / "template.yaml").write_text(template)
+def test_demo_shows_the_slack_and_sms_messages(tmp_path: Path) -> None:
     scenario = tmp_path / "small.yaml"
-    scenario.write_text(SCENARIO)
+    scenario.write_text(SCENARIO + 'phones: ["+821055501234"]\n')
     out = io.StringIO()
-    demo = Demo(
-        scenario, 0, tmp_path / "r.html", out, template_path=tmp_path / "template.yaml", root=ROOT
-    )
-    assert demo.run() == 0
+    assert Demo(scenario, 0, tmp_path / "r.html", out).run() == 0
     text = out.getvalue()
-    assert "Slack messages (1):" in text
     [line] = [row for row in text.splitlines() if row.startswith("INC-")]
-    assert f"#default: Unknown face {line.split()[0]} on seoul-hq-dock-01" in text
+    incident_id = line.split()[0]
+    assert "Slack messages (1):" in text
+    assert "Unknown face at Seoul HQ / Dock door" in text  # the registry's names, local time
+    assert f"incident {incident_id}" in text
+    assert "SMS messages (1):" in text
+    assert "+821055501234: Unknown face: Seoul HQ / Dock door" in text
     assert "record -> Slack message: p50" in text
-    assert "<b>Unknown face" in (tmp_path / "r.html").read_text()
+    page = (tmp_path / "r.html").read_text()
+    assert incident_id in page and "Dock door" in page
 
 
 @pytest.fixture(scope="module")

@@ -96,6 +96,7 @@ def test_a_malformed_record_is_kept_with_its_reason(facewatch_stack: LocalStack)
 def test_notifications_follow_the_template(facewatch_stack: LocalStack) -> None:
     """Slack/SMS are asserted as soon as the template has notifier functions."""
     stack = facewatch_stack
+    stack.subscribe_phones(["+821055501234"])
     start = time.time() - 60
     _put(stack, "seoul-hq-lobby-02", [start, start + 1], [FaceSpec()])
     stack.pump()

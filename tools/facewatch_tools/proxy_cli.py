@@ -38,7 +38,8 @@ from facewatch_tools.proxy.rtsp_credentials import (
 from facewatch_tools.proxy.runner import ProxyRunner
 from facewatch_tools.proxy.supervisor import CameraSpec, CameraSupervisor, Timeouts
 
-logger = logging.getLogger("facewatch.proxy")
+# Not under "facewatch": that is the Lambdas' Powertools logger (JSON on stdout).
+logger = logging.getLogger("facewatch_tools.proxy")
 
 EXIT_CONFIG = 2
 DEFAULT_METRICS_PORT = 9464

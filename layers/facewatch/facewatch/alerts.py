@@ -23,7 +23,8 @@ UtcTime = Annotated[
     PlainSerializer(lambda value: iso(value.timestamp()), return_type=str, when_used="json"),
 ]
 ALERT_DETAIL_TYPE = "Unknown Face Detected"
-ALERT_SCHEMA_VERSION: Literal["1.0"] = "1.0"
+ALERT_SCHEMA_VERSION: Literal["1.1"] = "1.1"
+# 1.1 added location.slackRoute (optional); 1.0 events still validate.
 
 
 class ContractModel(BaseModel):
@@ -75,12 +76,15 @@ class CameraLocation(ContractModel):
     zone: str | None = None
     display_name: str | None = None
     time_zone: str = "UTC"
+    slack_route: str | None = Field(
+        default=None, description="Key of the site's Slack webhook (inventory); since 1.1"
+    )
 
 
 class AlertDetail(ContractModel):
     """detail of ``Unknown Face Detected``: one per incident, published once."""
 
-    schema_version: Literal["1.0"] = ALERT_SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = ALERT_SCHEMA_VERSION
     incident_id: str
     camera_id: str
     stream_arn: str

@@ -88,6 +88,9 @@ class DynamoIncidentStore:
                     "SK": "STATE",
                     "version": state.version,
                     "state": state.model_dump_json(),
+                    # unknown-face boxes of a camera that stops reporting expire with incidents
+                    "expiresAt": int(max((i.last_seen for i in state.incidents), default=0))
+                    + self._retention,
                 }
             ),
         }

@@ -201,6 +201,7 @@ class RegistryReader:
             zone=info.zone or None,
             display_name=info.display_name,
             time_zone=info.time_zone,
+            slack_route=info.slack_route,
         )
 
     def cameras(self) -> list[CameraInfo]:

@@ -71,7 +71,9 @@ class SlackNotifier:
 
     def _send_alert(self, detail: AlertDetail) -> None:
         adapters = self._adapters
-        site_keys = [detail.location.site_id] if detail.location else []
+        location = detail.location
+        # the inventory's route for the site, then the site id, then "default"
+        site_keys = [k for k in (location.slack_route, location.site_id) if k] if location else []
         route, url = adapters.routes.url_for(site_keys)
         snapshot = adapters.snapshots.snapshot_url(detail)
         view = alert_view(detail, adapters.clip_links.link_for(detail), snapshot)

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from facewatch.alerts import ALERT_DETAIL_TYPE
 from facewatch.classification import FaceClass, classify
+from facewatch.inventory import Inventory
 from facewatch.records import ProcessorRecord
 from facewatch.settings import ThresholdSettings
 from facewatch_tools.local.outcome import alert_latencies
@@ -56,6 +57,8 @@ class Demo:
                 f"{len(deployed.functions)} function(s), {len(deployed.mappings)} event source "
                 f"mapping(s), {len(deployed.relays)} rule target(s) delivered by the runner"
             )
+            stack.load_registry(Inventory(sites=scenario.sites, cameras=scenario.cameras))
+            stack.subscribe_phones(scenario.phones)
             arns = {camera.id: stack.video_stream_arn(camera.id) for camera in scenario.cameras}
             planned = frames(scenario, time.time(), arns)
             stack.start_background()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -46,6 +46,9 @@ class Scenario(BaseModel):
     cameras: list[Camera] = Field(min_length=1)
     employees: list[Employee] = Field(default_factory=list)
     visits: list[Visit] = Field(default_factory=list)
+    phones: list[Annotated[str, Field(pattern=r"^\+[1-9][0-9]{7,14}$")]] = Field(
+        default_factory=list, description="Security phones subscribed to the SMS topic (E.164)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -23,8 +23,11 @@ LOCAL_REGION = "ap-northeast-2"
 _BOOTSTRAP_KEY = "testing"  # moto's own bootstrap credentials, valid only against moto
 # Quiet the emulator: request lines and "not supported by moto's CloudFormation" notices are
 # noise next to the demo's output (docs/local.md lists what moto skips).
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
+logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
 logging.getLogger("moto").setLevel(logging.ERROR)
+# Calls moto lacks (KVS GetImages for snapshots) answer 500 and the caller copes (the alert
+# goes without a snapshot); Flask would also print the NotImplementedError's traceback.
+logging.getLogger("moto.moto_server.werkzeug_app").setLevel(logging.CRITICAL)
 warnings.filterwarnings("ignore", message=r"Tried to parse .* not supported", category=UserWarning)
 
 

@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, Self
 
+from facewatch.inventory import Inventory
 from facewatch.records import iso
+from facewatch.registry import Registry
 from facewatch_tools.local.deploy import Deployment, DeployRequest, deploy
 from facewatch_tools.local.eventbridge import BusEvent, FailedDelivery, Relay, Tap
 from facewatch_tools.local.functions import FunctionRuntime
@@ -62,6 +64,8 @@ class LocalStack:
         self.relays: list[Relay] = []
         self.taps: list[Tap] = []
         self._clients: dict[str, Any] = {}
+        self._sms_taps: dict[str, list[str]] = {}
+        self._topic_sms: list[tuple[str, str]] = []
         self._pump_lock = threading.Lock()
         self._background: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -118,11 +122,12 @@ class LocalStack:
         return self._clients[service]
 
     def _store_slack_secret(self) -> None:
-        """The Slack webhook secret (any secret named for Slack) points at the local sink."""
+        """The Slack webhook secret (a secret named for Slack webhooks) points at the local sink."""
         secrets = self.deployed.of_type("AWS::SecretsManager::Secret")
         value = json.dumps({route: self.slack.url(route) for route in self.slack_routes})
         for logical_id, secret_id in secrets.items():
-            if "slack" in logical_id.lower() or "slack" in secret_id.lower():
+            name = f"{logical_id} {secret_id}".lower()
+            if "slack" in name and "webhook" in name:
                 self.client("secretsmanager").put_secret_value(
                     SecretId=secret_id, SecretString=value
                 )
@@ -168,6 +173,31 @@ class LocalStack:
 
     def _invoke_arn(self, arn: str, event: Any) -> None:
         self.runtimes[self.deployed.function_by_arn(arn).name].invoke(event)
+
+    def load_registry(self, inventory: Inventory) -> None:
+        """What `facewatch cameras apply` writes: sites and cameras, so alerts carry names and
+        local time. Written through the registry's own code, into the stack's table."""
+        table = self.endpoint.session().resource("dynamodb", endpoint_url=self.endpoint.url)
+        registry = Registry(table.Table(self.deployed.outputs["TableName"]))
+        registry.apply(registry.plan(inventory, {}, prune=False))
+
+    def subscribe_phones(self, phones: Iterable[str]) -> None:
+        """`facewatch subscribers add` for each phone, on every SNS topic named for alerts or
+        escalation; moto does not deliver topic messages to phones, so a queue on each topic
+        records what the phones would get (see sms_messages)."""
+        sns, sqs = self.client("sns"), self.client("sqs")
+        for logical_id, topic_arn in self.deployed.of_type("AWS::SNS::Topic").items():
+            for phone in phones:
+                sns.subscribe(TopicArn=topic_arn, Protocol="sms", Endpoint=phone)
+            url = sqs.create_queue(QueueName=f"local-sms-{logical_id}"[:80])["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            sns.subscribe(
+                TopicArn=topic_arn,
+                Protocol="sqs",
+                Endpoint=arn["Attributes"]["QueueArn"],
+                Attributes={"RawMessageDelivery": "true"},
+            )
+            self._sms_taps[url] = [str(p) for p in phones]
 
     # ---- running --------------------------------------------------------------------------------
     def invoke(self, function: str, event: Any) -> Any:
@@ -268,11 +298,24 @@ class LocalStack:
         return list_incidents(self.client("dynamodb"), table, self.alert_events())
 
     def sms_messages(self) -> list[tuple[str, str]]:
-        """SMS sent through SNS (moto keeps them in its backend, in this process)."""
+        """SMS sent through SNS: to a phone directly (moto keeps them in its backend, in this
+        process) or to a topic the phones subscribe to (read from the topic's local queue)."""
         from moto.sns.models import sns_backends  # noqa: PLC0415
 
+        sqs = self.client("sqs")
+        for url, phones in self._sms_taps.items():
+            while True:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+                    "Messages", []
+                )
+                if not messages:
+                    break
+                for message in messages:
+                    self._topic_sms.append((", ".join(phones) or "(topic)", message["Body"]))
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         backend = sns_backends[self.account_id][self.region]
-        return [(phone, message) for phone, message in backend.sms_messages.values()]
+        direct = [(phone, message) for phone, message in backend.sms_messages.values()]
+        return direct + self._topic_sms
 
     def notifier_functions(self, channel: str) -> list[str]:
         """The stack's functions named for a channel ("slack", "sms")."""
