@@ -340,6 +340,15 @@ class TestCheckpoints:
         theirs = b.acquire("cam-1", now_ms=2_001, until_ms=120_000)  # released: no wait
         assert theirs == Checkpoint("cam-1", 900, 800, 800, b"\x01\x02", [b"record"])
 
+    def test_the_item_expires_a_week_after_the_last_save(self, rig: Rig) -> None:
+        store = rig.store("a")
+        mine = store.acquire("cam-1", now_ms=1_000_000, until_ms=60_000_000)
+        assert mine is not None
+        mine.pending = [b"a record with face data"]
+        store.save(mine, now_ms=2_000_000, until_ms=60_000_000, release=True)
+        item = rig.table.get_item(Key=item_key("cam-1"))["Item"]
+        assert int(item["expiresAt"]) == 2_000 + 7 * 24 * 3600
+
     def test_the_item_uses_the_camera_key_convention(self, rig: Rig) -> None:
         rig.store("a").acquire("cam-1", now_ms=1_000, until_ms=60_000)
         item = rig.table.get_item(Key=item_key("cam-1"))["Item"]

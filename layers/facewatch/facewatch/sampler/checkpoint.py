@@ -22,6 +22,9 @@ from botocore.exceptions import ClientError
 from facewatch.records import iso
 
 SORT_KEY = "SAMPLER"
+# The item holds face data while records wait (``pending``) and a thumbnail-sized grey image
+# (``gateRef``): it expires (table TTL ``expiresAt``) a week after a camera stops being served.
+TTL_SECONDS = 7 * 24 * 3600
 _TO_DYNAMODB = TypeSerializer()
 _FROM_DYNAMODB = TypeDeserializer()
 
@@ -59,7 +62,10 @@ class CheckpointStore:
             response = self._dynamodb.update_item(
                 TableName=self._table_name,
                 Key=_typed(item_key(camera_id)),
-                UpdateExpression="SET leaseOwner = :me, leaseUntilMs = :until, updatedAt = :at",
+                UpdateExpression=(
+                    "SET leaseOwner = :me, leaseUntilMs = :until, updatedAt = :at,"
+                    " expiresAt = :expires"
+                ),
                 ConditionExpression=(
                     "attribute_not_exists(leaseUntilMs) OR leaseUntilMs < :now OR leaseOwner = :me"
                 ),
@@ -69,6 +75,7 @@ class CheckpointStore:
                         ":until": until_ms,
                         ":now": now_ms,
                         ":at": iso(now_ms / 1000.0),
+                        ":expires": now_ms // 1000 + TTL_SECONDS,
                     }
                 ),
                 ReturnValues="ALL_NEW",
@@ -86,11 +93,12 @@ class CheckpointStore:
     ) -> bool:
         """Stores the checkpoint if this invocation still holds the lease; ``release`` hands the
         camera over. False when the lease was lost (another invocation took the camera)."""
-        sets = ["updatedAt = :at", "#pending = :pending"]
+        sets = ["updatedAt = :at", "expiresAt = :expires", "#pending = :pending"]
         removes: list[str] = []
         values: dict[str, Any] = {
             ":me": self.owner,
             ":at": iso(now_ms / 1000.0),
+            ":expires": now_ms // 1000 + TTL_SECONDS,
             ":pending": list(checkpoint.pending),
         }
         for attribute, value in (
