@@ -64,7 +64,8 @@ class LocalStack:
         self.relays: list[Relay] = []
         self.taps: list[Tap] = []
         self._clients: dict[str, Any] = {}
-        self._sms_taps: dict[str, list[str]] = {}
+        self._sms_taps: list[str] = []
+        self._phones: list[str] = []
         self._topic_sms: list[tuple[str, str]] = []
         self._pump_lock = threading.Lock()
         self._background: threading.Thread | None = None
@@ -85,6 +86,7 @@ class LocalStack:
             self.endpoint.detach_mappings()
             self._store_slack_secret()
             self._wire()
+            self._tap_topics()
         except BaseException:
             self.stop()
             raise
@@ -182,13 +184,18 @@ class LocalStack:
         registry.apply(registry.plan(inventory, {}, prune=False))
 
     def subscribe_phones(self, phones: Iterable[str]) -> None:
-        """`facewatch subscribers add` for each phone, on every SNS topic named for alerts or
-        escalation; moto does not deliver topic messages to phones, so a queue on each topic
-        records what the phones would get (see sms_messages)."""
-        sns, sqs = self.client("sns"), self.client("sqs")
-        for logical_id, topic_arn in self.deployed.of_type("AWS::SNS::Topic").items():
+        """`facewatch subscribers add` for each phone, on every SNS topic of the stack."""
+        sns = self.client("sns")
+        self._phones += [str(p) for p in phones]
+        for topic_arn in self.deployed.of_type("AWS::SNS::Topic").values():
             for phone in phones:
                 sns.subscribe(TopicArn=topic_arn, Protocol="sms", Endpoint=phone)
+
+    def _tap_topics(self) -> None:
+        """moto does not deliver topic messages to phones: a queue on each topic records what
+        the subscribed phones would get (see sms_messages)."""
+        sns, sqs = self.client("sns"), self.client("sqs")
+        for logical_id, topic_arn in self.deployed.of_type("AWS::SNS::Topic").items():
             url = sqs.create_queue(QueueName=f"local-sms-{logical_id}"[:80])["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
             sns.subscribe(
@@ -197,7 +204,7 @@ class LocalStack:
                 Endpoint=arn["Attributes"]["QueueArn"],
                 Attributes={"RawMessageDelivery": "true"},
             )
-            self._sms_taps[url] = [str(p) for p in phones]
+            self._sms_taps.append(url)
 
     # ---- running --------------------------------------------------------------------------------
     def invoke(self, function: str, event: Any) -> Any:
@@ -303,7 +310,7 @@ class LocalStack:
         from moto.sns.models import sns_backends  # noqa: PLC0415
 
         sqs = self.client("sqs")
-        for url, phones in self._sms_taps.items():
+        for url in self._sms_taps:
             while True:
                 messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
                     "Messages", []
@@ -311,7 +318,8 @@ class LocalStack:
                 if not messages:
                     break
                 for message in messages:
-                    self._topic_sms.append((", ".join(phones) or "(topic)", message["Body"]))
+                    to = ", ".join(self._phones) or "(no phone subscribed)"
+                    self._topic_sms.append((to, message["Body"]))
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         backend = sns_backends[self.account_id][self.region]
         direct = [(phone, message) for phone, message in backend.sms_messages.values()]
