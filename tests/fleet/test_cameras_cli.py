@@ -42,10 +42,21 @@ MAIN_TEMPLATE = {
     "Outputs": {
         "TableName": {"Value": TABLE},
         "CollectionId": {"Value": "facewatch-employees"},
-        "FaceEventsFunctionArn": {"Value": "arn:aws:lambda:us-east-1:123456789012:function:fe"},
-        "StreamFailureQueueArn": {"Value": "arn:aws:sqs:us-east-1:123456789012:failures"},
+        "FaceEventsFunctionArn": {
+            "Value": "arn:aws:lambda:us-east-1:123456789012:function:fe",
+            "Export": {"Name": f"{MAIN}-FaceEventsFunctionArn"},
+        },
+        "StreamFailureQueueArn": {
+            "Value": "arn:aws:sqs:us-east-1:123456789012:failures",
+            "Export": {"Name": f"{MAIN}-StreamFailureQueueArn"},
+        },
         "ProcessorControlFunctionArn": {
-            "Value": "arn:aws:lambda:us-east-1:123456789012:function:pc"
+            "Value": "arn:aws:lambda:us-east-1:123456789012:function:pc",
+            "Export": {"Name": f"{MAIN}-ProcessorControlFunctionArn"},
+        },
+        "SamplerFunctionArn": {
+            "Value": "arn:aws:lambda:us-east-1:123456789012:function:sampler",
+            "Export": {"Name": f"{MAIN}-SamplerFunctionArn"},
         },
     },
 }
@@ -402,7 +413,33 @@ def test_plan_refuses_a_main_stack_without_the_exports(fleet: dict[str, Any], ca
     )
     expect_quotas(fleet)
     assert run_plan(args(fleet, "plan"), fleet["clients"], engine(fleet)) == 2
-    assert "lacks outputs FaceEventsFunctionArn, StreamFailureQueueArn" in capsys.readouterr().out
+    assert (
+        "lacks exported outputs FaceEventsFunctionArn, StreamFailureQueueArn"
+        in capsys.readouterr().out
+    )
+    assert run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet)) == 2
+    assert camera_stacks(cfn) == {}
+
+
+def test_sampler_cameras_need_the_sampler_export_not_just_the_output(
+    fleet: dict[str, Any], capsys: Any
+) -> None:
+    """A main stack from before the export has the SamplerFunctionArn output but no export:
+    a sampler camera stack's import would fail, so plan and apply refuse first."""
+    cfn = fleet["cfn"]
+    outputs = dict(MAIN_TEMPLATE["Outputs"])  # type: ignore[call-overload]
+    outputs["SamplerFunctionArn"] = {"Value": outputs["SamplerFunctionArn"]["Value"]}
+    cfn.update_stack(
+        StackName=MAIN,
+        TemplateBody=json.dumps({**MAIN_TEMPLATE, "Outputs": outputs}),
+        Parameters=[
+            {"ParameterKey": "Environment", "ParameterValue": "dev"},
+            {"ParameterKey": "FaceMatchThreshold", "ParameterValue": "85"},
+        ],
+    )
+    expect_quotas(fleet)
+    assert run_plan(args(fleet, "plan"), fleet["clients"], engine(fleet)) == 2
+    assert "lacks exported outputs SamplerFunctionArn:" in capsys.readouterr().out
     assert run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet)) == 2
     assert camera_stacks(cfn) == {}
 

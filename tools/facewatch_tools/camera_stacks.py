@@ -46,6 +46,9 @@ class MainStack:
     collection_id: str
     face_match_threshold: str
     outputs: dict[str, str] = field(default_factory=dict)
+    # Output keys that are exported: camera stacks import exports (Fn::ImportValue), and an
+    # older main stack may have an output without its export.
+    exported: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -397,6 +400,7 @@ def read_main_stack(cloudformation: Any, name: str) -> MainStack:
     stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    exported = frozenset(o["OutputKey"] for o in stack.get("Outputs", []) if o.get("ExportName"))
     return MainStack(
         name=name,
         environment=params.get("Environment", "dev"),
@@ -404,4 +408,5 @@ def read_main_stack(cloudformation: Any, name: str) -> MainStack:
         or params.get("CollectionId", "facewatch-employees"),
         face_match_threshold=params.get("FaceMatchThreshold", "80"),
         outputs=outputs,
+        exported=exported,
     )

@@ -143,14 +143,28 @@ def quota_report(ctx: Context, current: Plan) -> list[QuotaCheck] | None:
     return checks
 
 
-# Exports camera stacks import (camera-template.yaml); an older main stack lacks some.
-REQUIRED_OUTPUTS = ("FaceEventsFunctionArn", "StreamFailureQueueArn", "ProcessorControlFunctionArn")
+# Exports camera stacks import (camera-template.yaml) by detector; an older main stack lacks
+# some, and an import of a missing export fails the camera stack.
+REQUIRED_OUTPUTS = {
+    "stream-processor": (
+        "FaceEventsFunctionArn",
+        "StreamFailureQueueArn",
+        "ProcessorControlFunctionArn",
+    ),
+    "sampler": ("SamplerFunctionArn",),
+}
 
 
 def missing_outputs(ctx: Context, current: Plan) -> list[str]:
-    if not any(c.detector == "stream-processor" and c.desired for c in current.changes):
-        return []
-    return [name for name in REQUIRED_OUTPUTS if name not in ctx.main.outputs]
+    detectors = {c.detector for c in current.changes if c.desired}
+    needed = [name for det, names in REQUIRED_OUTPUTS.items() if det in detectors for name in names]
+    return [name for name in needed if name not in ctx.main.exported]
+
+
+def missing_message(ctx: Context, missing: list[str]) -> str:
+    return (
+        f"main stack {ctx.main.name} lacks exported outputs {', '.join(missing)}: deploy it first"
+    )
 
 
 def run_plan(args: argparse.Namespace, clients: Clients, engine: StackEngine | None = None) -> int:
@@ -160,7 +174,7 @@ def run_plan(args: argparse.Namespace, clients: Clients, engine: StackEngine | N
     checks = quota_report(ctx, current)
     missing = missing_outputs(ctx, current)
     if missing:
-        print(f"main stack {ctx.main.name} lacks outputs {', '.join(missing)}: deploy it first")
+        print(missing_message(ctx, missing))
     invalid = current.by_action(Action.INVALID)
     return 2 if invalid or missing or (checks and not all(c.ok for c in checks)) else 0
 
@@ -175,7 +189,7 @@ def run_apply(args: argparse.Namespace, clients: Clients, engine: StackEngine | 
         return 2
     missing = missing_outputs(ctx, current)
     if missing:
-        print(f"main stack {ctx.main.name} lacks outputs {', '.join(missing)}: deploy it first")
+        print(missing_message(ctx, missing))
         return 2
     checks = quota_report(ctx, current) if current.pending else []
     if checks and not all(c.ok for c in checks) and not args.ignore_quotas:
