@@ -24,6 +24,10 @@ settings = FaceEventsSettings.from_env()  # fails the cold start with a clear me
 # A batch whose every record failed is reported like any partial failure: same retry, and no
 # bisecting of a batch that failed for one cause (a throttled table), not for one bad record.
 processor = BatchProcessor(EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+# The clip link is a courtesy (notifiers sign their own links): a slow KVS must not hold alerts.
+_clip_calls = Config(
+    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2
+)
 _retries = Config(
     retries={"mode": "standard", "max_attempts": 5}, connect_timeout=2, read_timeout=5
 )
@@ -39,9 +43,9 @@ def default_adapters() -> Adapters:
             boto3.client("events", config=_retries), settings.event_bus_name
         ),
         clips=KvsClipProvider(
-            boto3.client("kinesisvideo", config=_retries),
+            boto3.client("kinesisvideo", config=_clip_calls),
             lambda url: boto3.client(
-                "kinesis-video-archived-media", endpoint_url=url, config=_retries
+                "kinesis-video-archived-media", endpoint_url=url, config=_clip_calls
             ),
         ),
         rejects=SqsRejectSink(boto3.client("sqs", config=_retries), settings.rejected_queue_url),

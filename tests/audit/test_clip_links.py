@@ -180,3 +180,12 @@ def test_video_past_the_stream_retention_is_410(world: World) -> None:
     with stubber:
         response = world.signed("inc-1", NOW + 3600)
     assert response["statusCode"] == 410
+
+
+def test_non_ascii_signature_is_a_bad_signature() -> None:
+    import pytest as _pytest  # noqa: PLC0415
+
+    from facewatch.cliplinks import ClipLinkError, verify_clip_link  # noqa: PLC0415
+
+    with _pytest.raises(ClipLinkError, match="bad signature"):
+        verify_clip_link("INC-1", "9999999999", "sig\u00e9", b"key", now=0)

@@ -313,3 +313,20 @@ def test_rejected_records_queue_unavailable(
         "SendMessageBatch fails once",
         "malformed record redelivered, then kept with its reason",
     )
+
+
+def test_producer_retry_duplicates_every_record(
+    world: tuple[Harness, boto3.Session], record_outcome: Any
+) -> None:
+    harness, session = world
+    event = visits(harness)
+    twice = kinesis_event([])
+    for index, record in enumerate(event["Records"] * 2):  # same frames, new sequence numbers
+        twice["Records"].append(
+            {**record, "kinesis": {**record["kinesis"], "sequenceNumber": str(10**30 + index)}}
+        )
+    harness.deliver(twice, session)
+    assert_exactly_once(harness)
+    record_outcome(
+        "Kinesis", "producer retry: every frame written twice", "frames count once; 3 alerts once"
+    )

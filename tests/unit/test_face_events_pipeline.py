@@ -219,3 +219,21 @@ def test_registry_failure_never_blocks_the_alert() -> None:
     assert response == {"batchItemFailures": []}
     [event] = world.publisher.published
     assert event.detail.model_dump()["location"] is None
+
+
+def test_a_reject_after_a_failed_record_is_stored_only_once() -> None:
+    """cam-1's write fails: Lambda resends the shard from cam-1's first record, so the malformed
+    record after it comes back too and must not be stored twice."""
+    world = World()
+    world.store.fail_commits = 1
+    event = kinesis_event([*frames("cam-1", [100.0, 101.0], [STRANGER]), b"{not json"])
+    first = world.run(event)
+    assert len(first["batchItemFailures"]) == 3
+    assert world.rejects.kept == []
+    lowest = min(int(f["itemIdentifier"]) for f in first["batchItemFailures"])
+    redelivery = {
+        "Records": [r for r in event["Records"] if int(r["kinesis"]["sequenceNumber"]) >= lowest]
+    }
+    assert world.run(redelivery) == {"batchItemFailures": []}
+    assert len(world.rejects.kept) == 1
+    assert len(world.publisher.published) == 1

@@ -132,3 +132,32 @@ def test_state_keeps_recent_incidents_only() -> None:
     for hour in range(5):
         state = run(state, [det(hour * 3600.0)]).state
     assert len(state.incidents) == 2
+
+
+def test_the_same_frame_written_twice_counts_once() -> None:
+    """A producer's PutRecords retry: one frame under two sequence numbers."""
+    first = det(100, seq=100)
+    again = Detection(
+        **{**{f: getattr(first, f) for f in first.__slots__}, "sequence_number": "101"}
+    )
+    result = run(CameraState(camera_id=CAM), [first, again])
+    assert result.state.incidents[0].detections == 1
+    assert result.newly_alerting == []  # one glimpse never alerts alone
+    later = run(
+        result.state,
+        [
+            Detection(
+                **{**{f: getattr(first, f) for f in first.__slots__}, "sequence_number": "205"}
+            )
+        ],
+    )
+    assert not later.changed and later.skipped == 1
+
+
+def test_only_recent_frame_keys_are_kept() -> None:
+    from facewatch.incidents import RECENT_FRAMES  # noqa: PLC0415
+
+    state = CameraState(camera_id=CAM)
+    for t in range(RECENT_FRAMES + 10):
+        state = run(state, [det(1000.0 + t)]).state
+    assert len(state.recent_frames) == RECENT_FRAMES

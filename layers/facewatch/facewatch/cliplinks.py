@@ -36,7 +36,10 @@ def verify_clip_link(
         expiry = int(expires_at)
     except ValueError as exc:
         raise ClipLinkError("malformed expiry") from exc
-    if not hmac.compare_digest(_signature(incident_id, expiry, key), signature):
+    # compare_digest raises on non-ASCII str: a mangled link is a bad signature, not a crash
+    if not signature.isascii() or not hmac.compare_digest(
+        _signature(incident_id, expiry, key), signature
+    ):
         raise ClipLinkError("bad signature")
     if expiry < now:
         raise ClipLinkError("link expired")

@@ -158,7 +158,6 @@ class FaceEventsBatch:
     def finish(self) -> list[tuple[KinesisStreamRecord, BaseException]]:
         """Write incidents and publish alerts; return the records Lambda must redeliver."""
         failed: list[tuple[KinesisStreamRecord, BaseException]] = []
-        failed += self._store_rejects()
         alerts: dict[str, list[IncidentState]] = {}
         for camera_id, batch in self._cameras.items():
             try:
@@ -167,18 +166,36 @@ class FaceEventsBatch:
                 logger.exception("camera update failed", extra={"camera_id": camera_id})
                 failed += [(r, exc) for r in batch.records]
         failed += self._publish(alerts)
+        failed += self._store_rejects(failed)
         self._emit_metrics(failed)
         return failed
 
-    def _store_rejects(self) -> list[tuple[KinesisStreamRecord, BaseException]]:
-        if not self._rejected:
-            return []
+    def _store_rejects(
+        self, failed: list[tuple[KinesisStreamRecord, BaseException]]
+    ) -> list[tuple[KinesisStreamRecord, BaseException]]:
+        """Keep the rejected records that Lambda will not send again. Lambda redelivers a shard
+        from its lowest failed record: rejects past that point come back, so storing them now
+        would store them twice; they are handed back with the rest."""
+        lowest: dict[str, int] = {}
+        for record, _ in failed:
+            shard, sequence = record.event_id.split(":", 1)[0], int(record.kinesis.sequence_number)
+            lowest[shard] = min(lowest.get(shard, sequence), sequence)
+        keep: list[tuple[KinesisStreamRecord, RejectedRecord]] = []
+        later: list[tuple[KinesisStreamRecord, BaseException]] = []
+        for record, rejected in self._rejected:
+            limit = lowest.get(rejected.shard_id)
+            if limit is not None and int(rejected.sequence_number) > limit:
+                later.append((record, RedeliveryError("redelivered with its shard's failures")))
+            else:
+                keep.append((record, rejected))
+        if not keep:
+            return later
         try:
-            self._adapters.rejects.keep([r for _, r in self._rejected])
+            self._adapters.rejects.keep([r for _, r in keep])
         except Exception as exc:
             logger.exception("rejected records could not be stored; redelivering them")
-            return [(record, exc) for record, _ in self._rejected]
-        return []
+            return later + [(record, exc) for record, _ in keep]
+        return later
 
     def _apply(self, camera_id: str, detections: list[Detection]) -> list[IncidentState]:
         store = self._adapters.store

@@ -8,6 +8,10 @@ Redelivery: Lambda re-sends a shard's records in order from the lowest failed on
 keeps, per shard, the highest sequence number already applied to this camera; a record at or
 below it is skipped. A camera's records of one batch are applied all or nothing, and
 ParallelizationFactor is 1, so the watermark is exact.
+
+Duplicates: a producer that retries PutRecords (after a timeout on a write that succeeded)
+puts the same frame twice under new sequence numbers. The state keeps the frame keys of the
+camera's most recent detections, so a frame counts once: one glimpse never alerts alone.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from facewatch.classification import ClassifiedFace, ClosestEmployee
 # Incidents older than this (behind the camera's newest detection) leave the state item.
 STATE_HORIZON_SECONDS = 3600.0
 MAX_INCIDENTS_IN_STATE = 50
+# Frame keys remembered per camera to drop duplicate records (minutes of detections at 1-2 fps;
+# producer retries come back within seconds).
+RECENT_FRAMES = 128
 
 
 class FaceSummary(BaseModel):
@@ -84,6 +91,7 @@ class CameraState(BaseModel):
     watermarks: dict[str, str] = Field(default_factory=dict)  # shard id -> sequence number
     incidents: tuple[IncidentState, ...] = ()
     unconfirmed: tuple[str, ...] = ()  # incident ids whose alert is not known to be published
+    recent_frames: tuple[str, ...] = ()  # frame keys of the latest detections (duplicates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +115,7 @@ class GroupingResult:
     newly_alerting: list[IncidentState] = field(default_factory=list)
     extended_alerted: list[IncidentState] = field(default_factory=list)
     applied: int = 0
-    skipped: int = 0  # already applied by an earlier delivery
+    skipped: int = 0  # already applied by an earlier delivery, or a duplicate frame
     suppressed: int = 0  # grouped into an incident that had already alerted, or below threshold
 
     @property
@@ -228,9 +236,15 @@ def group(
     min_detections: int,
 ) -> GroupingResult:
     """Apply a batch's detections of one camera to its state. Order of input does not matter."""
-    fresh = [d for d in detections if not _is_applied(state, d)]
+    seen = set(state.recent_frames)
+    unapplied = [d for d in detections if not _is_applied(state, d)]
+    fresh = []
+    for detection in unapplied:
+        if detection.frame_key not in seen:
+            seen.add(detection.frame_key)
+            fresh.append(detection)
     result = GroupingResult(state=state, skipped=len(detections) - len(fresh))
-    if not fresh:
+    if not fresh:  # nothing new (a redelivery or duplicates only): no write at all
         return result
     drafts = [_Draft.of(i) for i in state.incidents]
     opened: set[str] = set()
@@ -258,20 +272,26 @@ def group(
     ]
     result.suppressed = len(fresh) - len(newly_alerting)
     result.applied = len(fresh)
-    watermarks = dict(state.watermarks)
-    for detection in fresh:
-        mark = watermarks.get(detection.shard_id)
-        if mark is None or int(detection.sequence_number) > int(mark):
-            watermarks[detection.shard_id] = detection.sequence_number
+    recent = state.recent_frames + tuple(d.frame_key for d in fresh)
     result.state = state.model_copy(
         update={
             "version": state.version + 1,
-            "watermarks": watermarks,
+            "watermarks": _advanced(state.watermarks, unapplied),
             "incidents": _trim(incidents),
             "unconfirmed": state.unconfirmed + tuple(i.incident_id for i in newly_alerting),
+            "recent_frames": recent[-RECENT_FRAMES:],
         }
     )
     return result
+
+
+def _advanced(watermarks: dict[str, str], detections: list[Detection]) -> dict[str, str]:
+    marks = dict(watermarks)
+    for detection in detections:
+        mark = marks.get(detection.shard_id)
+        if mark is None or int(detection.sequence_number) > int(mark):
+            marks[detection.shard_id] = detection.sequence_number
+    return marks
 
 
 def _trim(incidents: list[IncidentState]) -> tuple[IncidentState, ...]:
