@@ -23,6 +23,8 @@ class FakeStore:
     writes: int = 0
     fail_commits: int = 0  # the next N commits raise (a throttled table)
     before_commit: Callable[[], object] | None = None  # lets a test interleave another invocation
+    pending_at: dict[str, float] = field(default_factory=dict)
+    clock: Callable[[], float] = lambda: 0.0
 
     def load_state(self, camera_id: str) -> CameraState:
         return self.states.get(camera_id, CameraState(camera_id=camera_id))
@@ -49,6 +51,7 @@ class FakeStore:
         for incident in new_alerts:
             self.incidents[incident.incident_id] = incident
             self.alert_state[incident.incident_id] = "pending"
+            self.pending_at[incident.incident_id] = self.clock()
         for incident in extended:
             self.incidents[incident.incident_id] = incident
 
@@ -60,6 +63,13 @@ class FakeStore:
     def mark_sent(self, incident: IncidentState, at: float, clip_status: str) -> None:
         self.writes += 1
         self.alert_state[incident.incident_id] = "sent"
+
+    def pending_since(self, before: float) -> list[IncidentState]:
+        return [
+            self.incidents[i]
+            for i, since in self.pending_at.items()
+            if self.alert_state.get(i) == "pending" and since < before
+        ]
 
 
 @dataclass

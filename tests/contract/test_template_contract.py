@@ -39,6 +39,7 @@ def test_table_keys_are_what_the_store_writes() -> None:
         "ByCamera": ["GSI1PK", "GSI1SK"],
         "BySite": ["GSI2PK", "GSI2SK"],
         "ByStatus": ["GSI3PK", "GSI3SK"],
+        "PendingAlerts": ["GSI4PK", "GSI4SK"],
     }
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}

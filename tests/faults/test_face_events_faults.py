@@ -63,7 +63,9 @@ class Harness:
         metrics = FakeMetrics()
         self.metrics.append(metrics)
         return Adapters(
-            store=DynamoIncidentStore(session.client("dynamodb"), TABLE, 400),
+            store=DynamoIncidentStore(
+                session.client("dynamodb"), TABLE, 400, clock=lambda: 1795000100.0
+            ),
             publisher=EventBridgePublisher(session.client("events"), BUS, sleep=lambda _: None),
             clips=KvsClipProvider(
                 session.client("kinesisvideo"),
@@ -102,6 +104,7 @@ class Harness:
         return all(
             m.values["RecordsIn"] == m.values["RecordsProcessed"] + m.values["RecordsRejected"]
             for m in self.metrics
+            if "RecordsIn" in m.values  # batches only (the sweeper reads no records)
         )
 
 
@@ -329,4 +332,37 @@ def test_producer_retry_duplicates_every_record(
     assert_exactly_once(harness)
     record_outcome(
         "Kinesis", "producer retry: every frame written twice", "frames count once; 3 alerts once"
+    )
+
+
+def test_eventbridge_down_past_every_retry_then_the_sweeper(
+    world: tuple[Harness, boto3.Session], record_outcome: Any
+) -> None:
+    from facewatch.face_events import SWEEP_AFTER_SECONDS, sweep_pending_alerts  # noqa: PLC0415
+
+    harness, session = world
+    down = Fault(
+        "before-call.events.PutEvents",
+        lambda: client_error("InternalFailure", "PutEvents"),
+        times=10**6,
+    )
+    session.events.register(down.event_name, down)
+    with pytest.raises(AssertionError, match="OnFailure"):
+        harness.deliver(visits(harness), session, max_attempts=3)  # the ESM gives up
+    session.events.unregister(down.event_name, down)
+    settings = FaceEventsSettings.model_validate(
+        {"TABLE_NAME": TABLE, "EVENT_BUS_NAME": BUS, "REJECTED_QUEUE_URL": "rejects"}
+    )
+    adapters = harness.adapters(session)
+    adapters.clock = lambda: 1795000100.0 + SWEEP_AFTER_SECONDS + 60
+    adapters.store = DynamoIncidentStore(
+        session.client("dynamodb"), TABLE, 400, clock=adapters.clock
+    )
+    assert sweep_pending_alerts(settings, adapters) == 3
+    assert sweep_pending_alerts(settings, adapters) == 0  # the sparse index is empty again
+    assert_exactly_once(harness)
+    record_outcome(
+        "EventBridge",
+        "down past every retry (records to OnFailure)",
+        "alerts stay pending; the sweeper publishes them once",
     )

@@ -212,3 +212,12 @@ def test_alert_carries_the_registry_location(aws: dict[str, Any]) -> None:
         Key={"PK": {"S": f"INCIDENT#{event['detail']['incidentId']}"}, "SK": {"S": "INCIDENT"}},
     )["Item"]
     assert item["GSI2PK"]["S"] == "SITE#seoul-hq"
+
+
+def test_alert_sweeper_handler_runs_on_its_sample_event(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import load_function  # noqa: PLC0415
+
+    sweeper = load_function("alert_sweeper", FACE_EVENTS_ENV, monkeypatch)
+    assert sweeper.lambda_handler(load_event("alert_sweeper.json"), Context()) == {"published": 0}

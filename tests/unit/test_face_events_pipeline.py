@@ -237,3 +237,31 @@ def test_a_reject_after_a_failed_record_is_stored_only_once() -> None:
     assert world.run(redelivery) == {"batchItemFailures": []}
     assert len(world.rejects.kept) == 1
     assert len(world.publisher.published) == 1
+
+
+def test_sweeper_publishes_an_alert_left_pending_once() -> None:
+    """EventBridge was down past every redelivery: the alert waits, then the sweeper sends it."""
+    from facewatch.face_events import SWEEP_AFTER_SECONDS, sweep_pending_alerts  # noqa: PLC0415
+
+    world = World()
+    world.store.clock = lambda: world.now
+    world.publisher.fail_next = 1
+    world.run(load_event("kds_unknown_face.json"))  # publish fails; Lambda gives up later
+    assert world.publisher.published == []
+    assert sweep_pending_alerts(SETTINGS, world.adapters()) == 0  # too early: face_events' turn
+    world.now += SWEEP_AFTER_SECONDS + 1
+    assert sweep_pending_alerts(SETTINGS, world.adapters()) == 1
+    assert sweep_pending_alerts(SETTINGS, world.adapters()) == 0
+    assert len(world.publisher.published) == 1
+
+
+def test_sweeper_failure_is_reported() -> None:
+    from facewatch.face_events import RedeliveryError, sweep_pending_alerts  # noqa: PLC0415
+
+    world = World()
+    world.store.clock = lambda: world.now
+    world.publisher.fail_next = 2
+    world.run(load_event("kds_unknown_face.json"))
+    world.now += 1000
+    with pytest.raises(RedeliveryError, match="1 pending alerts still unpublished"):
+        sweep_pending_alerts(SETTINGS, world.adapters())

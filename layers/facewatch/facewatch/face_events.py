@@ -381,6 +381,27 @@ class FaceEventsBatch:
         )
 
 
+SWEEP_AFTER_SECONDS = 120.0
+
+
+def sweep_pending_alerts(
+    settings: FaceEventsSettings, adapters: Adapters, older_than: float = SWEEP_AFTER_SECONDS
+) -> int:
+    """Publish the alerts that stayed pending (their records failed past Lambda's retries, or
+    their camera went quiet before a redelivery). Runs on a schedule; returns how many were
+    published. Notifiers are idempotent, so a race with face_events costs nothing but a no-op."""
+    pending = adapters.store.pending_since(adapters.clock() - older_than)
+    if not pending:
+        return 0
+    batch = FaceEventsBatch(settings, adapters)
+    failed = batch._publish({"sweep": pending})
+    published = batch.counts["alerts"]
+    logger.info("pending alerts swept", extra={"pending": len(pending), "published": published})
+    if failed or published < len(pending):
+        raise RedeliveryError(f"{len(pending) - published} pending alerts still unpublished")
+    return published
+
+
 def _error_code(exc: Exception) -> str:
     """AWS's error code for service errors (e.g. NoDataRetentionException), else the class name."""
     response = getattr(exc, "response", None)

@@ -2,13 +2,15 @@
 
 - camera state: PK=CAMERA#<cam>, SK=STATE; ``state`` (JSON), ``version`` (optimistic lock)
 - incident:     PK=INCIDENT#<id>, SK=INCIDENT; written when it alerts (alertState pending ->
-  sent), extended in place while the visit goes on; GSIs by camera, site and status
+  sent), extended in place while the visit goes on; GSIs by camera, site and status, and the
+  sparse PendingAlerts index (GSI4) while its alert is not known to be published
 - trail:        PK=INCIDENT#<id>, SK=EVENT#<ISO time>#<kind>; appended, never updated
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +24,8 @@ from facewatch.records import iso
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 DAY = 86400
+PENDING_INDEX = "PendingAlerts"
+PENDING_PARTITION = "ALERT#pending"
 
 
 class CommitConflictError(Exception):
@@ -50,6 +54,8 @@ class IncidentStore(Protocol):
 
     def mark_sent(self, incident: IncidentState, at: float, clip_status: str) -> None: ...
 
+    def pending_since(self, before: float) -> list[IncidentState]: ...
+
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
     """A plain dict as a low-level DynamoDB item (None values left out)."""
@@ -65,10 +71,17 @@ def incident_key(incident_id: str) -> dict[str, Any]:
 
 
 class DynamoIncidentStore:
-    def __init__(self, client: Any, table_name: str, retention_days: int) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        retention_days: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._client = client
         self._table = table_name
         self._retention = retention_days * DAY
+        self._clock = clock
 
     def load_state(self, camera_id: str) -> CameraState:
         response = self._client.get_item(
@@ -125,6 +138,9 @@ class DynamoIncidentStore:
                 "detections": incident.detections,
                 "status": "open",
                 "alertState": "pending",
+                # sparse index: present only until the alert is known to be published
+                "GSI4PK": PENDING_PARTITION,
+                "GSI4SK": f"{iso(self._clock())}#{incident.incident_id}",
                 "incident": incident.model_dump_json(),
                 "expiresAt": int(incident.first_seen) + self._retention,
             }
@@ -228,7 +244,10 @@ class DynamoIncidentStore:
                     "Update": {
                         "TableName": self._table,
                         "Key": incident_key(incident.incident_id),
-                        "UpdateExpression": "SET alertState = :s, alertedAt = :a, clipStatus = :c",
+                        "UpdateExpression": (
+                            "SET alertState = :s, alertedAt = :a, clipStatus = :c "
+                            "REMOVE GSI4PK, GSI4SK"
+                        ),
                         "ExpressionAttributeValues": to_item(
                             {":s": "sent", ":a": iso(at), ":c": clip_status}
                         ),
@@ -242,6 +261,24 @@ class DynamoIncidentStore:
                 },
             ]
         )
+
+    def pending_since(self, before: float) -> list[IncidentState]:
+        """Incidents whose alert has been pending since before ``before`` (the sweeper's work)."""
+        found: list[IncidentState] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": PENDING_INDEX,
+            "KeyConditionExpression": "GSI4PK = :p AND GSI4SK < :t",
+            "ExpressionAttributeValues": to_item({":p": PENDING_PARTITION, ":t": iso(before)}),
+        }
+        while True:
+            response = self._client.query(**kwargs)
+            found += [
+                IncidentState.model_validate_json(i["incident"]["S"]) for i in response["Items"]
+            ]
+            if "LastEvaluatedKey" not in response:
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
