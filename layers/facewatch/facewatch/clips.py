@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from facewatch.kvs_media import KvsMediaClients
 from facewatch.records import to_datetime
 
 HLS_API = "GET_HLS_STREAMING_SESSION_URL"
@@ -39,17 +40,7 @@ class KvsClipProvider:
     """
 
     def __init__(self, kvs_client: Any, media_client_for: Callable[[str], Any]) -> None:
-        self._kvs = kvs_client
-        self._media_client_for = media_client_for
-        self._media_clients: dict[str, Any] = {}
-
-    def _media(self, stream_arn: str) -> Any:
-        client = self._media_clients.get(stream_arn)
-        if client is None:
-            endpoint = self._kvs.get_data_endpoint(StreamARN=stream_arn, APIName=HLS_API)
-            client = self._media_client_for(endpoint["DataEndpoint"])
-            self._media_clients[stream_arn] = client
-        return client
+        self._media = KvsMediaClients(kvs_client, HLS_API, media_client_for)
 
     def hls_url(
         self,
@@ -64,7 +55,7 @@ class KvsClipProvider:
         time_range: dict[str, datetime] = {"StartTimestamp": to_datetime(start)}
         if end is not None:
             time_range["EndTimestamp"] = to_datetime(end)
-        response = self._media(stream_arn).get_hls_streaming_session_url(
+        response = self._media.for_stream(stream_arn).get_hls_streaming_session_url(
             StreamARN=stream_arn,
             PlaybackMode=mode,
             HLSFragmentSelector={

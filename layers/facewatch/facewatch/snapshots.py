@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from facewatch.alerts import AlertDetail
+from facewatch.kvs_media import KvsMediaClients
 from facewatch.observability import logger
 
 GET_IMAGES_API = "GET_IMAGES"
@@ -39,20 +40,10 @@ class KvsFrameGrabber:
     """``media_client_for(endpoint)`` builds a kinesis-video-archived-media client there."""
 
     def __init__(self, kvs_client: Any, media_client_for: Callable[[str], Any]) -> None:
-        self._kvs = kvs_client
-        self._media_client_for = media_client_for
-        self._media: dict[str, Any] = {}
-
-    def _client(self, stream_arn: str) -> Any:
-        client = self._media.get(stream_arn)
-        if client is None:
-            endpoint = self._kvs.get_data_endpoint(StreamARN=stream_arn, APIName=GET_IMAGES_API)
-            client = self._media_client_for(endpoint["DataEndpoint"])
-            self._media[stream_arn] = client
-        return client
+        self._media = KvsMediaClients(kvs_client, GET_IMAGES_API, media_client_for)
 
     def jpeg_at(self, stream_arn: str, at: datetime) -> bytes:
-        response = self._client(stream_arn).get_images(
+        response = self._media.for_stream(stream_arn).get_images(
             StreamARN=stream_arn,
             ImageSelectorType="PRODUCER_TIMESTAMP",
             StartTimestamp=at,
