@@ -363,3 +363,12 @@ def test_recreate_respects_the_backoff() -> None:
     # stuck > 2 min at minute 3; then the new one is stuck again but waits out the backoff
     assert recreates == [3, 6]
     assert steps[6][0].restart_attempts == 2
+
+
+def test_a_bad_setting_names_its_variable() -> None:
+    from facewatch.settings import SettingsError  # noqa: PLC0415
+    from facewatch.watchdog import WatchdogSettings  # noqa: PLC0415
+
+    env = {"TABLE_NAME": "tbl", "EVENT_BUS_NAME": "bus", "CAMERA_OFFLINE_MINUTES": "soon"}
+    with pytest.raises(SettingsError, match="CAMERA_OFFLINE_MINUTES"):
+        WatchdogSettings.from_env(env)

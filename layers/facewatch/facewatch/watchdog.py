@@ -30,6 +30,7 @@ from facewatch.health import (
 )
 from facewatch.inventory import Schedule, Weekday
 from facewatch.registry import CameraInfo
+from facewatch.settings import EnvSettings
 
 _WEEKDAYS = list(Weekday)  # Monday first, like datetime.weekday()
 _END_OF_DAY = time(23, 59, 59)
@@ -575,23 +576,13 @@ class EventBridgeHealthPublisher:
         return accepted
 
 
-class WatchdogSettings(BaseModel):
+class WatchdogSettings(EnvSettings):
     """The watchdog function's environment, validated at cold start."""
 
-    model_config = ConfigDict(frozen=True)
-    table_name: str = Field(min_length=3)
-    event_bus_name: str = Field(min_length=1)
-    camera_offline_minutes: int = Field(default=15, ge=1, le=1440)
-    workers: int = Field(default=8, ge=1, le=32)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> WatchdogSettings:
-        return cls(
-            table_name=env.get("TABLE_NAME", ""),
-            event_bus_name=env.get("EVENT_BUS_NAME", ""),
-            camera_offline_minutes=int(env.get("CAMERA_OFFLINE_MINUTES", "15")),
-            workers=int(env.get("WATCHDOG_WORKERS", "8")),
-        )
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+    camera_offline_minutes: int = Field(default=15, alias="CAMERA_OFFLINE_MINUTES", ge=1, le=1440)
+    workers: int = Field(default=8, alias="WATCHDOG_WORKERS", ge=1, le=32)
 
     @property
     def policy(self) -> Policy:
