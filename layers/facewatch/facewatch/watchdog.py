@@ -11,6 +11,7 @@ state is not stored and the next tick publishes the change again (at least once,
 
 from __future__ import annotations
 
+import time as _time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from facewatch.eventbus import BusEvent, EventBridgePublisher
+from facewatch.health import DETAIL_TYPE as HEALTH_DETAIL_TYPE
 from facewatch.health import (
     CameraHealth,
     CameraHealthChanged,
@@ -548,32 +551,26 @@ class DynamoHealthStore:
 
 
 class EventBridgeHealthPublisher:
-    """PutEvents in chunks of 10; failed entries are resent (bounded), then reported."""
+    """`Camera Health Changed` on the bus through the shared publisher (chunks of 10, only the
+    failed entries resent); returns, per event, whether EventBridge accepted it."""
 
-    def __init__(self, events_client: Any, bus_name: str, attempts: int = 3) -> None:
-        self._events = events_client
-        self._bus = bus_name
-        self._attempts = attempts
+    def __init__(
+        self,
+        events_client: Any,
+        bus_name: str,
+        attempts: int = 3,
+        sleep: Callable[[float], None] = _time.sleep,
+    ) -> None:
+        self._publisher = EventBridgePublisher(
+            events_client, bus_name, attempts=attempts, sleep=sleep
+        )
 
     def publish(self, events: Sequence[CameraHealthChanged]) -> list[bool]:
-        accepted = [False] * len(events)
-        for start in range(0, len(events), 10):
-            todo = list(range(start, min(start + 10, len(events))))
-            for _ in range(self._attempts):
-                if not todo:
-                    break
-                response = self._events.put_events(
-                    Entries=[events[i].put_events_entry(self._bus) for i in todo]
-                )
-                results = response.get("Entries", [])
-                failed = []
-                for index, result in zip(todo, results, strict=True):
-                    if result.get("EventId"):
-                        accepted[index] = True
-                    else:
-                        failed.append(index)
-                todo = failed
-        return accepted
+        failures = self._publisher.publish(
+            [BusEvent(HEALTH_DETAIL_TYPE, event, key=str(i)) for i, event in enumerate(events)]
+        )
+        failed = {int(f.event.key) for f in failures}
+        return [index not in failed for index in range(len(events))]
 
 
 class WatchdogSettings(EnvSettings):
