@@ -165,7 +165,7 @@ class FaceEventsBatch:
             except Exception as exc:
                 logger.exception("camera update failed", extra={"camera_id": camera_id})
                 failed += [(r, exc) for r in batch.records]
-        failed += self._publish(alerts)
+        failed += self.publish_alerts(alerts)
         failed += self._store_rejects(failed)
         self._emit_metrics(failed)
         return failed
@@ -252,9 +252,11 @@ class FaceEventsBatch:
             return []
         return self._adapters.store.pending_alerts(state.unconfirmed).pending
 
-    def _publish(
+    def publish_alerts(
         self, alerts: dict[str, list[IncidentState]]
     ) -> list[tuple[KinesisStreamRecord, BaseException]]:
+        """Clip links, PutEvents, mark sent; ``alerts`` by camera. Returns the records of the
+        cameras whose alerts could not be published (Lambda must redeliver them)."""
         incidents = {i.incident_id: i for found in alerts.values() for i in found}
         if not incidents:
             return []
@@ -394,7 +396,7 @@ def sweep_pending_alerts(
     if not pending:
         return 0
     batch = FaceEventsBatch(settings, adapters)
-    failed = batch._publish({"sweep": pending})
+    failed = batch.publish_alerts({"sweep": pending})  # a camera-less batch: no records
     published = batch.counts["alerts"]
     logger.info("pending alerts swept", extra={"pending": len(pending), "published": published})
     if failed or published < len(pending):
