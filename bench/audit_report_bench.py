@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from facewatch.history import EmployeeEvent, IncidentRecord
-from facewatch.lifecycle import STATUSES
-from facewatch_tools.audit_report import collect, render_html
+from facewatch.audit.history import EmployeeEvent, IncidentRecord
+from facewatch.audit.lifecycle import STATUSES
+from facewatch_tools.audit.report import collect, render_html
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 365

@@ -39,7 +39,7 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType  # noqa: E402
 
-from facewatch.face_events import Adapters, run_batch  # noqa: E402
+from facewatch.detections.pipeline import Adapters, run_batch  # noqa: E402
 from facewatch.settings import FaceEventsSettings  # noqa: E402
 from facewatch_tools.frames import FaceSpec, frame_record  # noqa: E402
 from facewatch_tools.kinesis_events import kinesis_event  # noqa: E402
@@ -149,10 +149,10 @@ def count_aws_calls(
     import boto3  # noqa: PLC0415
     from moto import mock_aws  # noqa: PLC0415
 
-    from facewatch.clips import KvsClipProvider  # noqa: PLC0415
-    from facewatch.eventbus import EventBridgePublisher  # noqa: PLC0415
-    from facewatch.incident_store import DynamoIncidentStore  # noqa: PLC0415
-    from facewatch.rejects import SqsRejectSink  # noqa: PLC0415
+    from facewatch.alerts.bus import EventBridgePublisher  # noqa: PLC0415
+    from facewatch.clips.hls import KvsClipProvider  # noqa: PLC0415
+    from facewatch.detections.rejects import SqsRejectSink  # noqa: PLC0415
+    from facewatch.detections.store import DynamoIncidentStore  # noqa: PLC0415
     from tests.aws import create_table_from_template  # noqa: PLC0415
 
     calls: Counter[str] = Counter()

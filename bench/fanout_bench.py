@@ -8,8 +8,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from facewatch.alert_view import ClipLinks, alert_view
-from facewatch.alerts import (
+from facewatch.alerts.event import (
     AlertDetail,
     BestFace,
     CameraLocation,
@@ -17,8 +16,9 @@ from facewatch.alerts import (
     FaceBox,
     FaceQualityOut,
 )
-from facewatch.slack_messages import alert_message
-from facewatch.sms_messages import sms_size, sms_text
+from facewatch.alerts.slack.messages import alert_message
+from facewatch.alerts.sms.messages import sms_size, sms_text
+from facewatch.alerts.view import ClipLinks, alert_view
 
 N = 5_000
 

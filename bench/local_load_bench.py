@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facewatch.alerts import ALERT_DETAIL_TYPE
+from facewatch.alerts.event import ALERT_DETAIL_TYPE
 from facewatch_tools.frames import FaceSpec, frame_record
 from facewatch_tools.local.stack import LocalStack
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))  # the benchmark reuses the tests' stand-ins (test
 
 from moto import mock_aws  # noqa: E402
 
-from facewatch.records import ProcessorRecord  # noqa: E402
+from facewatch.detections.records import ProcessorRecord  # noqa: E402
 from facewatch.sampler.run import SamplerRequest, run_group  # noqa: E402
 from facewatch.sampler.settings import SamplerSettings  # noqa: E402
 from tests.sampler.sampler_kinesis_events import read_stream  # noqa: E402

@@ -6,13 +6,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from facewatch.alerts import CameraLocation
-from facewatch.clips import ClipLink
-from facewatch.eventbus import BusEvent, PublishFailure
-from facewatch.incident_store import CommitConflictError, PendingAlerts
-from facewatch.incidents import CameraState, IncidentState
-from facewatch.records import to_datetime
-from facewatch.rejects import RejectedRecord
+from facewatch.alerts.bus import BusEvent, PublishFailure
+from facewatch.alerts.event import CameraLocation
+from facewatch.clips.hls import ClipLink
+from facewatch.detections.incidents import CameraState, IncidentState
+from facewatch.detections.rejects import RejectedRecord
+from facewatch.detections.store import CommitConflictError, PendingAlerts
+from facewatch.timestamps import to_datetime
 
 
 @dataclass

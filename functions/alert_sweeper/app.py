@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from facewatch.face_events import Adapters, sweep_pending_alerts
-from facewatch.face_events_adapters import build_adapters
+from facewatch.detections.adapters import build_adapters
+from facewatch.detections.pipeline import Adapters, sweep_pending_alerts
 from facewatch.observability import logger, metrics, tracer
 from facewatch.settings import FaceEventsSettings
 

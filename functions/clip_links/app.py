@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from facewatch.clip_player import ClipDeps, serve_clip
-from facewatch.clips import KvsClipProvider
-from facewatch.history import IncidentHistory
+from facewatch.audit.history import IncidentHistory
+from facewatch.clips.hls import KvsClipProvider
+from facewatch.clips.player import ClipDeps, serve_clip
 from facewatch.observability import logger, metrics, tracer
 from facewatch.settings import ClipLinksSettings
 

@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from facewatch.face_events import Adapters, run_batch
-from facewatch.face_events_adapters import build_adapters
+from facewatch.detections.adapters import build_adapters
+from facewatch.detections.pipeline import Adapters, run_batch
 from facewatch.observability import logger, metrics, tracer
 from facewatch.settings import FaceEventsSettings
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from facewatch.processors import (
+from facewatch.fleet.processors import (
     CustomResourceRequest,
     StreamProcessors,
     control_processor,

@@ -17,11 +17,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from facewatch.eventbus import EventBridgePublisher
-from facewatch.history import IncidentHistory
-from facewatch.observability import logger, metrics, tracer
-from facewatch.settings import SlackActionsSettings
-from facewatch.slack_actions import (
+from facewatch.alerts.bus import EventBridgePublisher
+from facewatch.audit.history import IncidentHistory
+from facewatch.audit.slack_actions import (
     DynamoReplayStore,
     SlackActionDeps,
     SlackRequestGuard,
@@ -29,6 +27,8 @@ from facewatch.slack_actions import (
     WebhookResponder,
     handle_slack_request,
 )
+from facewatch.observability import logger, metrics, tracer
+from facewatch.settings import SlackActionsSettings
 
 settings = SlackActionsSettings.from_env()  # fails the cold start with a clear message
 app = APIGatewayHttpResolver()

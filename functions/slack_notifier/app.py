@@ -12,12 +12,12 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from facewatch.fanout import powertools_once, run_notifier_batch, signed_clip_links
-from facewatch.notifier_settings import SlackNotifierSettings
+from facewatch.alerts.fanout import powertools_once, run_notifier_batch, signed_clip_links
+from facewatch.alerts.settings import SlackNotifierSettings
+from facewatch.alerts.slack.notifier import NoSnapshots, SlackAdapters, SlackNotifier, Snapshots
+from facewatch.alerts.slack.webhooks import SlackPoster, WebhookRoutes
+from facewatch.alerts.snapshots import BoundedSnapshots, KvsFrameGrabber, S3Snapshots
 from facewatch.observability import logger, metrics, tracer
-from facewatch.slack_notifier import NoSnapshots, SlackAdapters, SlackNotifier, Snapshots
-from facewatch.slack_webhooks import SlackPoster, WebhookRoutes
-from facewatch.snapshots import BoundedSnapshots, KvsFrameGrabber, S3Snapshots
 
 settings = SlackNotifierSettings.from_env()  # fails the cold start with a clear message
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

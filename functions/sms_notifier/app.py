@@ -12,10 +12,10 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from facewatch.fanout import powertools_once, run_notifier_batch, signed_clip_links
-from facewatch.notifier_settings import SmsNotifierSettings
+from facewatch.alerts.fanout import powertools_once, run_notifier_batch, signed_clip_links
+from facewatch.alerts.settings import SmsNotifierSettings
+from facewatch.alerts.sms.notifier import SmsAdapters, SmsNotifier, SnsTopic
 from facewatch.observability import logger, metrics, tracer
-from facewatch.sms_notifier import SmsAdapters, SmsNotifier, SnsTopic
 
 settings = SmsNotifierSettings.from_env()  # fails the cold start with a clear message
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from facewatch.processors import StreamProcessors
-from facewatch.registry import RegistryReader
-from facewatch.watchdog import (
+from facewatch.fleet.processors import StreamProcessors
+from facewatch.fleet.registry import RegistryReader
+from facewatch.fleet.watchdog import (
     DynamoHealthStore,
     EventBridgeHealthPublisher,
     KvsFragmentProbe,

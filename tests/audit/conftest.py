@@ -12,10 +12,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from facewatch.alerts import CameraLocation
-from facewatch.incident_store import DynamoIncidentStore, to_item
-from facewatch.incidents import FaceSummary, IncidentState
-from facewatch.records import iso
+from facewatch.alerts.event import CameraLocation
+from facewatch.detections.incidents import FaceSummary, IncidentState
+from facewatch.detections.store import DynamoIncidentStore, to_item
+from facewatch.timestamps import iso
 from facewatch_tools.template import resource
 
 TABLE = "facewatch-test-incidents"

@@ -18,9 +18,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from facewatch.incident_store import to_item
-from facewatch_tools.audit_cli import parse_time
+from facewatch.detections.store import to_item
 from facewatch_tools.cli import main
+from facewatch_tools.cli.audit import parse_time
 
 from .conftest import DAY, REGION, T0, TABLE, create_table, seed
 

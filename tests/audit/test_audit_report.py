@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from facewatch.history import EmployeeEvent, IncidentRecord
-from facewatch.lifecycle import Status
-from facewatch_tools.audit_report import chart_svg, collect, render_html
+from facewatch.audit.history import EmployeeEvent, IncidentRecord
+from facewatch.audit.lifecycle import Status
+from facewatch_tools.audit.report import chart_svg, collect, render_html
 
 SINCE = datetime(2026, 3, 1, tzinfo=UTC)
 UNTIL = SINCE + timedelta(days=3)

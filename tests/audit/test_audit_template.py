@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from facewatch.lifecycle import STATUS_CHANGED_DETAIL_TYPE, StatusChangedDetail
+from facewatch.audit.lifecycle import STATUS_CHANGED_DETAIL_TYPE, StatusChangedDetail
 from facewatch.settings import ClipLinksSettings, EnvSettings, SlackActionsSettings
 from facewatch_tools.template import ROOT, main_template, resource
 from tests.conftest import load_event

@@ -15,11 +15,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from facewatch.clip_player import HLS_JS_SRI, HLS_JS_URL, ClipDeps
-from facewatch.cliplinks import sign_clip_link
-from facewatch.clips import KvsClipProvider
-from facewatch.history import IncidentHistory
-from facewatch.incident_store import DynamoIncidentStore
+from facewatch.audit.history import IncidentHistory
+from facewatch.clips.hls import KvsClipProvider
+from facewatch.clips.links import sign_clip_link
+from facewatch.clips.player import HLS_JS_SRI, HLS_JS_URL, ClipDeps
+from facewatch.detections.store import DynamoIncidentStore
 from tests.conftest import load_event, load_function
 
 from .conftest import REGION, T0, TABLE, incident_item, incident_state
@@ -185,7 +185,7 @@ def test_video_past_the_stream_retention_is_410(world: World) -> None:
 def test_non_ascii_signature_is_a_bad_signature() -> None:
     import pytest as _pytest  # noqa: PLC0415
 
-    from facewatch.cliplinks import ClipLinkError, verify_clip_link  # noqa: PLC0415
+    from facewatch.clips.links import ClipLinkError, verify_clip_link  # noqa: PLC0415
 
     with _pytest.raises(ClipLinkError, match="bad signature"):
         verify_clip_link("INC-1", "9999999999", "sig\u00e9", b"key", now=0)

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from facewatch.history import IncidentHistory
-from facewatch.lifecycle import Actor
+from facewatch.audit.history import IncidentHistory
+from facewatch.audit.lifecycle import Actor
 
 from .conftest import (
     DAY,

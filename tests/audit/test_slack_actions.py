@@ -17,11 +17,9 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from facewatch.cliplinks import verify_clip_link
-from facewatch.history import IncidentHistory
-from facewatch.incident_store import DynamoIncidentStore
-from facewatch.lifecycle import STATUS_CHANGED_DETAIL_TYPE
-from facewatch.slack_actions import (
+from facewatch.audit.history import IncidentHistory
+from facewatch.audit.lifecycle import STATUS_CHANGED_DETAIL_TYPE
+from facewatch.audit.slack_actions import (
     DynamoReplayStore,
     SlackActionDeps,
     SlackRequestGuard,
@@ -29,6 +27,8 @@ from facewatch.slack_actions import (
     WebhookResponder,
     parse_payload,
 )
+from facewatch.clips.links import verify_clip_link
+from facewatch.detections.store import DynamoIncidentStore
 from tests.conftest import load_event, load_function
 from tests.fakes import FakePublisher
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from facewatch.alerts import CameraLocation
-from facewatch.history import IncidentHistory, IncidentNotFoundError
-from facewatch.incident_store import DynamoIncidentStore, to_item
-from facewatch.incidents import CameraState
-from facewatch.lifecycle import Actor
+from facewatch.alerts.event import CameraLocation
+from facewatch.audit.history import IncidentHistory, IncidentNotFoundError
+from facewatch.audit.lifecycle import Actor
+from facewatch.detections.incidents import CameraState
+from facewatch.detections.store import DynamoIncidentStore, to_item
 
 from .conftest import DAY, T0, TABLE, incident_item, incident_state
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from facewatch.alerts import ALERT_DETAIL_TYPE, AlertDetail
+from facewatch.alerts.event import ALERT_DETAIL_TYPE, AlertDetail
 from facewatch_tools.schemas import PUBLIC_EVENTS, SCHEMA_DIR, render
 from tests.conftest import load_event
 

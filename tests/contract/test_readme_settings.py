@@ -15,7 +15,7 @@ README = (ROOT / "README.md").read_text()
 CONFIGURE = README.split("## Configure\n", 1)[1].split("\n## ", 1)[0]
 SETTINGS_MODULES = (
     "facewatch.settings",
-    "facewatch.notifier_settings",
+    "facewatch.alerts.settings",
     "facewatch.sampler.settings",
 )
 

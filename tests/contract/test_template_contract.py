@@ -18,7 +18,7 @@ def test_stream_mapping_is_safe_for_poison_records_and_redelivery() -> None:
     assert 0 <= props["MaximumRetryAttempts"] <= 100  # bounded (lint_rules E9001)
     assert 60 <= props["MaximumRecordAgeInSeconds"] <= 86400
     assert props["MaximumBatchingWindowInSeconds"] <= 5  # alerts within seconds
-    # The per-shard redelivery watermark in facewatch.incidents needs in-order shards.
+    # The per-shard redelivery watermark in facewatch.detections.incidents needs in-order shards.
     assert props["ParallelizationFactor"] == 1
     assert props["DestinationConfig"]["OnFailure"]["Destination"] == {
         "Fn::GetAtt": ["StreamFailureQueue", "Arn"]

@@ -125,7 +125,7 @@ def sqs_event(
 
 @dataclass
 class InMemoryOnce:
-    """Fake of facewatch.fanout.Once (our interface): keys that completed."""
+    """Fake of facewatch.alerts.fanout.Once (our interface): keys that completed."""
 
     done: set[str] = field(default_factory=set)
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-from facewatch.alert_view import ClipLinks
-from facewatch.fanout import run_notifier_batch
-from facewatch.slack_notifier import NoSnapshots, SlackAdapters, SlackNotifier
-from facewatch.slack_webhooks import SlackPoster, WebhookRoutes
+from facewatch.alerts.fanout import run_notifier_batch
+from facewatch.alerts.slack.notifier import NoSnapshots, SlackAdapters, SlackNotifier
+from facewatch.alerts.slack.webhooks import SlackPoster, WebhookRoutes
+from facewatch.alerts.view import ClipLinks
 from tests.fakes import FakeMetrics
 from tests.fanout.builders import FakeContext, InMemoryOnce, alert_detail, envelope, sqs_event
 from tests.fanout.webhook_server import LocalWebhook, VirtualClock

@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from facewatch_tools import aws_targets
 from facewatch_tools.cli import main
-from facewatch_tools.fanout_local import create_local_secrets
+from facewatch_tools.local.fanout import create_local_secrets
 from tests.fanout.builders import alert_detail, envelope
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from facewatch.alert_view import ClipLinks, alert_view, format_duration
-from facewatch.alerts import AlertDetail
-from facewatch.cliplinks import verify_clip_link
-from facewatch.slack_messages import (
+from facewatch.alerts.event import AlertDetail
+from facewatch.alerts.slack.messages import (
     ACKNOWLEDGE,
     ESCALATE,
     FALSE_ALARM,
@@ -22,7 +20,9 @@ from facewatch.slack_messages import (
     alert_message,
     health_message,
 )
-from facewatch.sms_messages import sms_size, sms_text
+from facewatch.alerts.sms.messages import sms_size, sms_text
+from facewatch.alerts.view import ClipLinks, alert_view, format_duration
+from facewatch.clips.links import verify_clip_link
 from tests.fanout.builders import SEOUL, alert_detail, health_detail
 
 pytestmark = pytest.mark.usefixtures("no_network")

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from facewatch.slack_messages import SlackMessage
-from facewatch.slack_webhooks import (
+from facewatch.alerts.slack.messages import SlackMessage
+from facewatch.alerts.slack.webhooks import (
     SlackDeliveryError,
     SlackPoster,
     WebhookConfigError,

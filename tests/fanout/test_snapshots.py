@@ -16,8 +16,8 @@ from botocore.config import Config
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from facewatch.alerts import AlertDetail
-from facewatch.snapshots import BoundedSnapshots, KvsFrameGrabber, S3Snapshots, SnapshotError
+from facewatch.alerts.event import AlertDetail
+from facewatch.alerts.snapshots import BoundedSnapshots, KvsFrameGrabber, S3Snapshots, SnapshotError
 from tests.fanout.builders import alert_detail
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from facewatch.notifier_settings import SlackNotifierSettings, SmsNotifierSettings
+from facewatch.alerts.settings import SlackNotifierSettings, SmsNotifierSettings
 from facewatch_tools.template import main_template, parameter_defaults, resource
 
 pytestmark = pytest.mark.usefixtures("no_network")

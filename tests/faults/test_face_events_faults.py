@@ -15,11 +15,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 
-from facewatch.clips import KvsClipProvider
-from facewatch.eventbus import EventBridgePublisher
-from facewatch.face_events import Adapters, run_batch
-from facewatch.incident_store import DynamoIncidentStore
-from facewatch.rejects import SqsRejectSink
+from facewatch.alerts.bus import EventBridgePublisher
+from facewatch.clips.hls import KvsClipProvider
+from facewatch.detections.pipeline import Adapters, run_batch
+from facewatch.detections.rejects import SqsRejectSink
+from facewatch.detections.store import DynamoIncidentStore
 from facewatch.settings import FaceEventsSettings
 from facewatch_tools.frames import FaceSpec, frame_record
 from facewatch_tools.kinesis_events import kinesis_event
@@ -338,7 +338,7 @@ def test_producer_retry_duplicates_every_record(
 def test_eventbridge_down_past_every_retry_then_the_sweeper(
     world: tuple[Harness, boto3.Session], record_outcome: Any
 ) -> None:
-    from facewatch.face_events import SWEEP_AFTER_SECONDS, sweep_pending_alerts  # noqa: PLC0415
+    from facewatch.detections.pipeline import SWEEP_AFTER_SECONDS, sweep_pending_alerts  # noqa: PLC0415
 
     harness, session = world
     down = Fault(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from facewatch.health import CameraHealthChanged
-from facewatch.watchdog import HealthRecord, ProcessorView, StreamMissingError
+from facewatch.fleet.health import CameraHealthChanged
+from facewatch.fleet.watchdog import HealthRecord, ProcessorView, StreamMissingError
 
 
 class FakeFragments:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from facewatch.inventory import Detector, load_inventory
+from facewatch.fleet.inventory import Detector, load_inventory
 from facewatch.sampler.run import SamplerRequest
-from facewatch_tools.camera_stacks import MainStack, desired_stacks
+from facewatch_tools.fleet.stacks import MainStack, desired_stacks
 
 from .conftest import ROOT, load_template
 

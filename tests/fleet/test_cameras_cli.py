@@ -13,8 +13,10 @@ import pytest
 from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
-from facewatch.inventory import Camera, Inventory, Site, load_inventory
-from facewatch_tools.camera_stacks import (
+from facewatch.fleet.inventory import Camera, Inventory, Site, load_inventory
+from facewatch_tools.cli import build_parser, main
+from facewatch_tools.cli.cameras import Clients, run_apply, run_plan, run_status
+from facewatch_tools.fleet.stacks import (
     Action,
     CloudFormationEngine,
     DesiredStack,
@@ -25,8 +27,6 @@ from facewatch_tools.camera_stacks import (
     plan,
     stack_name_for,
 )
-from facewatch_tools.cameras_cli import Clients, run_apply, run_plan, run_status
-from facewatch_tools.cli import build_parser, main
 
 from .conftest import REGION, ROOT, TABLE, load_template, table_definition
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from facewatch.health import DETAIL_TYPE, SOURCE, CameraHealthChanged, json_schema
+from facewatch.fleet.health import DETAIL_TYPE, SOURCE, CameraHealthChanged, json_schema
 
 from .conftest import ROOT, load_template
 

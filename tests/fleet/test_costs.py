@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from facewatch.inventory import Camera, Detector, Schedule, Weekday, load_inventory
-from facewatch_tools.camera_costs import (
+from facewatch.fleet.inventory import Camera, Detector, Schedule, Weekday, load_inventory
+from facewatch_tools.cli import main
+from facewatch_tools.fleet.costs import (
     HOURS_PER_MONTH,
     KDS_SHARD_HOUR,
     REKOGNITION_STREAMING_PER_MINUTE,
@@ -16,7 +17,6 @@ from facewatch_tools.camera_costs import (
     camera_cost,
     cost_table,
 )
-from facewatch_tools.cli import main
 
 from .conftest import ROOT
 

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from facewatch.employees import (
+from facewatch.fleet.employees import (
     AuditAction,
     AuditLog,
     EmployeeCollection,

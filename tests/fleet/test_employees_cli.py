@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from facewatch_tools.cli import build_parser
-from facewatch_tools.employees_cli import Clients, photos_in, run
+from facewatch_tools.cli.employees import Clients, photos_in, run
 
 from .conftest import REGION, TABLE
 

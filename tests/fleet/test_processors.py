@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from facewatch.processors import (
+from facewatch.fleet.processors import (
     ControlOutcome,
     CustomResourceRequest,
     ProcessorGoneError,

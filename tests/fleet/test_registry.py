@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from facewatch.inventory import load_inventory
-from facewatch.registry import Registry, RegistryReader
+from facewatch.fleet.inventory import load_inventory
+from facewatch.fleet.registry import Registry, RegistryReader
 
 from .conftest import ROOT
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from facewatch.health import Overall, RecognitionState, VideoState
-from facewatch.inventory import Detector, Schedule, Weekday
-from facewatch.registry import CameraInfo
-from facewatch.watchdog import (
+from facewatch.fleet.health import Overall, RecognitionState, VideoState
+from facewatch.fleet.inventory import Detector, Schedule, Weekday
+from facewatch.fleet.registry import CameraInfo
+from facewatch.fleet.watchdog import (
     Action,
     HealthRecord,
     Observation,
@@ -366,8 +366,8 @@ def test_recreate_respects_the_backoff() -> None:
 
 
 def test_a_bad_setting_names_its_variable() -> None:
+    from facewatch.fleet.watchdog import WatchdogSettings  # noqa: PLC0415
     from facewatch.settings import SettingsError  # noqa: PLC0415
-    from facewatch.watchdog import WatchdogSettings  # noqa: PLC0415
 
     env = {"TABLE_NAME": "tbl", "EVENT_BUS_NAME": "bus", "CAMERA_OFFLINE_MINUTES": "soon"}
     with pytest.raises(SettingsError, match="CAMERA_OFFLINE_MINUTES"):

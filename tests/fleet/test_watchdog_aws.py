@@ -14,11 +14,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from facewatch.health import DETAIL_TYPE, CameraHealthChanged, RecognitionState, VideoState
-from facewatch.inventory import Detector, load_inventory
-from facewatch.processors import StreamProcessors
-from facewatch.registry import CameraInfo, Registry, RegistryReader
-from facewatch.watchdog import (
+from facewatch.fleet.health import DETAIL_TYPE, CameraHealthChanged, RecognitionState, VideoState
+from facewatch.fleet.inventory import Detector, load_inventory
+from facewatch.fleet.processors import StreamProcessors
+from facewatch.fleet.registry import CameraInfo, Registry, RegistryReader
+from facewatch.fleet.watchdog import (
     DynamoHealthStore,
     EventBridgeHealthPublisher,
     KvsFragmentProbe,

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from facewatch.face_events import Adapters, run_batch
-from facewatch.records import ProcessorRecord
+from facewatch.detections.pipeline import Adapters, run_batch
+from facewatch.detections.records import ProcessorRecord
 from facewatch.settings import FaceEventsSettings
 from facewatch_tools.frames import FaceSpec, frame_record
 from facewatch_tools.kinesis_events import kinesis_record

@@ -12,11 +12,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from facewatch.clips import KvsClipProvider
-from facewatch.eventbus import EventBridgePublisher
-from facewatch.face_events import Adapters
-from facewatch.incident_store import DynamoIncidentStore
-from facewatch.rejects import SqsRejectSink
+from facewatch.alerts.bus import EventBridgePublisher
+from facewatch.clips.hls import KvsClipProvider
+from facewatch.detections.pipeline import Adapters
+from facewatch.detections.rejects import SqsRejectSink
+from facewatch.detections.store import DynamoIncidentStore
 from facewatch_tools.frames import FaceSpec, frame_record
 from facewatch_tools.kinesis_events import kinesis_event
 from tests.aws import REGION, capture_bus, create_table_from_template, drain
@@ -189,8 +189,8 @@ def test_eventbridge_partial_failure_resends_only_failed_entries(aws: dict[str, 
 
 
 def test_alert_carries_the_registry_location(aws: dict[str, Any]) -> None:
-    from facewatch.inventory import load_inventory  # noqa: PLC0415
-    from facewatch.registry import camera_item  # noqa: PLC0415
+    from facewatch.fleet.inventory import load_inventory  # noqa: PLC0415
+    from facewatch.fleet.registry import camera_item  # noqa: PLC0415
     from facewatch_tools.template import ROOT  # noqa: PLC0415
 
     inventory = load_inventory(ROOT / "cameras.yaml")

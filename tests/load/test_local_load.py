@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from facewatch.alerts import ALERT_DETAIL_TYPE
+from facewatch.alerts.event import ALERT_DETAIL_TYPE
 from facewatch_tools.frames import FaceSpec, frame_record
 from facewatch_tools.local.stack import LocalStack
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from facewatch.classification import FaceClass, classify
-from facewatch.records import ProcessorRecord
+from facewatch.detections.classification import FaceClass, classify
+from facewatch.detections.records import ProcessorRecord
 from facewatch.settings import ThresholdSettings
 from facewatch_tools.local.scenario import ScenarioError, load_scenario, parse_scenario
 from facewatch_tools.local.simulator import SimFrame, frames, play

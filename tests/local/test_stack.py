@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from facewatch.alerts import ALERT_DETAIL_TYPE
+from facewatch.alerts.event import ALERT_DETAIL_TYPE
 from facewatch_tools.frames import FaceSpec, frame_record
 from facewatch_tools.local import LocalStack
 from facewatch_tools.template import main_template, resource

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from facewatch.inventory import Inventory
+from facewatch.fleet.inventory import Inventory
 from facewatch_tools.local.scenario import load_scenario
 from facewatch_tools.local.simulator import frames
 from facewatch_tools.local.stack import LocalStack

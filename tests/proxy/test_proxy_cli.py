@@ -64,7 +64,7 @@ def test_check_says_what_to_install_when_kvssink_is_missing(
     inventory: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        "facewatch_tools.proxy_cli.missing_elements",
+        "facewatch_tools.cli.proxy.missing_elements",
         lambda names: missing_elements(names, run=_inspect_without("kvssink"),
                                        which=lambda _: "/usr/bin/x"),
     )  # fmt: skip
@@ -149,7 +149,7 @@ def test_run_without_kvssink_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setattr(
-        "facewatch_tools.proxy_cli.missing_elements",
+        "facewatch_tools.cli.proxy.missing_elements",
         lambda names: missing_elements(
             names, run=_inspect_without("kvssink"), which=lambda _: "/usr/bin/x"
         ),

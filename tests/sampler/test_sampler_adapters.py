@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes import KinesisStreamEvent
 from botocore.stub import ANY, Stubber
 from PIL import Image
 
-from facewatch.records import ProcessorRecord
+from facewatch.detections.records import ProcessorRecord
 from facewatch.sampler.checkpoint import Checkpoint, item_key
 from facewatch.sampler.faces import FaceRules, FaceSearcher, RekognitionThrottledError
 from facewatch.sampler.frames import CameraUnavailableError, KvsFrames, VideoThrottledError

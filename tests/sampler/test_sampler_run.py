@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from facewatch.records import ProcessorRecord
+from facewatch.detections.records import ProcessorRecord
 from facewatch.sampler.checkpoint import item_key
 from facewatch.sampler.recordwriter import SOURCE_FIELD, RecordWriter
 from facewatch.sampler.run import RunReport, SamplerRequest, run_group

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from facewatch.records import FaceDetection, FaceSearchEntry, ProcessorRecord
+from facewatch.detections.records import FaceDetection, FaceSearchEntry, ProcessorRecord
 from facewatch.sampler.motion import MotionGate, UndecodableFrameError, changed_fraction, signature
 from facewatch.sampler.recordwriter import SOURCE, SOURCE_FIELD, build_record, encode_record
 from facewatch.sampler.settings import SamplerSettings

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from facewatch.classification import FaceClass, classify
-from facewatch.records import FaceSearchEntry
+from facewatch.detections.classification import FaceClass, classify
+from facewatch.detections.records import FaceSearchEntry
 from facewatch.settings import ThresholdSettings
 from facewatch_tools.frames import FaceSpec, face_entry
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-from facewatch.face_events import Adapters, run_batch
+from facewatch.detections.pipeline import Adapters, run_batch
 from facewatch.settings import FaceEventsSettings
 from facewatch_tools.frames import FaceSpec, frame_record
 from facewatch_tools.kinesis_events import kinesis_event
@@ -241,7 +241,7 @@ def test_a_reject_after_a_failed_record_is_stored_only_once() -> None:
 
 def test_sweeper_publishes_an_alert_left_pending_once() -> None:
     """EventBridge was down past every redelivery: the alert waits, then the sweeper sends it."""
-    from facewatch.face_events import SWEEP_AFTER_SECONDS, sweep_pending_alerts  # noqa: PLC0415
+    from facewatch.detections.pipeline import SWEEP_AFTER_SECONDS, sweep_pending_alerts  # noqa: PLC0415
 
     world = World()
     world.store.clock = lambda: world.now
@@ -256,7 +256,7 @@ def test_sweeper_publishes_an_alert_left_pending_once() -> None:
 
 
 def test_sweeper_failure_is_reported() -> None:
-    from facewatch.face_events import RedeliveryError, sweep_pending_alerts  # noqa: PLC0415
+    from facewatch.detections.pipeline import RedeliveryError, sweep_pending_alerts  # noqa: PLC0415
 
     world = World()
     world.store.clock = lambda: world.now

@@ -4,8 +4,14 @@ import itertools
 
 import pytest
 
-from facewatch.classification import ClassifiedFace, ClosestEmployee, FaceClass
-from facewatch.incidents import CameraState, Detection, GroupingResult, group, incident_id_for
+from facewatch.detections.classification import ClassifiedFace, ClosestEmployee, FaceClass
+from facewatch.detections.incidents import (
+    CameraState,
+    Detection,
+    GroupingResult,
+    group,
+    incident_id_for,
+)
 
 CAM = "lobby-01"
 _seq = itertools.count(1000)
@@ -155,7 +161,7 @@ def test_the_same_frame_written_twice_counts_once() -> None:
 
 
 def test_only_recent_frame_keys_are_kept() -> None:
-    from facewatch.incidents import RECENT_FRAMES  # noqa: PLC0415
+    from facewatch.detections.incidents import RECENT_FRAMES  # noqa: PLC0415
 
     state = CameraState(camera_id=CAM)
     for t in range(RECENT_FRAMES + 10):

@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from facewatch.records import ProcessorRecord, camera_id_from_stream_arn, iso
+from facewatch.detections.records import ProcessorRecord, camera_id_from_stream_arn
+from facewatch.timestamps import iso
 from tests.conftest import FIXTURES, sample_record
 
 SAMPLES = [

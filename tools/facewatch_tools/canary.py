@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from facewatch.incidents import incident_id_for
-from facewatch.records import CANARY_CAMERA_PREFIX, ProcessorRecord
+from facewatch.detections.incidents import incident_id_for
+from facewatch.detections.records import CANARY_CAMERA_PREFIX, ProcessorRecord
 from facewatch_tools.frames import FaceSpec, frame_record
 
 DEFAULT_FRAMES = 5  # when the function's MIN_DETECTIONS cannot be read

@@ -11,13 +11,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from facewatch import health
-from facewatch.alerts import ALERT_DETAIL_TYPE, ALERT_SCHEMA_VERSION, AlertDetail
-from facewatch.lifecycle import (
+from facewatch.alerts.event import ALERT_DETAIL_TYPE, ALERT_SCHEMA_VERSION, AlertDetail
+from facewatch.audit.lifecycle import (
     STATUS_CHANGED_DETAIL_TYPE,
     STATUS_CHANGED_SCHEMA_VERSION,
     StatusChangedDetail,
 )
+from facewatch.fleet import health
 from facewatch_tools.template import ROOT
 
 SCHEMA_DIR = ROOT / "schemas"

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from facewatch.alerts import ALERT_DETAIL_TYPE
-from facewatch.classification import FaceClass, classify
-from facewatch.inventory import Inventory
-from facewatch.records import ProcessorRecord
+from facewatch.alerts.event import ALERT_DETAIL_TYPE
+from facewatch.detections.classification import FaceClass, classify
+from facewatch.detections.records import ProcessorRecord
+from facewatch.fleet.inventory import Inventory
 from facewatch.settings import ThresholdSettings
 from facewatch_tools.local.outcome import alert_latencies
 from facewatch_tools.local.report import Latencies, html_report, incident_table, summary

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from facewatch.alerts import ALERT_DETAIL_TYPE
-from facewatch.incident_store import deserialize
-from facewatch.incidents import CameraState
-from facewatch.records import iso
+from facewatch.alerts.event import ALERT_DETAIL_TYPE
+from facewatch.detections.incidents import CameraState
+from facewatch.detections.store import deserialize
+from facewatch.timestamps import iso
 from facewatch_tools.local.eventbridge import BusEvent
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from facewatch.records import iso
+from facewatch.timestamps import iso
 from facewatch_tools.kinesis_events import kinesis_record
 from facewatch_tools.local.deploy import MappingSpec
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from facewatch.inventory import Camera, Site
+from facewatch.fleet.inventory import Camera, Site
 
 DEFAULT_SCENARIO = "default.yaml"
 

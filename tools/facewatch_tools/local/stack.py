@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, Self
 
-from facewatch.inventory import Inventory
-from facewatch.records import iso
-from facewatch.registry import Registry
+from facewatch.fleet.inventory import Inventory
+from facewatch.fleet.registry import Registry
+from facewatch.timestamps import iso
 from facewatch_tools.local.deploy import Deployment, DeployRequest, deploy
 from facewatch_tools.local.eventbridge import BusEvent, FailedDelivery, Relay, Tap
 from facewatch_tools.local.functions import FunctionRuntime

@@ -19,7 +19,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from facewatch.records import iso
+from facewatch.timestamps import iso
 
 SORT_KEY = "SAMPLER"
 # The item holds face data while records wait (``pending``) and a thumbnail-sized grey image

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image, UnidentifiedImageError
 
-from facewatch.records import (
+from facewatch.detections.records import (
     Box,
     FaceDetection,
     FaceLandmark,

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from facewatch.records import (
+from facewatch.detections.records import (
     FaceSearchEntry,
     InputInfo,
     KinesisVideoInfo,

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from facewatch.inventory import CameraIdStr
+from facewatch.fleet.inventory import CameraIdStr
 from facewatch.sampler.camera import CameraCounts, CameraSampler, SamplerDeps, to_ms
 from facewatch.sampler.settings import SamplerSettings
 

@@ -1,0 +1,242 @@
+"""`facewatch audit ...`: incidents, one incident's trail, status changes, the HTML report.
+
+Every command reads page by page through the table's keys and indexes (never a Scan), so it
+works the same on a week or on a year of history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import getpass
+import json
+import re
+import socket
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from facewatch.audit.history import IncidentHistory, IncidentNotFoundError, IncidentRecord
+from facewatch.audit.lifecycle import STATUSES, Actor
+from facewatch_tools.audit.report import collect, render_html
+
+COLUMNS = (
+    "incident_id",
+    "first_seen",
+    "last_seen",
+    "site_id",
+    "camera_id",
+    "status",
+    "detections",
+    "alerted_at",
+    "first_response_at",
+    "first_response_by",
+)
+_RELATIVE = re.compile(r"^(\d+)([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_time(value: str, now: datetime | None = None) -> datetime:
+    """ISO date or time (UTC unless it says so), or a span back from now: 30m, 12h, 7d, 2w."""
+    match = _RELATIVE.match(value.strip())
+    if match:
+        current = now or datetime.now(UTC)
+        return current - timedelta(**{_UNITS[match[2]]: int(match[1])})
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a time (use 2026-05-01, 2026-05-01T08:00Z or 7d)"
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _client(args: argparse.Namespace, service: str) -> Any:
+    return boto3.client(service, region_name=args.region, endpoint_url=args.endpoint_url)
+
+
+def resolve_table(args: argparse.Namespace) -> str:
+    if args.table:
+        return str(args.table)
+    stacks = _client(args, "cloudformation").describe_stacks(StackName=args.stack)["Stacks"]
+    for output in stacks[0].get("Outputs", []):
+        if output["OutputKey"] == "TableName":
+            return str(output["OutputValue"])
+    raise SystemExit(f"stack {args.stack} has no TableName output")
+
+
+def history_for(args: argparse.Namespace) -> IncidentHistory:
+    return IncidentHistory(_client(args, "dynamodb"), resolve_table(args), page_size=args.page_size)
+
+
+def _row(incident: IncidentRecord) -> dict[str, str]:
+    values = incident.model_dump(mode="json")
+    return {c: "" if values.get(c) is None else str(values[c]) for c in COLUMNS}
+
+
+def write_incidents(incidents: Iterable[IncidentRecord], fmt: str, out: TextIO) -> int:
+    """Stream the rows out as they are read; returns how many."""
+    count = 0
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for count, incident in enumerate(incidents, 1):  # noqa: B007 - the count is the result
+            writer.writerow(_row(incident))
+    elif fmt == "json":
+        out.write("[")
+        for count, incident in enumerate(incidents, 1):
+            out.write(("," if count > 1 else "") + "\n  " + incident.model_dump_json())
+        out.write("\n]\n")
+    else:
+        widths = (26, 24, 24, 14, 18, 12, 5, 24, 24, 16)
+        out.write("  ".join(c.upper().ljust(w) for c, w in zip(COLUMNS, widths, strict=True)))
+        out.write("\n")
+        for count, incident in enumerate(incidents, 1):  # noqa: B007
+            row = _row(incident)
+            line = "  ".join(row[c].ljust(w) for c, w in zip(COLUMNS, widths, strict=True))
+            out.write(line.rstrip() + "\n")
+    return count
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return value.timestamp() if value else None
+
+
+def cmd_incidents(args: argparse.Namespace) -> int:
+    history = history_for(args)
+    incidents: Iterator[IncidentRecord] = history.incidents(
+        site=args.site,
+        camera=args.camera,
+        status=args.status,
+        since=_epoch(args.since),
+        until=_epoch(args.until),
+        newest_first=args.newest_first,
+    )
+    count = write_incidents(incidents, args.format, sys.stdout)
+    print(f"{count} incidents", file=sys.stderr)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    history = history_for(args)
+    incident = history.get(args.incident)
+    if incident is None:
+        print(f"incident {args.incident} not found (never existed, or expired)", file=sys.stderr)
+        return 1
+    trail = list(history.trail(args.incident))
+    if args.format == "json":
+        document = {
+            "incident": incident.model_dump(mode="json"),
+            "trail": [t.model_dump(mode="json") for t in trail],
+        }
+        print(json.dumps(document, indent=2))
+        return 0
+    for key, value in incident.model_dump(mode="json").items():
+        print(f"{key:>18}: {'' if value is None else value}")
+    print("\ntrail:")
+    for entry in trail:
+        extra = ", ".join(f"{k}={v}" for k, v in sorted(entry.details.items()))
+        print(f"  {entry.at.isoformat()}  {entry.kind:<24} {entry.actor:<16} {extra}")
+    return 0
+
+
+def cmd_set_status(args: argparse.Namespace) -> int:
+    history = history_for(args)
+    actor = Actor(
+        id=args.by or getpass.getuser(), channel="cli", origin=f"cli:{socket.gethostname()}"
+    )
+    now = datetime.now(UTC).timestamp()
+    try:
+        change = history.change_status(args.incident, args.status, actor, now)
+    except IncidentNotFoundError:
+        print(f"incident {args.incident} not found", file=sys.stderr)
+        return 1
+    if change.applied:
+        print(f"{args.incident}: {change.previous} -> {change.incident.status}")
+        return 0
+    by = change.incident.status_changed_by or "facewatch"
+    print(f"{args.incident}: not changed, it is {change.incident.status} (by {by})")
+    return 0 if not change.conflict else 3
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    if args.until <= args.since:
+        raise SystemExit("--until must be after --since")
+    history = history_for(args)
+    since, until = args.since.timestamp(), args.until.timestamp()
+    data = collect(
+        args.since.astimezone(UTC),
+        args.until.astimezone(UTC),
+        history.incidents(since=since, until=until),
+        history.employee_events(since=since, until=until),
+    )
+    source = args.table or f"stack {args.stack}"
+    Path(args.out).write_text(render_html(data, datetime.now(UTC), source), encoding="utf-8")
+    print(f"{args.out}: {data.total} incidents, {len(data.employees)} employee changes")
+    return 0
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    where = common.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="facewatch stack name (table from its TableName output)")
+    where.add_argument("--table", help="incidents table name")
+    common.add_argument("--endpoint-url", help="e.g. http://127.0.0.1:5000 for local mode")
+    common.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
+    common.add_argument("--page-size", type=int, default=None, help=argparse.SUPPRESS)
+    return common
+
+
+def _reporting_aws_errors(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """An AWS error (no table, no credentials, throttled) as one line, not a traceback."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (ClientError, BotoCoreError) as exc:
+            print(f"facewatch audit: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def register(subparsers: Any) -> None:
+    audit = subparsers.add_parser("audit", help="incident history, trails and reports")
+    commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    common = _common()
+
+    incidents = commands.add_parser("incidents", parents=[common], help="list incidents")
+    incidents.add_argument("--site")
+    incidents.add_argument("--camera")
+    incidents.add_argument("--status", choices=STATUSES)
+    incidents.add_argument("--since", type=parse_time, help="first seen at or after")
+    incidents.add_argument("--until", type=parse_time, help="first seen before")
+    incidents.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    incidents.add_argument("--newest-first", action="store_true")
+    incidents.set_defaults(func=_reporting_aws_errors(cmd_incidents))
+
+    show = commands.add_parser("show", parents=[common], help="one incident and its whole trail")
+    show.add_argument("incident")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.set_defaults(func=_reporting_aws_errors(cmd_show))
+
+    status = commands.add_parser(
+        "set-status", parents=[common], help="record a status change (appended to the trail)"
+    )
+    status.add_argument("incident")
+    status.add_argument("status", choices=STATUSES)
+    status.add_argument("--by", help="who (default: the local user name)")
+    status.set_defaults(func=_reporting_aws_errors(cmd_set_status))
+
+    report = commands.add_parser("report", parents=[common], help="HTML report of a period")
+    report.add_argument("--since", type=parse_time, required=True)
+    report.add_argument("--until", type=parse_time, required=True)
+    report.add_argument("--out", required=True, help="FILE.html")
+    report.set_defaults(func=_reporting_aws_errors(cmd_report))

@@ -1,0 +1,216 @@
+"""``facewatch demo``, ``facewatch replay`` and ``facewatch canary``: the pipeline without AWS.
+
+demo and replay start a local stack (moto on 127.0.0.1, the project's template, the real
+handlers), run, print and stop it. canary runs against any deployed stack (or a local one
+with --endpoint-url).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from facewatch.detections.classification import FaceClass, classify
+from facewatch.detections.records import ProcessorRecord
+from facewatch.settings import ThresholdSettings
+
+
+def register(subparsers: Any) -> None:
+    demo = subparsers.add_parser(
+        "demo", help="run a camera scenario through the whole pipeline on this machine"
+    )
+    demo.add_argument("--scenario", type=Path, help="scenario YAML (default: the shipped demo)")
+    demo.add_argument(
+        "--speed", type=float, default=10.0, help="time factor (0: as fast as possible)"
+    )
+    demo.add_argument(
+        "--report", type=Path, default=Path("facewatch-demo-report.html"), help="HTML report file"
+    )
+    demo.set_defaults(func=run_demo)
+
+    replay = subparsers.add_parser(
+        "replay", help="put recorded processor records (JSON Lines) through the local pipeline"
+    )
+    replay.add_argument("file", type=Path, help="one record a line, or {partitionKey, data}")
+    replay.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
+    replay.set_defaults(func=run_replay)
+
+    canary = subparsers.add_parser(
+        "canary", help="prove a deployed stack alerts end to end (a marked test record)"
+    )
+    canary.add_argument("--stack", required=True, help="CloudFormation stack name")
+    canary.add_argument("--region", help="AWS region (default: from the environment)")
+    canary.add_argument("--endpoint-url", help="AWS endpoint (a local stack)")
+    canary.add_argument("--timeout", type=float, default=60.0, help="seconds to wait")
+    canary.set_defaults(func=run_canary)
+
+
+# ---- shared ------------------------------------------------------------------------------------
+def _detections_runtime(stack: Any) -> Any:
+    """The function reading the detections stream (face_events), for its effective settings."""
+    stream = stack.detections_stream
+    for mapping in stack.deployed.mappings:
+        if mapping.source_arn.endswith(f"/{stream}"):
+            return stack.runtimes[stack.deployed.function_by_arn(mapping.function_arn).name]
+    raise RuntimeError("no function reads the detections stream")
+
+
+def _unknown_faces(record: ProcessorRecord, thresholds: ThresholdSettings) -> list[FaceClass]:
+    return [classify(entry, thresholds).face_class for entry in record.faces]
+
+
+# ---- demo --------------------------------------------------------------------------------------
+def run_demo(args: argparse.Namespace) -> int:
+    from facewatch_tools.local.demo import Demo  # noqa: PLC0415 - loads moto only when run
+
+    return Demo(args.scenario, args.speed, args.report, sys.stdout).run()
+
+
+# ---- replay ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ReplayLine:
+    data: bytes
+    partition_key: str
+    record: ProcessorRecord | None  # None when the line is not a valid processor record
+
+
+def parse_line(raw: bytes, number: int) -> ReplayLine:
+    """A line as it goes into the stream: the record exactly as written, or the envelope's data."""
+    data, key, explicit_key = raw, f"replay-{number}", False
+    try:
+        parsed: Any = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and "data" in parsed and "partitionKey" in parsed:
+        inner = parsed["data"]
+        data = inner.encode() if isinstance(inner, str) else json.dumps(inner).encode()
+        key = str(parsed["partitionKey"]) or key
+        explicit_key = bool(parsed["partitionKey"])
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            parsed = None
+    record: ProcessorRecord | None = None
+    if isinstance(parsed, dict):
+        try:
+            record = ProcessorRecord.model_validate(parsed)
+        except ValueError:
+            record = None
+    if record is not None and not explicit_key:
+        key = record.camera_id  # a camera's records stay in one shard, in order
+    return ReplayLine(data, key[:256], record)
+
+
+def replay(path: Path, environ: dict[str, str], log: TextIO) -> dict[str, Any]:
+    from facewatch_tools.local import LocalStack  # noqa: PLC0415
+
+    lines = [
+        parse_line(raw, n)
+        for n, raw in enumerate(path.read_bytes().splitlines(), start=1)
+        if raw.strip()
+    ]
+    with LocalStack(overrides=environ) as stack:
+        runtime = _detections_runtime(stack)
+        thresholds = ThresholdSettings.from_env(runtime.environment)
+        print(f"replaying {len(lines)} records into {stack.detections_stream}", file=log)
+        for line in lines:  # one at a time: the stream keeps the file's order
+            stack.put_records([(line.data, line.partition_key)])
+        stack.pump()
+        faces = {"known": 0, "unknown": 0, "ignored": 0}
+        for line in lines:
+            if line.record is not None:
+                for face_class in _unknown_faces(line.record, thresholds):
+                    faces[face_class.value] += 1
+        rejected_queue = stack.deployed.outputs["RejectedRecordsQueueUrl"]
+        rejected = stack.client("sqs").get_queue_attributes(
+            QueueUrl=rejected_queue, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        return {
+            "records": len(lines),
+            "rejected": int(rejected),
+            "faces": faces,
+            "incidents": [row.as_json() for row in stack.incidents()],
+            "notifications": {"slack": len(stack.slack.posts), "sms": len(stack.sms_messages())},
+        }
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    if not args.file.is_file():
+        print(f"facewatch replay: no such file: {args.file}", file=sys.stderr)
+        return 2
+    # Nothing but the result may reach stdout with --json: whatever else prints goes to stderr.
+    sys.stdout = sys.stderr
+    try:
+        result = replay(args.file, dict(os.environ), sys.stderr)
+    finally:
+        sys.stdout = out
+    if args.json:
+        out.write(json.dumps(result) + "\n")
+        return 0
+    from facewatch_tools.local.outcome import IncidentRow  # noqa: PLC0415
+    from facewatch_tools.local.report import incident_table  # noqa: PLC0415
+
+    rows = [
+        IncidentRow(
+            i["incidentId"],
+            i["cameraId"],
+            i["firstSeen"],
+            i["lastSeen"],
+            i["detections"],
+            i["alerted"],
+            i["clipUrl"],
+        )
+        for i in result["incidents"]
+    ]
+    faces, notes = result["faces"], result["notifications"]
+    out.write(
+        f"{result['records']} records, {result['rejected']} rejected; faces: "
+        f"{faces['known']} known, {faces['unknown']} unknown, {faces['ignored']} ignored\n\n"
+        f"{incident_table(rows) if rows else 'no incidents'}\n\n"
+        f"notifications: {notes['slack']} Slack, {notes['sms']} SMS\n"
+    )
+    return 0
+
+
+# ---- canary ------------------------------------------------------------------------------------
+def canary_clients(region: str | None, endpoint_url: str | None) -> Callable[[str], Any]:
+    import boto3  # noqa: PLC0415
+
+    session = boto3.Session(region_name=region)
+    made: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in made:
+            made[service] = session.client(service, endpoint_url=endpoint_url)
+        return made[service]
+
+    return client
+
+
+def run_canary(args: argparse.Namespace) -> int:
+    from facewatch_tools.canary import Canary, CanaryError  # noqa: PLC0415
+
+    canary = Canary(
+        canary_clients(args.region, args.endpoint_url), args.stack, timeout=args.timeout
+    )
+    started = time.time()
+    try:
+        result = canary.run()
+    except CanaryError as exc:
+        print(f"canary FAILED on {args.stack}: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"canary OK on {args.stack}: {result.frames} frames of {result.camera_id} -> "
+        f"incident {result.incident_id} stored after {result.incident_after:.2f} s, "
+        f"alert event after {result.alert_after:.2f} s (test={str(result.test_flag).lower()}); "
+        f"cleaned up in {time.time() - started - result.alert_after:.2f} s"
+    )
+    return 0
