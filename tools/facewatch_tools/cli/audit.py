@@ -78,6 +78,15 @@ def _row(incident: IncidentRecord) -> dict[str, str]:
     return {c: "" if values.get(c) is None else str(values[c]) for c in COLUMNS}
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...)); a
+# leading apostrophe makes it text again (OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
 def write_incidents(incidents: Iterable[IncidentRecord], fmt: str, out: TextIO) -> int:
     """Stream the rows out as they are read; returns how many."""
     count = 0
@@ -85,7 +94,7 @@ def write_incidents(incidents: Iterable[IncidentRecord], fmt: str, out: TextIO) 
         writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         for count, incident in enumerate(incidents, 1):  # noqa: B007 - the count is the result
-            writer.writerow(_row(incident))
+            writer.writerow({c: csv_cell(v) for c, v in _row(incident).items()})
     elif fmt == "json":
         out.write("[")
         for count, incident in enumerate(incidents, 1):
