@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     "dlq",
     "audit",
     "local",
+    "local_mode",
     "completion",
 )
 

@@ -22,6 +22,14 @@ from botocore.exceptions import (
 )
 from pydantic import ValidationError
 
+from facewatch.fleet.inventory import InventoryError
+from facewatch_tools.aws_targets import TargetError
+from facewatch_tools.canary import CanaryError
+from facewatch_tools.local.session import NotRunningError
+
+# Errors whose message already is the one line (it names the problem and the fix).
+_PLAIN = (InventoryError, TargetError, CanaryError, NotRunningError)
+
 EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -31,6 +39,8 @@ _STACK_MISSING = re.compile(r"Stack with id (?P<stack>\S+) does not exist")
 
 def explain(exc: BaseException) -> str | None:  # noqa: PLR0911 - one answer per kind
     """The one line for an ordinary mistake, or None for a bug (shown as a traceback)."""
+    if isinstance(exc, _PLAIN):
+        return str(exc).strip().replace("\n", "; ")
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return (
             "no AWS credentials: run `aws configure` (or `aws sso login`), pass --profile, or "
