@@ -18,6 +18,7 @@ from botocore.config import Config
 
 from facewatch.fleet.inventory import InventoryError, load_inventory
 from facewatch.fleet.registry import Registry, RegistryPlan
+from facewatch_tools.aws_targets import DEFAULT_STACK
 from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.costs import CostAssumptions, cost_table
 from facewatch_tools.fleet.quotas import QuotaCheck, check_quotas
@@ -309,7 +310,11 @@ def register(subparsers: Any) -> None:
         help="KVS retention per camera (>= 24)",
     )
     aws = argparse.ArgumentParser(add_help=False)
-    aws.add_argument("--stack", default="facewatch-dev", help="main stack name")
+    aws.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     aws.add_argument("--region", default=None)
     aws.add_argument("--endpoint-url", default=None, help="e.g. a local moto server")
     aws.add_argument(

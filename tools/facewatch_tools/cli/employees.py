@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from facewatch.fleet.employees import AuditLog, EmployeeCollection, EnrollmentRefusedError
+from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError
 from facewatch_tools.cli.cameras import aws_session
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -41,8 +42,13 @@ def collection_for(args: argparse.Namespace, clients: Clients) -> EmployeeCollec
     if not (collection and table):
         stack = clients.cloudformation.describe_stacks(StackName=args.stack)["Stacks"][0]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        collection = collection or outputs["CollectionId"]
-        table = table or outputs["TableName"]
+        collection = collection or outputs.get("CollectionId")
+        table = table or outputs.get("TableName")
+        if not (collection and table):
+            raise TargetError(
+                f"stack {args.stack} has no CollectionId/TableName output (a local stack: "
+                "Rekognition collections are not emulated locally; pass --collection-id)"
+            )
     actor = clients.sts.get_caller_identity()["Arn"]
     audit = AuditLog(clients.dynamodb.Table(table))
     return EmployeeCollection(clients.rekognition, collection, audit, actor)
@@ -109,7 +115,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("employees", help="enroll and remove employee faces")
     commands = parser.add_subparsers(dest="employees_command", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", default="facewatch-dev", help="main stack (collection, table)")
+    common.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     common.add_argument("--collection-id", default=None)
     common.add_argument("--table", default=None)
     common.add_argument("--region", default=None)
