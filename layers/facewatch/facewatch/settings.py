@@ -64,14 +64,28 @@ class FaceEventsSettings(ThresholdSettings):
 
 
 class SlackActionsSettings(EnvSettings):
+    """The Slack front door: what it needs to answer (signature, allow-list, replay, record)."""
+
     table_name: str = Field(alias="TABLE_NAME", min_length=1)
-    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     signing_secret_arn: str = Field(alias="SLACK_SIGNING_SECRET_ARN", min_length=1)
-    clip_link_key_secret_arn: str = Field(alias="CLIP_LINK_KEY_SECRET_ARN", min_length=1)
-    escalation_topic_arn: str = Field(alias="ESCALATION_TOPIC_ARN", min_length=1)
-    clip_link_ttl_days: int = Field(30, alias="CLIP_LINK_TTL_DAYS", ge=1, le=3650)
+    allow_list_secret_arn: str = Field(alias="SLACK_ALLOW_LIST_SECRET_ARN", min_length=1)
+    # Only when user groups are allowed: a bot token with usergroups:read.
+    bot_token_secret_arn: str | None = Field(None, alias="SLACK_BOT_TOKEN_SECRET_ARN")
+    clicks_queue_url: str = Field(alias="SLACK_CLICKS_QUEUE_URL", min_length=1)
     # Secrets are cached this long per container (Powertools parameters), so a rotation
     # reaches every container within this time.
+    secret_max_age_seconds: int = Field(300, alias="SECRET_MAX_AGE_SECONDS", ge=0, le=3600)
+
+
+class SlackClicksSettings(EnvSettings):
+    """The click worker: trail, status event, escalation SMS, message update."""
+
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+    clip_link_key_secret_arn: str = Field(alias="CLIP_LINK_KEY_SECRET_ARN", min_length=1)
+    clip_link_base_url: str = Field(alias="CLIP_LINK_BASE_URL", pattern=r"^https?://")
+    escalation_topic_arn: str = Field(alias="ESCALATION_TOPIC_ARN", min_length=1)
+    clip_link_ttl_days: int = Field(30, alias="CLIP_LINK_TTL_DAYS", ge=1, le=3650)
     secret_max_age_seconds: int = Field(300, alias="SECRET_MAX_AGE_SECONDS", ge=0, le=3600)
 
 
