@@ -15,6 +15,8 @@ COMMANDS: tuple[str, ...] = (
     "dlq",
     "audit",
     "local",
+    "consent",
+    "privacy",
 )
 
 
