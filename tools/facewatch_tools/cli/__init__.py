@@ -28,6 +28,8 @@ COMMANDS: tuple[str, ...] = (
     "audit",
     "local",
     "local_mode",
+    "consent",
+    "privacy",
     "completion",
 )
 

@@ -24,6 +24,7 @@ from facewatch_tools.fleet.costs import CostAssumptions, cost_table
 from facewatch_tools.fleet.quotas import QuotaCheck, check_quotas
 from facewatch_tools.fleet.stacks import (
     DEFAULT_TEMPLATE,
+    VIDEO_ONLY,
     Action,
     CloudFormationEngine,
     MainStack,
@@ -127,6 +128,9 @@ def print_plan(current: Plan, registry: RegistryPlan | None) -> None:
         )
     counts = {a.value: len(current.by_action(a)) for a in Action if current.by_action(a)}
     print("stacks: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
+    video_only = [c.camera_id for c in current.changes if c.detector == VIDEO_ONLY]
+    if video_only:
+        print("recognition off (privacy profile), video stream only: " + ", ".join(video_only))
     if registry is None:
         print("registry: main stack has no TableName output; skipped")
     else:

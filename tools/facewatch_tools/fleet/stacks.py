@@ -24,6 +24,7 @@ TAG_CAMERA = "facewatch:camera"
 TAG_MAIN = "facewatch:main-stack"
 TAG_TEMPLATE = "facewatch:template-sha256"
 MAX_CAMERA_ID = 100  # camera-template.yaml's CameraId pattern: names derived from it fit limits
+VIDEO_ONLY = "none"  # camera-template.yaml's Detector for a camera with recognition off
 DEFAULT_TEMPLATE = ROOT / "camera-template.yaml"
 
 
@@ -62,7 +63,8 @@ class DesiredStack:
     @property
     def processor_name(self) -> str | None:
         name = self.parameters.get("ProcessorName")
-        return None if self.camera.detector is Detector.SAMPLER else name
+        searches = self.parameters.get("Detector") == Detector.STREAM_PROCESSOR.value
+        return name if searches else None
 
 
 @dataclass(frozen=True)
@@ -128,11 +130,13 @@ def desired_stacks(
     digest = template_digest(template_body)
     desired = []
     for camera in inventory.cameras:
+        # A recognition-off site (privacy profile): the video stream only, no face search.
+        searches = inventory.recognition_at(camera)
         params = {
             "MainStack": main.name,
             "Environment": main.environment,
             "CameraId": camera.id,
-            "Detector": camera.detector.value,
+            "Detector": camera.detector.value if searches else VIDEO_ONLY,
             "RetentionHours": str(retention_hours),
             "CollectionId": main.collection_id,
             "FaceMatchThreshold": main.face_match_threshold,
@@ -140,7 +144,7 @@ def desired_stacks(
             # time-dependent value would make every apply an update.
             "StartProcessor": "true",
             "ProcessorName": processor_name_for(main, camera.id)
-            if camera.detector is Detector.STREAM_PROCESSOR
+            if searches and camera.detector is Detector.STREAM_PROCESSOR
             else "unused",
         }
         tags = {TAG_CAMERA: camera.id, TAG_MAIN: main.name, TAG_TEMPLATE: digest}
@@ -167,7 +171,7 @@ def plan(desired: Sequence[DesiredStack], current: dict[str, StackState], prune:
     wanted = {d.camera.id for d in desired}
     for stack in desired:
         cam = stack.camera.id
-        det = stack.camera.detector.value
+        det = stack.parameters["Detector"]  # "none" at a recognition-off site
         if len(cam) > MAX_CAMERA_ID:
             changes.append(
                 Change(
