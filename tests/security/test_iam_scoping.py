@@ -24,6 +24,7 @@ PUBLISHERS = {  # role -> the only detail-types it may put on the bus
     "FaceEventsFunctionRole": {"Unknown Face Detected"},
     "AlertSweeperFunctionRole": {"Unknown Face Detected"},
     "WatchdogFunctionRole": {"Camera Health Changed"},
+    "ProcessorControlFunctionRole": {"Camera Health Changed"},
     "SlackClicksFunctionRole": {"Incident Status Changed"},
 }
 

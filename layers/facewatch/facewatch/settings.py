@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -41,6 +41,9 @@ class EnvSettings(BaseModel):
 
 class ThresholdSettings(EnvSettings):
     face_match_threshold: float = Field(80.0, alias="FACE_MATCH_THRESHOLD", ge=0, le=100)
+    # Matches from here up to the threshold are "possible" (detections/bands.py); the sampler
+    # searches with it. A floor above the threshold is the threshold (no possible band).
+    possible_match_floor: float = Field(70.0, alias="POSSIBLE_MATCH_FLOOR", ge=0, le=100)
     min_face_confidence: float = Field(90.0, alias="MIN_FACE_CONFIDENCE", ge=0, le=100)
     min_face_size: float = Field(0.0, alias="MIN_FACE_SIZE", ge=0, le=1)
 
@@ -51,6 +54,10 @@ class FaceEventsSettings(ThresholdSettings):
     rejected_queue_url: str = Field(alias="REJECTED_QUEUE_URL", min_length=1)
     incident_window_seconds: float = Field(60.0, alias="INCIDENT_WINDOW_SECONDS", gt=0, le=3600)
     min_detections: int = Field(2, alias="MIN_DETECTIONS", ge=1, le=100)
+    # A possible incident (detections/bands.py): a Slack hint without SMS, a full alert, or none.
+    possible_match_action: Literal["hint", "alert", "ignore"] = Field(
+        "hint", alias="POSSIBLE_MATCH_ACTION"
+    )
     clip_pre_roll_seconds: float = Field(5.0, alias="CLIP_PRE_ROLL_SECONDS", ge=0, le=300)
     clip_url_ttl_seconds: int = Field(43200, alias="CLIP_URL_TTL_SECONDS", ge=300, le=43200)
     retention_days: int = Field(400, alias="RETENTION_DAYS", ge=1, le=3650)

@@ -73,7 +73,9 @@ def alert_message(view: AlertView) -> SlackMessage:
         ),
         _field("Face confidence", f"{view.confidence:.1f}%"),
     ]
-    if view.closest:
+    if view.hint:
+        fields.append(_field("Low priority", escape(view.hint)))
+    elif view.closest:
         fields.append(
             _field(
                 "Closest employee (below threshold)",
