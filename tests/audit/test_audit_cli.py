@@ -44,8 +44,8 @@ def test_incidents_as_csv_json_and_table(dynamodb: Any, capsys: pytest.CaptureFi
     assert code == 0 and [r["incident_id"] for r in rows] == [i["id"] for i in expected]
     assert {r["site_id"] for r in rows} == {"lab"}
 
-    _, out = run(capsys, "incidents", *WHERE, *window, "--format", "json", "--page-size", "7")
-    assert [d["incident_id"] for d in json.loads(out)] == [i["id"] for i in expected]
+    _, out = run(capsys, "incidents", *WHERE, *window, "--output", "json", "--page-size", "7")
+    assert [d["incidentId"] for d in json.loads(out)] == [i["id"] for i in expected]
 
     _, out = run(capsys, "incidents", *WHERE, "--status", "escalated", "--camera", "hq-cam2")
     lines = out.splitlines()

@@ -99,7 +99,7 @@ def write_incidents(incidents: Iterable[IncidentRecord], fmt: str, out: TextIO) 
     elif fmt == "json":
         out.write("[")
         for count, incident in enumerate(incidents, 1):
-            out.write(("," if count > 1 else "") + "\n  " + incident.model_dump_json())
+            out.write(("," if count > 1 else "") + "\n  " + incident.model_dump_json(by_alias=True))
         out.write("\n]\n")
     else:
         widths = (26, 24, 24, 14, 18, 12, 5, 24, 24, 16)
@@ -140,7 +140,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     trail = list(history.trail(args.incident))
     if args.format == "json":
         document = {
-            "incident": incident.model_dump(mode="json"),
+            "incident": incident.model_dump(mode="json", by_alias=True),
             "trail": [t.model_dump(mode="json") for t in trail],
         }
         print(json.dumps(document, indent=2))
@@ -222,13 +222,17 @@ def register(subparsers: Any) -> None:
     incidents.add_argument("--status", choices=STATUSES)
     incidents.add_argument("--since", type=parse_time, help="first seen at or after")
     incidents.add_argument("--until", type=parse_time, help="first seen before")
-    incidents.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    incidents.add_argument(
+        "--output", "--format", dest="format", choices=("table", "csv", "json"), default="table"
+    )
     incidents.add_argument("--newest-first", action="store_true")
     incidents.set_defaults(func=cmd_incidents)
 
     show = commands.add_parser("show", parents=[common], help="one incident and its whole trail")
     show.add_argument("incident")
-    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.add_argument(
+        "--output", "--format", dest="format", choices=("text", "json"), default="text"
+    )
     show.set_defaults(func=cmd_show)
 
     status = commands.add_parser(
