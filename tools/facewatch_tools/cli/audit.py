@@ -157,7 +157,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_set_status(args: argparse.Namespace) -> int:
     history = history_for(args)
     actor = Actor(
-        id=args.by or getpass.getuser(), channel="cli", origin=f"cli:{socket.gethostname()}"
+        id=args.by or getpass.getuser(),
+        channel="cli",
+        origin=f"cli:{socket.gethostname()}",
+        # --by is what the caller claims; the trail also keeps who AWS says the caller is.
+        principal=_client(args, "sts").get_caller_identity()["Arn"],
     )
     now = datetime.now(UTC).timestamp()
     try:
