@@ -23,7 +23,6 @@ PROCESSOR_ONLY = {
     "ProcessorRole",
     "StreamProcessor",
     "DetectionsMapping",
-    "ProcessorControl",
 }
 SAMPLER_ARN_IMPORT = {"Fn::ImportValue": {"Fn::Sub": "${MainStack}-SamplerFunctionArn"}}
 

@@ -15,6 +15,7 @@ from typing import Any
 from facewatch.fleet.employees import AuditLog, EmployeeCollection, EnrollmentRefusedError
 from facewatch.fleet.registry import RegistryReader
 from facewatch.privacy.consent import ConsentLedger
+from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError
 from facewatch_tools.cli.cameras import aws_session
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -47,8 +48,13 @@ def collection_for(args: argparse.Namespace, clients: Clients) -> EmployeeCollec
     collection, table = args.collection_id, args.table
     if not (collection and table):
         outputs = _outputs(args, clients)
-        collection = collection or outputs["CollectionId"]
-        table = table or outputs["TableName"]
+        collection = collection or outputs.get("CollectionId")
+        table = table or outputs.get("TableName")
+        if not (collection and table):
+            raise TargetError(
+                f"stack {args.stack} has no CollectionId/TableName output (a local stack: "
+                "Rekognition collections are not emulated locally; pass --collection-id)"
+            )
     actor = clients.sts.get_caller_identity()["Arn"]
     audit = AuditLog(clients.dynamodb.Table(table))
     return EmployeeCollection(
@@ -132,7 +138,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("employees", help="enroll and remove employee faces")
     commands = parser.add_subparsers(dest="employees_command", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", default="facewatch-dev", help="main stack (collection, table)")
+    common.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     common.add_argument("--collection-id", default=None)
     common.add_argument("--table", default=None)
     common.add_argument("--consent-table", default=None, help="the stack's consent ledger")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from facewatch.detections.bands import processor_threshold
 from facewatch.fleet.inventory import Camera, Detector, Inventory
 from facewatch_tools.template import ROOT
 
@@ -45,7 +46,7 @@ class MainStack:
     name: str
     environment: str
     collection_id: str
-    face_match_threshold: str
+    face_match_threshold: str  # the processors': max(80, PossibleMatchFloor) (bands.py)
     outputs: dict[str, str] = field(default_factory=dict)
     # Output keys that are exported: camera stacks import exports (Fn::ImportValue), and an
     # older main stack may have an output without its export.
@@ -400,6 +401,13 @@ def _parameters(stack: DesiredStack) -> list[dict[str, str]]:
     return [{"ParameterKey": k, "ParameterValue": v} for k, v in stack.parameters.items()]
 
 
+def _processor_threshold(params: dict[str, str]) -> str:
+    """Processors search from the possible-match floor (face_events decides the band)."""
+    threshold = float(params.get("FaceMatchThreshold") or 80)
+    floor = float(params.get("PossibleMatchFloor") or threshold)
+    return f"{processor_threshold(threshold, floor):g}"
+
+
 def read_main_stack(cloudformation: Any, name: str) -> MainStack:
     stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
@@ -410,7 +418,7 @@ def read_main_stack(cloudformation: Any, name: str) -> MainStack:
         environment=params.get("Environment", "dev"),
         collection_id=outputs.get("CollectionId")
         or params.get("CollectionId", "facewatch-employees"),
-        face_match_threshold=params.get("FaceMatchThreshold", "80"),
+        face_match_threshold=_processor_threshold(params),
         outputs=outputs,
         exported=exported,
     )
