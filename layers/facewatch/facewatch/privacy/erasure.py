@@ -54,6 +54,7 @@ class PrivacyStores:
     region: str
     collection: EmployeeCollection | None = None
     kvs: Any | None = None  # the KVS control plane: a stream's retention
+    idempotency_table: str | None = None  # the notifiers' "sent once" records (Powertools)
     event_archive_days: int | None = 90  # template.yaml EventArchive RetentionDays
 
     @property
@@ -189,6 +190,14 @@ class Eraser:
                         count=self._delete_objects(bucket, day, incident_id),
                     )
                 )
+        if self._s.idempotency_table:
+            deleted.append(
+                Deletion(
+                    store=f"dynamodb:{self._s.idempotency_table}",
+                    what="sent-once records",
+                    count=self._delete_idempotency(incident_id),
+                )
+            )
         deleted += self._sweep_queues(
             lambda body: (
                 incident_id in body
@@ -269,6 +278,26 @@ class Eraser:
             while request:
                 response = self._s.dynamodb.batch_write_item(RequestItems=request)
                 request = response.get("UnprocessedItems") or {}
+        return len(keys)
+
+    def _delete_idempotency(self, incident_id: str) -> int:
+        """The notifiers' records name the incident in their data (the key is a hash): a Scan
+        of a table whose items live IDEMPOTENCY_TTL_SECONDS (about two weeks)."""
+        table = self._s.idempotency_table
+        keys = [
+            {"id": item["id"]}
+            for item in scan_items(
+                self._s.dynamodb,
+                TableName=table,
+                FilterExpression="contains(#data, :id)",
+                ExpressionAttributeNames={"#data": "data"},
+                ExpressionAttributeValues={":id": {"S": incident_id}},
+                ProjectionExpression="id",
+                ConsistentRead=True,
+            )
+        ]
+        for key in keys:
+            self._s.dynamodb.delete_item(TableName=table, Key=key)
         return len(keys)
 
     def _scrub_state(self, camera_id: str, incident_ids: set[str]) -> None:
