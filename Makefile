@@ -12,8 +12,14 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 # sam build needs python3.13 on PATH for runtime python3.13 (pyenv provides it here).
 SAM_PYENV := PYENV_VERSION=3.11.7:3.13.0
 
-.PHONY: demo test lint typecheck validate security unit bench build clean system-deps
-.DEFAULT_GOAL := test
+.PHONY: help demo test lint typecheck validate security unit bench build clean system-deps
+.DEFAULT_GOAL := help
+
+help:
+	@echo "facewatch: the two commands a new machine needs"
+	@echo "  make demo      the whole pipeline on a local stack (moto), offline; installs what it needs"
+	@echo "  make test      lint, types, import layers, template checks, secrets scan and every test"
+	@echo "more targets: lint typecheck validate security unit bench build clean (see the Makefile)"
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "facewatch needs Python >= 3.11")'
