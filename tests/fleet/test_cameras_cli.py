@@ -4,7 +4,6 @@ Stubber for Service Quotas and Rekognition (moto has neither for these), moto Dy
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,23 +28,20 @@ from facewatch_tools.fleet.stacks import (
     stack_name_for,
 )
 
-from .conftest import REGION, ROOT, TABLE, load_template, table_definition
+from .conftest import (
+    INVENTORY,
+    REGION,
+    TABLE,
+    WITH_PROCESSOR,
+    load_template,
+    table_definition,
+)
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.filterwarnings("ignore:Tried to parse AWS"),
 ]
 MAIN = "facewatch-test"
-# The shipped inventory with the lobby on a stream processor (an account that still has them).
-INVENTORY = (ROOT / "cameras.yaml").read_text()
-LOBBY_SAMPLER = "    display_name: Lobby entrance\n"
-assert LOBBY_SAMPLER in INVENTORY
-WITH_PROCESSOR = re.sub(
-    r"(    display_name: Lobby entrance\n)(?:    #.*\n)*    detector: sampler",
-    r"\1    detector: stream-processor",
-    INVENTORY,
-)
-assert WITH_PROCESSOR != INVENTORY
 
 MAIN_TEMPLATE = {
     "Parameters": {"Environment": {"Type": "String"}, "FaceMatchThreshold": {"Type": "Number"}},

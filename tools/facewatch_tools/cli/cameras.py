@@ -152,7 +152,8 @@ def capability_report(ctx: Context, current: Plan) -> tuple[bool, int | None]:
             continue
         camera = change.desired.camera
         region = getattr(camera, "region", None) or default_region
-        refusal = check_region(camera.id, camera.detector, region)
+        detector = None if change.detector == VIDEO_ONLY else camera.detector
+        refusal = check_region(camera.id, detector, region)
         if refusal is not None:
             print("REFUSED " + refusal.message())
             ok = False

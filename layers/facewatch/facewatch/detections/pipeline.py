@@ -283,7 +283,13 @@ class FaceEventsBatch:
         clip_status: dict[str, str] = {}
         for incident in incidents.values():
             detail = self._alert_detail(incident, now)
-            clip_status[incident.incident_id] = "available" if detail.clip else "unavailable"
+            clip_status[incident.incident_id] = (
+                "available"
+                if detail.clip
+                else "unavailable"
+                if detail.clip_unavailable_reason
+                else "signed-link"  # no HLS URL asked for: the notifiers' signed link is the clip
+            )
             events.append(BusEvent(ALERT_DETAIL_TYPE, detail, key=incident.incident_id))
         failures = self._adapters.publisher.publish(events)
         failed_ids = {f.event.key for f in failures}
@@ -322,24 +328,7 @@ class FaceEventsBatch:
 
     def _alert_detail(self, incident: IncidentState, now: float) -> AlertDetail:
         settings = self._settings
-        clip: Clip | None = None
-        reason: str | None = None
-        try:
-            link = self._adapters.clips.hls_url(
-                incident.stream_arn,
-                incident.first_seen - settings.clip_pre_roll_seconds,
-                None,
-                mode="LIVE_REPLAY",
-                expires_in=settings.clip_url_ttl_seconds,
-                now=now,
-            )
-            clip = Clip(url=link.url, expires_at=link.expires_at, start=link.start)
-        except Exception as exc:
-            reason = _error_code(exc)
-            self.counts["enrichment_failures"] += 1
-            logger.warning(
-                "clip unavailable", extra={"incident_id": incident.incident_id, "reason": reason}
-            )
+        clip, reason = self._hls_clip(incident, now) if settings.alert_hls_url else (None, None)
         face = incident.best_face
         band = incident.band(settings.min_detections)
         candidate = incident.band_tally.candidate(settings.min_detections)
@@ -372,6 +361,28 @@ class FaceEventsBatch:
             location=self._location(incident.camera_id),
             test=is_canary_camera(incident.camera_id),
         )
+
+    def _hls_clip(self, incident: IncidentState, now: float) -> tuple[Clip | None, str | None]:
+        """A LIVE_REPLAY URL (ALERT_HLS_URL; it holds one of the stream's HLS sessions until it
+        expires), or None and why not."""
+        settings = self._settings
+        try:
+            link = self._adapters.clips.hls_url(
+                incident.stream_arn,
+                incident.first_seen - settings.clip_pre_roll_seconds,
+                None,
+                mode="LIVE_REPLAY",
+                expires_in=settings.clip_url_ttl_seconds,
+                now=now,
+            )
+        except Exception as exc:
+            reason = _error_code(exc)
+            self.counts["enrichment_failures"] += 1
+            logger.warning(
+                "clip unavailable", extra={"incident_id": incident.incident_id, "reason": reason}
+            )
+            return None, reason
+        return Clip(url=link.url, expires_at=link.expires_at, start=link.start), None
 
     def _emit_metrics(self, failed: list[tuple[KinesisStreamRecord, BaseException]]) -> None:
         counts = self.counts
