@@ -35,6 +35,7 @@ from facewatch.alerts.event import (
     FaceQualityOut,
 )
 from facewatch.clips.hls import ClipProvider
+from facewatch.detections.bands import Band, hint_text, pages
 from facewatch.detections.classification import ClassifiedFace, FaceClass, classify
 from facewatch.detections.incidents import CameraState, Detection, IncidentState, group
 from facewatch.detections.records import ProcessorRecord, is_canary_camera
@@ -105,10 +106,13 @@ class FaceEventsBatch:
         self.counts["processed"] += 1
         best: ClassifiedFace | None = None
         closest = None
+        band = Band.POSSIBLE  # until a stranger is in the frame
         for entry in frame.faces:
             face = classify(entry, self._settings)
             self.counts[f"faces_{face.face_class}"] += 1
             if face.face_class is FaceClass.UNKNOWN:
+                if face.band is Band.UNKNOWN:
+                    band = Band.UNKNOWN
                 if best is None or face.area * face.confidence > best.area * best.confidence:
                     best = face
                 if face.closest and (
@@ -130,6 +134,7 @@ class FaceEventsBatch:
                 sequence_number=kinesis.sequence_number,
                 face=best,
                 closest=closest,
+                band=band,
             )
         )
 
@@ -207,6 +212,7 @@ class FaceEventsBatch:
                 detections,
                 window_seconds=self._settings.incident_window_seconds,
                 min_detections=self._settings.min_detections,
+                possible_action=self._settings.possible_match_action,
             )
             pending = self._pending(state)
             self.counts["skipped"] += result.skipped
@@ -266,7 +272,13 @@ class FaceEventsBatch:
         clip_status: dict[str, str] = {}
         for incident in incidents.values():
             detail = self._alert_detail(incident, now)
-            clip_status[incident.incident_id] = "available" if detail.clip else "unavailable"
+            clip_status[incident.incident_id] = (
+                "available"
+                if detail.clip
+                else "unavailable"
+                if detail.clip_unavailable_reason
+                else "signed-link"  # no HLS URL asked for: the notifiers' signed link is the clip
+            )
             events.append(BusEvent(ALERT_DETAIL_TYPE, detail, key=incident.incident_id))
         failures = self._adapters.publisher.publish(events)
         failed_ids = {f.event.key for f in failures}
@@ -305,25 +317,10 @@ class FaceEventsBatch:
 
     def _alert_detail(self, incident: IncidentState, now: float) -> AlertDetail:
         settings = self._settings
-        clip: Clip | None = None
-        reason: str | None = None
-        try:
-            link = self._adapters.clips.hls_url(
-                incident.stream_arn,
-                incident.first_seen - settings.clip_pre_roll_seconds,
-                None,
-                mode="LIVE_REPLAY",
-                expires_in=settings.clip_url_ttl_seconds,
-                now=now,
-            )
-            clip = Clip(url=link.url, expires_at=link.expires_at, start=link.start)
-        except Exception as exc:
-            reason = _error_code(exc)
-            self.counts["enrichment_failures"] += 1
-            logger.warning(
-                "clip unavailable", extra={"incident_id": incident.incident_id, "reason": reason}
-            )
+        clip, reason = self._hls_clip(incident, now) if settings.alert_hls_url else (None, None)
         face = incident.best_face
+        band = incident.band(settings.min_detections)
+        candidate = incident.band_tally.candidate(settings.min_detections)
         return AlertDetail(
             incident_id=incident.incident_id,
             camera_id=incident.camera_id,
@@ -345,11 +342,36 @@ class FaceEventsBatch:
                 if incident.closest
                 else None
             ),
+            band="possible" if band is Band.POSSIBLE else "unknown",
+            hint=hint_text(candidate) if candidate else None,
+            page=pages(band, settings.possible_match_action),
             clip=clip,
             clip_unavailable_reason=reason,
             location=self._location(incident.camera_id),
             test=is_canary_camera(incident.camera_id),
         )
+
+    def _hls_clip(self, incident: IncidentState, now: float) -> tuple[Clip | None, str | None]:
+        """A LIVE_REPLAY URL (ALERT_HLS_URL; it holds one of the stream's HLS sessions until it
+        expires), or None and why not."""
+        settings = self._settings
+        try:
+            link = self._adapters.clips.hls_url(
+                incident.stream_arn,
+                incident.first_seen - settings.clip_pre_roll_seconds,
+                None,
+                mode="LIVE_REPLAY",
+                expires_in=settings.clip_url_ttl_seconds,
+                now=now,
+            )
+        except Exception as exc:
+            reason = _error_code(exc)
+            self.counts["enrichment_failures"] += 1
+            logger.warning(
+                "clip unavailable", extra={"incident_id": incident.incident_id, "reason": reason}
+            )
+            return None, reason
+        return Clip(url=link.url, expires_at=link.expires_at, start=link.start), None
 
     def _emit_metrics(self, failed: list[tuple[KinesisStreamRecord, BaseException]]) -> None:
         counts = self.counts
