@@ -360,28 +360,20 @@ class Eraser:
         ):
             if item["SK"]["S"] == "INCIDENT":
                 incident = IncidentState.model_validate_json(item["incident"]["S"])
-                if incident.closest and incident.closest.employee_id == employee_id:
+                cleaned = _without_employee(incident, employee_id)
+                if cleaned != incident:
                     self._s.dynamodb.update_item(
                         TableName=self._s.incidents_table,
                         Key={"PK": item["PK"], "SK": item["SK"]},
                         UpdateExpression="SET incident = :i",
-                        ExpressionAttributeValues={
-                            ":i": {
-                                "S": incident.model_copy(update={"closest": None}).model_dump_json()
-                            }
-                        },
+                        ExpressionAttributeValues={":i": {"S": cleaned.model_dump_json()}},
                     )
                     scrubbed += 1
             elif item["SK"]["S"] == "STATE":
                 state = CameraState.model_validate_json(item["state"]["S"])
-                cleaned = tuple(
-                    i.model_copy(update={"closest": None})
-                    if i.closest and i.closest.employee_id == employee_id
-                    else i
-                    for i in state.incidents
-                )
-                if cleaned != state.incidents:
-                    self._put_state(item, state, cleaned)
+                kept = tuple(_without_employee(i, employee_id) for i in state.incidents)
+                if kept != state.incidents:
+                    self._put_state(item, state, kept)
                     scrubbed += 1
         return scrubbed
 
@@ -473,6 +465,23 @@ class Eraser:
         )
         self._s.consent.table.put_item(Item=certificate.item())
         return certificate
+
+
+def _without_employee(incident: IncidentState, employee_id: str) -> IncidentState:
+    """The incident with no hint naming the employee (closest match, possible-match band)."""
+    closest = incident.closest
+    if closest is not None and closest.employee_id == employee_id:
+        closest = None
+    tally = incident.band_tally
+    candidates = tuple(c for c in tally.candidates if c.employee_id != employee_id)
+    if closest is incident.closest and candidates == tally.candidates:
+        return incident
+    return incident.model_copy(
+        update={
+            "closest": closest,
+            "band_tally": tally.model_copy(update={"candidates": candidates}),
+        }
+    )
 
 
 class StateConflictError(RuntimeError):
