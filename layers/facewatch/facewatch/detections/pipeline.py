@@ -252,7 +252,9 @@ class FaceEventsBatch:
                 continue
             self.counts["opened"] += len(result.opened)
             self.counts["suppressed"] += result.suppressed
-            return pending + result.newly_alerting
+            # An escalation is published like an alert (its SMS was never sent: the hint was
+            # not paged); it is not retried past this batch if the publish fails.
+            return pending + result.newly_alerting + result.escalated
         raise RedeliveryError(
             f"camera {camera_id}: state kept changing under {MAX_COMMIT_ATTEMPTS} attempts"
         )
