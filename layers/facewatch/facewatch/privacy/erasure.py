@@ -182,15 +182,14 @@ class Eraser:
         deleted = [
             Deletion(store=f"dynamodb:{table}", what="incident and trail items", count=items)
         ]
-        if day:
-            for bucket in self._s.buckets:
-                deleted.append(
-                    Deletion(
-                        store=f"s3:{bucket}",
-                        what="snapshot and clip object versions",
-                        count=self._delete_objects(bucket, day, incident_id),
-                    )
+        for bucket in self._s.buckets:
+            deleted.append(
+                Deletion(
+                    store=f"s3:{bucket}",
+                    what="snapshot and clip object versions",
+                    count=self._delete_objects(bucket, day, incident_id),
                 )
+            )
         if self._s.idempotency_table:
             deleted.append(
                 Deletion(
@@ -378,11 +377,13 @@ class Eraser:
                     scrubbed += 1
         return scrubbed
 
-    def _delete_objects(self, bucket: str, day: str, incident_id: str) -> int:
+    def _delete_objects(self, bucket: str, day: str | None, incident_id: str) -> int:
+        """Every version of the incident's objects: snapshots/<date>/<id>.jpg (alerts.snapshots;
+        the date from the incident or its marker) and clips/<id>/NNN.mp4 (clips.archive)."""
         versions: list[dict[str, str]] = []
         keys: set[str] = set()
-        # snapshots/<date>/<id>.jpg (alerts.snapshots), clips/<id>/NNN.mp4 (clips.archive)
-        prefixes = [f"{p}{day}/" for p in OBJECT_PREFIXES] + [f"{ARCHIVE_PREFIX}{incident_id}/"]
+        dated = [f"{p}{day}/" for p in OBJECT_PREFIXES] if day else []
+        prefixes = [*dated, f"{ARCHIVE_PREFIX}{incident_id}/"]
         for prefix in prefixes:
             paginator = self._s.s3.get_paginator("list_object_versions")
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
