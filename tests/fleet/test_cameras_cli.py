@@ -30,6 +30,8 @@ from facewatch_tools.fleet.stacks import (
 
 from .conftest import REGION, ROOT, TABLE, load_template, table_definition
 
+ONE_REGION = ROOT / "tests" / "fleet" / "data" / "cameras-one-region.yaml"
+
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.filterwarnings("ignore:Tried to parse AWS"),
@@ -88,7 +90,7 @@ def fleet(table: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
     template = tmp_path / "camera.json"
     template.write_text(stand_in_camera_template())
     inventory = tmp_path / "cameras.yaml"
-    inventory.write_text((ROOT / "cameras.yaml").read_text())
+    inventory.write_text(ONE_REGION.read_text())
     rek = boto3.client("rekognition", region_name=REGION)
     sq = boto3.client("service-quotas", region_name=REGION)
     with Stubber(rek) as rek_stub, Stubber(sq) as sq_stub:
@@ -316,7 +318,7 @@ class FlakyEngine:
 
 def test_partial_failure_is_fixed_by_running_apply_again(tmp_path: Path) -> None:
     path = tmp_path / "cameras.yaml"
-    path.write_text((ROOT / "cameras.yaml").read_text())
+    path.write_text(ONE_REGION.read_text())
     main = MainStack(MAIN, "dev", "facewatch-employees", "80")
     desired = desired_stacks(load_inventory(path), main, "body", 72)
     failing = stack_name_for(MAIN, "seoul-hq-lobby-01")
@@ -470,7 +472,7 @@ def test_cli_against_a_local_moto_server(tmp_path: Path, monkeypatch: Any, capsy
         template = tmp_path / "camera.json"
         template.write_text(stand_in_camera_template())
         inventory = tmp_path / "cameras.yaml"
-        inventory.write_text((ROOT / "cameras.yaml").read_text())
+        inventory.write_text(ONE_REGION.read_text())
         common = [
             "--stack",
             MAIN,

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def inventory(tmp_path: Path, extra_camera: bool = True) -> Any:
-    text = (ROOT / "cameras.yaml").read_text()
+    text = (ROOT / "tests/fleet/data/cameras-one-region.yaml").read_text()
     if not extra_camera:
         text = text.split("  - id: berlin-reception-01")[0]
     path = tmp_path / "cameras.yaml"

@@ -23,7 +23,7 @@ TAG_CAMERA = "facewatch:camera"
 TAG_MAIN = "facewatch:main-stack"
 TAG_TEMPLATE = "facewatch:template-sha256"
 MAX_CAMERA_ID = 100  # camera-template.yaml's CameraId pattern: names derived from it fit limits
-DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "camera-template.yaml"
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "camera-template.yaml"
 
 
 class Action(StrEnum):
@@ -49,6 +49,7 @@ class MainStack:
     # Output keys that are exported: camera stacks import exports (Fn::ImportValue), and an
     # older main stack may have an output without its export.
     exported: frozenset[str] = frozenset()
+    status: str = ""  # the main stack's StackStatus
 
 
 @dataclass(frozen=True)
@@ -409,4 +410,5 @@ def read_main_stack(cloudformation: Any, name: str) -> MainStack:
         face_match_threshold=params.get("FaceMatchThreshold", "80"),
         outputs=outputs,
         exported=exported,
+        status=stack.get("StackStatus", ""),
     )
