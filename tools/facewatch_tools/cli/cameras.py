@@ -26,6 +26,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from facewatch.fleet.inventory import Inventory, InventoryError, load_inventory
 from facewatch.fleet.registry import Registry, RegistryPlan
+from facewatch_tools.aws_targets import DEFAULT_STACK, check_endpoint
+from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.costs import CostAssumptions, cost_table
 from facewatch_tools.fleet.quotas import QuotaCheck, check_quotas
 from facewatch_tools.fleet.regional import (
@@ -37,6 +39,7 @@ from facewatch_tools.fleet.regional import (
 )
 from facewatch_tools.fleet.stacks import (
     DEFAULT_TEMPLATE,
+    VIDEO_ONLY,
     Action,
     Change,
     CloudFormationEngine,
@@ -61,6 +64,7 @@ def aws_session(args: argparse.Namespace, region: str | None = None) -> tuple[An
     options: dict[str, Any] = {"config": RETRIES}
     url = endpoint_for(endpoints(args), region)
     if url:
+        check_endpoint(url)  # seconds, not botocore's retries, for a region that is down
         options["endpoint_url"] = url
     return session, options
 
@@ -197,9 +201,12 @@ def _context(
     try:
         main = read_main_stack(clients.cloudformation, args.stack)
     except clients.cloudformation.exceptions.ClientError as exc:
-        where = f" in {region}" if region else ""
+        if "does not exist" not in exc.response.get("Error", {}).get("Message", ""):
+            raise
+        where = region or "this region"
         raise MainStackMissingError(
-            f"main stack {args.stack!r} not found{where}: deploy it first ({exc})"
+            f"main stack {args.stack!r} does not exist in this account and {where}: deploy it "
+            "first (docs/deploy.md), or pass --stack / --region"
         ) from exc
     body = Path(args.template).read_text(encoding="utf-8")
     engine = engine or clients.stack_engine or CloudFormationEngine(clients.cloudformation)
@@ -223,10 +230,10 @@ def each_region(
             code = step(_context(args, clients_in(clients, region), engine, region))
         except MainStackMissingError as exc:
             print(exc)
-            code = 2
+            code = EXIT_RUNTIME
         except (BotoCoreError, ClientError) as exc:
             print(f"region {region or '(default)'} could not be reached: {exc}")
-            code = 2
+            code = EXIT_RUNTIME
         worst = max(worst, code)
     return worst
 
@@ -242,6 +249,9 @@ def print_plan(current: Plan, registry: RegistryPlan | None) -> None:
         )
     counts = {a.value: len(current.by_action(a)) for a in Action if current.by_action(a)}
     print("stacks: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
+    video_only = [c.camera_id for c in current.changes if c.detector == VIDEO_ONLY]
+    if video_only:
+        print("recognition off (privacy profile), video stream only: " + ", ".join(video_only))
     if registry is None:
         print("registry: main stack has no TableName output; skipped")
     else:
@@ -303,7 +313,8 @@ def plan_region(ctx: Context) -> int:
     if missing:
         print(missing_message(ctx, missing))
     invalid = current.by_action(Action.INVALID)
-    return 2 if invalid or missing or (checks and not all(c.ok for c in checks)) else 0
+    failed = invalid or missing or (checks and not all(c.ok for c in checks))
+    return EXIT_RUNTIME if failed else 0
 
 
 def run_apply(
@@ -319,15 +330,15 @@ def apply_region(ctx: Context) -> int:
     print_plan(current, registry_plan)
     if current.by_action(Action.INVALID):
         print("fix the invalid cameras first")
-        return 2
+        return EXIT_RUNTIME
     missing = missing_outputs(ctx, current)
     if missing:
         print(missing_message(ctx, missing))
-        return 2
+        return EXIT_RUNTIME
     checks = quota_report(ctx, current) if current.pending else []
     if checks and not all(c.ok for c in checks) and not args.ignore_quotas:
         print("refusing to apply: raise the quotas above first (or --ignore-quotas)")
-        return 2
+        return EXIT_RUNTIME
     nothing = not current.pending and not current.by_action(Action.WAIT)
     if nothing and (registry_plan is None or registry_plan.empty):
         print("nothing to do")
@@ -462,7 +473,7 @@ def _guard(fn: Any) -> Any:
             return int(fn(args, lambda region: Clients.from_args(args, region)))
         except (InventoryError, RegionError) as exc:
             print(exc, file=sys.stderr)
-            return 2
+            return EXIT_RUNTIME
 
     return run
 
@@ -487,7 +498,11 @@ def register(subparsers: Any) -> None:
         help="KVS retention per camera (>= 24)",
     )
     aws = argparse.ArgumentParser(add_help=False)
-    aws.add_argument("--stack", default="facewatch-dev", help="main stack name")
+    aws.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     add_region_arguments(aws)
     aws.add_argument(
         "--prune",

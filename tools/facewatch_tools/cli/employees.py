@@ -20,7 +20,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from facewatch.fleet.employees import AuditLog, EmployeeCollection, EnrollmentRefusedError
 from facewatch.fleet.inventory import Inventory, InventoryError, load_inventory
+from facewatch.fleet.registry import RegistryReader
+from facewatch.privacy.consent import ConsentLedger
+from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError
 from facewatch_tools.cli.cameras import add_region_arguments, aws_session
+from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.regional import RegionError, target_regions
 from facewatch_tools.fleet.roster import (
     Erasure,
@@ -54,16 +58,42 @@ class Clients:
         )
 
 
+def _outputs(args: argparse.Namespace, clients: Clients) -> dict[str, str]:
+    stack = clients.cloudformation.describe_stacks(StackName=args.stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
 def collection_for(args: argparse.Namespace, clients: Clients) -> EmployeeCollection:
     collection, table = args.collection_id, args.table
     if not (collection and table):
-        stack = clients.cloudformation.describe_stacks(StackName=args.stack)["Stacks"][0]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        collection = collection or outputs["CollectionId"]
-        table = table or outputs["TableName"]
+        outputs = _outputs(args, clients)
+        collection = collection or outputs.get("CollectionId")
+        table = table or outputs.get("TableName")
+        if not (collection and table):
+            raise TargetError(
+                f"stack {args.stack} has no CollectionId/TableName output (a local stack: "
+                "Rekognition collections are not emulated locally; pass --collection-id)"
+            )
     actor = clients.sts.get_caller_identity()["Arn"]
     audit = AuditLog(clients.dynamodb.Table(table))
-    return EmployeeCollection(clients.rekognition, collection, audit, actor)
+    return EmployeeCollection(
+        clients.rekognition, collection, audit, actor, consent=consent_gate(args, clients, table)
+    )
+
+
+def consent_gate(args: argparse.Namespace, clients: Clients, table: str) -> ConsentLedger | None:
+    """The ledger when a registered site's privacy profile needs consent before enrollment (one
+    collection serves every site: the strictest decides); None when none does."""
+    sites = RegistryReader(clients.dynamodb.Table(table)).sites()
+    strict = sorted(s.site_id for s in sites if s.privacy.consent_required)
+    if not strict:
+        return None
+    name = args.consent_table or _outputs(args, clients).get("ConsentTableName")
+    if not name:
+        raise SystemExit(
+            f"sites {', '.join(strict)} need consent records, and the stack has no consent table"
+        )
+    return ConsentLedger(clients.dynamodb.Table(name))
 
 
 def _enroll_one(people: EmployeeCollection, employee_id: str, photo: Path, where: str = "") -> bool:
@@ -157,7 +187,7 @@ def run(args: argparse.Namespace, clients: ClientsFor) -> int:
             worst = max(worst, run_in_region(args, open_collection(), region, where))
         except (BotoCoreError, ClientError) as exc:
             print(f"{where}region {region} could not be reached: {exc}")
-            worst = max(worst, 2)
+            worst = max(worst, EXIT_RUNTIME)
         if args.employees_command == "check":
             break  # changes nothing: one region answers
     return worst
@@ -231,9 +261,14 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("employees", help="enroll and remove employee faces")
     commands = parser.add_subparsers(dest="employees_command", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", default="facewatch-dev", help="main stack (collection, table)")
+    common.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     common.add_argument("--collection-id", default=None)
     common.add_argument("--table", default=None)
+    common.add_argument("--consent-table", default=None, help="the stack's consent ledger")
     common.add_argument(
         "--inventory", default="cameras.yaml", help="camera inventory (its sites' regions)"
     )
@@ -266,4 +301,4 @@ def _guard(args: argparse.Namespace) -> int:
         return run(args, lambda region: Clients.from_args(args, region))
     except (InventoryError, RegionError) as exc:
         print(exc)
-        return 2
+        return EXIT_RUNTIME

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from facewatch.detections.classification import FaceClass, classify
 from facewatch.detections.records import ProcessorRecord
 from facewatch.settings import ThresholdSettings
+from facewatch_tools.aws_targets import DEFAULT_STACK
 
 
 def register(subparsers: Any) -> None:
@@ -45,7 +46,11 @@ def register(subparsers: Any) -> None:
     canary = subparsers.add_parser(
         "canary", help="prove a deployed stack alerts end to end (a marked test record)"
     )
-    canary.add_argument("--stack", required=True, help="CloudFormation stack name")
+    canary.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     canary.add_argument("--region", help="AWS region (default: from the environment)")
     canary.add_argument("--endpoint-url", help="AWS endpoint (a local stack)")
     canary.add_argument("--timeout", type=float, default=60.0, help="seconds to wait")
@@ -70,6 +75,11 @@ def _unknown_faces(record: ProcessorRecord, thresholds: ThresholdSettings) -> li
 def run_demo(args: argparse.Namespace) -> int:
     from facewatch_tools.local.demo import Demo  # noqa: PLC0415 - loads moto only when run
 
+    # Checked before the stack starts: a bad path must not cost a whole demo run.
+    if args.scenario is not None and not args.scenario.is_file():
+        raise FileNotFoundError(2, "no such scenario file", str(args.scenario))
+    if not args.report.resolve().parent.is_dir():
+        raise FileNotFoundError(2, "no such folder for the report", str(args.report.parent))
     return Demo(args.scenario, args.speed, args.report, sys.stdout).run()
 
 
@@ -145,7 +155,7 @@ def run_replay(args: argparse.Namespace) -> int:
     out = sys.stdout
     if not args.file.is_file():
         print(f"facewatch replay: no such file: {args.file}", file=sys.stderr)
-        return 2
+        return 1
     # Nothing but the result may reach stdout with --json: whatever else prints goes to stderr.
     sys.stdout = sys.stderr
     try:

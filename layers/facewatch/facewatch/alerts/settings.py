@@ -49,6 +49,8 @@ class SlackNotifierSettings(NotifierSettings):
     snapshot_url_ttl_seconds: int = Field(
         24 * 3600, alias="SNAPSHOT_URL_TTL_SECONDS", ge=60, le=7 * 24 * 3600
     )
+    # The incidents table: the camera's privacy profile (registry) and the access log.
+    table_name: str | None = Field(None, alias="TABLE_NAME")
 
 
 class SmsNotifierSettings(NotifierSettings):

@@ -32,6 +32,7 @@ class AlertView:
     closest: ClosestEmployee | None
     clip_link: str | None
     snapshot_url: str | None = None
+    hint: str | None = None  # a possible incident: "possible EMP-10442 (84%)", low priority
 
     @property
     def place(self) -> str:
@@ -114,4 +115,5 @@ def alert_view(
         closest=detail.closest_employee,
         clip_link=clip_link,
         snapshot_url=snapshot_url,
+        hint=detail.hint,
     )
