@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from facewatch.audit.history import IncidentHistory
+from facewatch.audit.merged import Cursor, CursorError, MergedHistory, RegionalHistory
 from facewatch.detections.store import DynamoIncidentStore
-from facewatch_tools.audit.merged import Cursor, CursorError, MergedHistory, RegionalHistory
 from facewatch_tools.cli import main
 from tests.audit.conftest import T0, incident_item, incident_state
 

@@ -26,8 +26,8 @@ from botocore.config import Config
 
 from facewatch.audit.history import IncidentHistory, IncidentNotFoundError, IncidentRecord
 from facewatch.audit.lifecycle import STATUSES, Actor
+from facewatch.audit.merged import Cursor, CursorError, MergedHistory, RegionalHistory
 from facewatch.fleet.inventory import Inventory, load_inventory
-from facewatch_tools.audit.merged import Cursor, CursorError, MergedHistory, RegionalHistory
 from facewatch_tools.audit.report import collect, render_html
 from facewatch_tools.aws_targets import DEFAULT_STACK, check_endpoint
 from facewatch_tools.cli.cameras import add_region_arguments, endpoints, single_region
