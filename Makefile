@@ -42,8 +42,12 @@ typecheck: $(VENV)/.installed
 	@# every function is its own top-level `app` module: one run each (cached, fast)
 	for app in functions/*/app.py; do $(VENV)/bin/mypy $$app || exit 1; done
 
+# Both templates in every Region the inventory and the docs name (resource types differ by Region:
+# AWS::Rekognition::StreamProcessor exists in seven), at least ap-northeast-2 eu-central-1 us-east-1.
+LINT_REGIONS = $(shell $(PY) -m facewatch_tools.fleet.regions --named .)
+
 validate: $(TOOLS)/.installed
-	$(VENV)/bin/cfn-lint --regions us-east-1 --append-rules lint_rules -- template.yaml camera-template.yaml
+	$(VENV)/bin/cfn-lint --regions $(LINT_REGIONS) --append-rules lint_rules -- template.yaml camera-template.yaml
 	$(SAM) validate --lint --template template.yaml
 	$(CHECKOV) -f template.yaml -f camera-template.yaml --framework cloudformation --skip-download --quiet --compact
 

@@ -64,6 +64,8 @@ def test_show_prints_the_whole_trail(dynamodb: Any, capsys: pytest.CaptureFixtur
     (change,) = [t for t in document["trail"] if t["kind"] == "status-escalated"]
     assert change["actor"] == "carol" and change["details"]["channel"] == "cli"
     assert change["details"]["origin"].startswith("cli:")
+    # --by is a claim; the trail keeps the caller's IAM identity beside it (moto's caller here)
+    assert change["details"]["principal"].startswith("arn:aws:")
     code, out = run(capsys, "show", *WHERE, "inc-00000")
     assert "status-escalated" in out and "carol" in out
     assert run(capsys, "show", *WHERE, "inc-nope")[0] == 1

@@ -61,9 +61,11 @@ def test_a_detector_the_region_cannot_run_is_refused_with_what_to_do(
     out = capsys.readouterr().out
     seoul, frankfurt = out.split("== region eu-central-1")
     assert "== region ap-northeast-2" in seoul
-    assert "seoul-hq-door-02" in seoul and "invalid" in seoul
-    assert "ap-northeast-2 has no Rekognition stream processors: use detector: sampler" in seoul
-    assert "frankfurt-lobby-01  create" in frankfurt and "invalid" not in frankfurt
+    assert (
+        "REFUSED camera seoul-hq-door-02: ap-northeast-2 cannot run the stream-processor" in seoul
+    )
+    assert "use `detector: sampler`" in seoul
+    assert "frankfurt-lobby-01  create" in frankfurt and "REFUSED" not in frankfurt
     assert "seoul" not in frankfurt  # each region plans only its own sites' cameras
     inventory = two_region_inventory(tmp_path / "cameras.yaml", seoul_door="stream-processor")
     assert cameras(regions, tmp_path, "apply", "--yes", "--inventory", str(inventory)) == 1

@@ -8,18 +8,12 @@ import pytest
 
 from facewatch.fleet.inventory import (
     Camera,
-    Detector,
     Inventory,
     InventoryError,
     Site,
     load_inventory,
 )
-from facewatch_tools.fleet.regional import (
-    RegionError,
-    SchemaCapabilities,
-    endpoint_for,
-    target_regions,
-)
+from facewatch_tools.fleet.regional import RegionError, endpoint_for, target_regions
 
 from .conftest import FRANKFURT, ROOT, SEOUL, two_region_inventory
 
@@ -88,15 +82,3 @@ def test_endpoints_are_per_region_or_for_all() -> None:
     assert endpoint_for(entries, FRANKFURT) == "http://all"
     assert endpoint_for([f"{SEOUL}=http://seoul"], FRANKFURT) is None
     assert endpoint_for(None, SEOUL) is None
-
-
-def test_capabilities_come_from_the_per_region_resource_schemas() -> None:
-    capabilities = SchemaCapabilities()
-    assert capabilities.refusal(FRANKFURT, Detector.STREAM_PROCESSOR) is None
-    assert capabilities.refusal(SEOUL, Detector.SAMPLER) is None
-    refusal = capabilities.refusal(SEOUL, Detector.STREAM_PROCESSOR)
-    assert refusal == "ap-northeast-2 has no Rekognition stream processors: use detector: sampler"
-
-
-def test_capabilities_without_schemas_refuse_nothing(tmp_path: Path) -> None:
-    assert SchemaCapabilities(tmp_path).refusal(SEOUL, Detector.STREAM_PROCESSOR) is None

@@ -95,6 +95,11 @@ def history_for(args: argparse.Namespace, region: str | None = None) -> Incident
     )
 
 
+def _region(label: str) -> str | None:
+    """The region a RegionalHistory label names (None: the SDK's, one-region inventories)."""
+    return None if label == "(default)" else label
+
+
 def merged_for(args: argparse.Namespace) -> MergedHistory:
     """Every region the inventory's sites name (or the --region values), one history each."""
     path = Path(args.inventory)
@@ -224,7 +229,11 @@ def cmd_set_status(args: argparse.Namespace) -> int:
         return 1
     history = merged.history_of(found.region)  # the change is written in its own region
     actor = Actor(
-        id=args.by or getpass.getuser(), channel="cli", origin=f"cli:{socket.gethostname()}"
+        id=args.by or getpass.getuser(),
+        channel="cli",
+        origin=f"cli:{socket.gethostname()}",
+        # --by is what the caller claims; the trail also keeps who AWS says the caller is.
+        principal=_client(args, "sts", _region(found.region)).get_caller_identity()["Arn"],
     )
     now = datetime.now(UTC).timestamp()
     try:

@@ -29,19 +29,13 @@ from facewatch.fleet.registry import Registry, RegistryPlan
 from facewatch_tools.aws_targets import DEFAULT_STACK, check_endpoint
 from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.costs import CostAssumptions, cost_table
-from facewatch_tools.fleet.quotas import QuotaCheck, check_quotas
-from facewatch_tools.fleet.regional import (
-    RegionCapabilities,
-    RegionError,
-    SchemaCapabilities,
-    endpoint_for,
-    target_regions,
-)
+from facewatch_tools.fleet.quotas import QuotaCheck, QuotaClients, check_quotas
+from facewatch_tools.fleet.regional import RegionError, endpoint_for, target_regions
+from facewatch_tools.fleet.regions import check_region, stream_processor_access
 from facewatch_tools.fleet.stacks import (
     DEFAULT_TEMPLATE,
     VIDEO_ONLY,
     Action,
-    Change,
     CloudFormationEngine,
     MainStack,
     Plan,
@@ -106,6 +100,8 @@ class Clients:
     kinesis: Any
     service_quotas: Any
     dynamodb: Any  # the service resource
+    iam: Any = None  # for the quota check (roles); None: not checked
+    lambda_: Any = None  # for the quota check (concurrency); None: not checked
     stack_engine: StackEngine | None = None  # default: CloudFormation through `cloudformation`
 
     @classmethod
@@ -117,6 +113,8 @@ class Clients:
             kinesis=session.client("kinesis", **kw),
             service_quotas=session.client("service-quotas", **kw),
             dynamodb=session.resource("dynamodb", **kw),
+            iam=session.client("iam", **kw),
+            lambda_=session.client("lambda", **kw),
         )
 
     @property
@@ -140,7 +138,6 @@ class Context:
     args: argparse.Namespace
     clients: Clients
     region: str | None = None  # None: the SDK's region, for an inventory that names none
-    capabilities: RegionCapabilities = field(default_factory=SchemaCapabilities)
 
     @property
     def endpoint_url(self) -> str | None:
@@ -152,8 +149,7 @@ class Context:
     def plan(self) -> Plan:
         inventory = self.inventory()
         desired = desired_stacks(inventory, self.main, self.body, self.args.retention_hours)
-        current = plan(desired, self.engine.camera_stacks(self.main.name), self.args.prune)
-        return refuse_unsupported(current, self.region or self.clients.region, self.capabilities)
+        return plan(desired, self.engine.camera_stacks(self.main.name), self.args.prune)
 
     def registry(self) -> Registry | None:
         table = self.main.outputs.get("TableName")
@@ -169,23 +165,6 @@ class Context:
             if c.desired is not None and c.desired.processor_name
         }
         return registry.plan(self.inventory(), names, self.args.prune)
-
-
-def refuse_unsupported(current: Plan, region: str, capabilities: RegionCapabilities) -> Plan:
-    """A camera whose detector its site's region cannot run is invalid: its stack would fail."""
-    changes: list[Change] = []
-    for change in current.changes:
-        why = None
-        if change.desired is not None and change.action is not Action.INVALID:
-            why = capabilities.refusal(region, change.desired.camera.detector)
-        changes.append(
-            Change(
-                change.camera_id, change.stack_name, Action.INVALID, (why,), None, change.detector
-            )
-            if why
-            else change
-        )
-    return Plan(changes)
 
 
 class MainStackMissingError(RuntimeError):
@@ -258,15 +237,49 @@ def print_plan(current: Plan, registry: RegistryPlan | None) -> None:
         print(f"registry: {len(registry.put)} item(s) to write, {len(registry.delete)} to delete")
 
 
-def quota_report(ctx: Context, current: Plan) -> list[QuotaCheck] | None:
+def capability_report(ctx: Context, current: Plan) -> tuple[bool, int | None]:
+    """Can each camera's detector run where it is? Its Region (the capability table) and, for
+    stream processors, the account. (ok, processors in use when they were listed)."""
+    default_region = ctx.clients.rekognition.meta.region_name
+    ok = True
+    for change in current.changes:
+        if change.desired is None:
+            continue
+        camera = change.desired.camera
+        region = ctx.region or default_region  # the camera's site's region
+        refusal = check_region(camera.id, camera.detector, region)
+        if refusal is not None:
+            print("REFUSED " + refusal.message())
+            ok = False
+    wants_processors = any(
+        c.desired is not None and c.detector == "stream-processor" for c in current.changes
+    )
+    if not wants_processors or ctx.endpoint_url:
+        return ok, None
+    access = stream_processor_access(ctx.clients.rekognition)
+    print(("" if access.can_create else "WARNING ") + access.advice())
+    if access.can_create is False:
+        ok = False
+    return ok, access.processors_in_use
+
+
+def quota_report(
+    ctx: Context, current: Plan, processors_in_use: int | None = None
+) -> list[QuotaCheck] | None:
     if ctx.endpoint_url:
         # A local emulator has no quotas (and answers 500, which the retries would wait out).
         print("quotas: not checked against a local endpoint")
         return None
+    clients = QuotaClients(
+        service_quotas=ctx.clients.service_quotas,
+        rekognition=ctx.clients.rekognition,
+        kinesis=ctx.clients.kinesis,
+        cloudformation=ctx.clients.cloudformation,
+        iam=ctx.clients.iam,
+        lambda_=ctx.clients.lambda_,
+    )
     try:
-        checks = check_quotas(
-            current, ctx.clients.service_quotas, ctx.clients.rekognition, ctx.clients.kinesis
-        )
+        checks = check_quotas(current, clients, processors_in_use)
     except Exception as exc:  # e.g. no Service Quotas in a local endpoint: say so, go on
         print(f"quotas: not checked ({type(exc).__name__}: {exc})")
         return None
@@ -308,13 +321,33 @@ def run_plan(
 def plan_region(ctx: Context) -> int:
     current = ctx.plan()
     print_plan(current, ctx.registry_plan(current))
-    checks = quota_report(ctx, current)
+    runnable, processors_in_use = capability_report(ctx, current)
+    checks = quota_report(ctx, current, processors_in_use)
     missing = missing_outputs(ctx, current)
     if missing:
         print(missing_message(ctx, missing))
     invalid = current.by_action(Action.INVALID)
-    failed = invalid or missing or (checks and not all(c.ok for c in checks))
+    failed = invalid or missing or not runnable or (checks and not all(c.ok for c in checks))
     return EXIT_RUNTIME if failed else 0
+
+
+def _refuse_apply(ctx: Context, current: Plan) -> str | None:
+    """Why apply must not start (invalid cameras, missing exports, detectors that cannot run,
+    quotas), or None."""
+    if current.by_action(Action.INVALID):
+        return "fix the invalid cameras first"
+    missing = missing_outputs(ctx, current)
+    if missing:
+        return missing_message(ctx, missing)
+    if not current.pending:
+        return None
+    runnable, processors_in_use = capability_report(ctx, current)
+    if not runnable:
+        return "refusing to apply: these cameras cannot run where they are (see above)"
+    checks = quota_report(ctx, current, processors_in_use)
+    if checks and not all(c.ok for c in checks) and not ctx.args.ignore_quotas:
+        return "refusing to apply: raise the quotas above first (or --ignore-quotas)"
+    return None
 
 
 def run_apply(
@@ -328,16 +361,9 @@ def apply_region(ctx: Context) -> int:
     current = ctx.plan()
     registry_plan = ctx.registry_plan(current)
     print_plan(current, registry_plan)
-    if current.by_action(Action.INVALID):
-        print("fix the invalid cameras first")
-        return EXIT_RUNTIME
-    missing = missing_outputs(ctx, current)
-    if missing:
-        print(missing_message(ctx, missing))
-        return EXIT_RUNTIME
-    checks = quota_report(ctx, current) if current.pending else []
-    if checks and not all(c.ok for c in checks) and not args.ignore_quotas:
-        print("refusing to apply: raise the quotas above first (or --ignore-quotas)")
+    refusal = _refuse_apply(ctx, current)
+    if refusal:
+        print(refusal)
         return EXIT_RUNTIME
     nothing = not current.pending and not current.by_action(Action.WAIT)
     if nothing and (registry_plan is None or registry_plan.empty):

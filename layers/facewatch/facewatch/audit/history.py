@@ -438,6 +438,7 @@ class IncidentHistory:
                 "actorName": actor.name,
                 "channel": actor.channel,
                 "origin": actor.origin,
+                "principal": actor.principal,
                 "fromStatus": current.status,
                 "toStatus": status,
                 "expiresAt": current.expires_at,
