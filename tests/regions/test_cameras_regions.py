@@ -124,14 +124,14 @@ def test_status_summarises_every_region_and_names_the_one_it_cannot_reach(
         Item={
             "PK": "CAMERA#seoul-hq-lobby-01",
             "SK": "HEALTH",
-            "health": {"status": "OFFLINE", "reason": "no video fragment for 15 min"},
+            "health": {"status": "DOWN", "reason": "no video fragment for 15 min"},
         }
     )
     capsys.readouterr()
     assert cameras(regions, tmp_path, "status", "--inventory", inventory) == 0
     out = capsys.readouterr().out
     summary = out.split("\nregions:\n")[1].splitlines()
-    assert summary[1].startswith(SEOUL) and "2/2" in summary[1] and "1 OFFLINE" in summary[1]
+    assert summary[1].startswith(SEOUL) and "2/2" in summary[1] and "1 DOWN" in summary[1]
     assert summary[2].startswith(FRANKFURT) and "1/1" in summary[2]
 
     def clients(region: str | None) -> Clients:
@@ -155,5 +155,5 @@ def test_status_summarises_every_region_and_names_the_one_it_cannot_reach(
     assert run_status(args, clients) == 1
     out = capsys.readouterr().out
     assert "region eu-central-1 could not be reached" in out
-    assert "seoul-hq-lobby-01" in out and "OFFLINE (no video fragment for 15 min)" in out
+    assert "seoul-hq-lobby-01" in out and "DOWN (no video fragment for 15 min)" in out
     assert any(line.startswith(FRANKFURT) and "UNAVAILABLE" in line for line in out.splitlines())
