@@ -26,13 +26,19 @@ from botocore.config import Config
 
 from facewatch.audit.history import IncidentHistory, IncidentNotFoundError, IncidentRecord
 from facewatch.audit.lifecycle import STATUSES, Actor
-from facewatch.audit.merged import Cursor, CursorError, MergedHistory, RegionalHistory
+from facewatch.audit.merged import (
+    Cursor,
+    CursorError,
+    MergedHistory,
+    RegionalHistory,
+    RegionalIncident,
+)
 from facewatch.fleet.inventory import Inventory, load_inventory
 from facewatch_tools.audit.report import collect, render_html
 from facewatch_tools.aws_targets import DEFAULT_STACK, check_endpoint
 from facewatch_tools.cli.cameras import add_region_arguments, endpoints, single_region
 from facewatch_tools.cli.errors import EXIT_RUNTIME
-from facewatch_tools.fleet.regional import endpoint_for, target_regions
+from facewatch_tools.fleet.regional import endpoint_for, label, named, target_regions
 
 COLUMNS = (
     "incident_id",
@@ -95,11 +101,6 @@ def history_for(args: argparse.Namespace, region: str | None = None) -> Incident
     )
 
 
-def _region(label: str) -> str | None:
-    """The region a RegionalHistory label names (None: the SDK's, one-region inventories)."""
-    return None if label == "(default)" else label
-
-
 def merged_for(args: argparse.Namespace) -> MergedHistory:
     """Every region the inventory's sites name (or the --region values), one history each."""
     path = Path(args.inventory)
@@ -109,9 +110,7 @@ def merged_for(args: argparse.Namespace) -> MergedHistory:
         return lambda: history_for(args, region)
 
     regions = target_regions(inventory, args.region)
-    return MergedHistory(
-        [RegionalHistory(region or "(default)", opener(region)) for region in regions]
-    )
+    return MergedHistory([RegionalHistory(label(region), opener(region)) for region in regions])
 
 
 def report_unreachable(merged: MergedHistory) -> int:
@@ -196,13 +195,23 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     return report_unreachable(merged)
 
 
-def cmd_show(args: argparse.Namespace) -> int:
+def find_incident(args: argparse.Namespace) -> tuple[MergedHistory, RegionalIncident] | None:
+    """The incident and its region's history, or None (said on stderr, with the regions that
+    could not be asked)."""
     merged = merged_for(args)
     incident = merged.get(args.incident)
     if incident is None:
         print(f"incident {args.incident} not found (never existed, or expired)", file=sys.stderr)
         report_unreachable(merged)
+        return None
+    return merged, incident
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    found = find_incident(args)
+    if found is None:
         return 1
+    merged, incident = found
     trail = list(merged.history_of(incident.region).trail(args.incident))
     if args.format == "json":
         document = {
@@ -221,19 +230,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_set_status(args: argparse.Namespace) -> int:
-    merged = merged_for(args)
-    found = merged.get(args.incident)
-    if found is None:
-        print(f"incident {args.incident} not found", file=sys.stderr)
-        report_unreachable(merged)
+    located = find_incident(args)
+    if located is None:
         return 1
+    merged, found = located
     history = merged.history_of(found.region)  # the change is written in its own region
     actor = Actor(
         id=args.by or getpass.getuser(),
         channel="cli",
         origin=f"cli:{socket.gethostname()}",
         # --by is what the caller claims; the trail also keeps who AWS says the caller is.
-        principal=_client(args, "sts", _region(found.region)).get_caller_identity()["Arn"],
+        principal=_client(args, "sts", named(found.region)).get_caller_identity()["Arn"],
     )
     now = datetime.now(UTC).timestamp()
     try:

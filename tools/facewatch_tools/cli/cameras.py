@@ -30,7 +30,7 @@ from facewatch_tools.aws_targets import DEFAULT_STACK, check_endpoint
 from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.costs import CostAssumptions, cost_table
 from facewatch_tools.fleet.quotas import QuotaCheck, QuotaClients, check_quotas
-from facewatch_tools.fleet.regional import RegionError, endpoint_for, target_regions
+from facewatch_tools.fleet.regional import RegionError, endpoint_for, label, target_regions
 from facewatch_tools.fleet.regions import check_region, stream_processor_access
 from facewatch_tools.fleet.stacks import (
     DEFAULT_TEMPLATE,
@@ -204,14 +204,14 @@ def each_region(
     worst = 0
     for region in regions:
         if len(regions) > 1 or region:
-            print(f"== region {region or '(default)'}")
+            print(f"== region {label(region)}")
         try:
             code = step(_context(args, clients_in(clients, region), engine, region))
         except MainStackMissingError as exc:
             print(exc)
             code = EXIT_RUNTIME
         except (BotoCoreError, ClientError) as exc:
-            print(f"region {region or '(default)'} could not be reached: {exc}")
+            print(f"region {label(region)} could not be reached: {exc}")
             code = EXIT_RUNTIME
         worst = max(worst, code)
     return worst
@@ -435,7 +435,7 @@ def run_status(
     code = each_region(args, clients, engine, step)
     seen = {h.region for h in summary}
     for region in regions:
-        name = region or "(default)"
+        name = label(region)
         if name not in seen:
             summary.append(RegionHealth(name, "UNAVAILABLE (see above)"))
     print("\nregions:")
@@ -452,7 +452,7 @@ def status_region(ctx: Context) -> RegionHealth:
     inventory = ctx.inventory()
     ids = sorted({c.id for c in inventory.cameras} | set(stacks))
     summary = RegionHealth(
-        ctx.region or "(default)", ctx.main.status or "?", cameras=len(inventory.cameras)
+        label(ctx.region), ctx.main.status or "?", cameras=len(inventory.cameras)
     )
     print(f"{'camera':<28} {'stack':<22} {'processor':<10} health")
     for cam in ids:

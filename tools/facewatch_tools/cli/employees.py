@@ -25,7 +25,7 @@ from facewatch.privacy.consent import ConsentLedger
 from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError
 from facewatch_tools.cli.cameras import add_region_arguments, aws_session
 from facewatch_tools.cli.errors import EXIT_RUNTIME
-from facewatch_tools.fleet.regional import RegionError, target_regions
+from facewatch_tools.fleet.regional import RegionError, label, named, target_regions
 from facewatch_tools.fleet.roster import (
     Erasure,
     RegionState,
@@ -158,12 +158,7 @@ def regional_collections(
 
         return open_collection
 
-    return {region or "(default)": opener(region) for region in regions_of(args)}
-
-
-def _named(region: str) -> str | None:
-    """None for the one region of an inventory that names none (every roster entry is wanted)."""
-    return None if region == "(default)" else region
+    return {label(region): opener(region) for region in regions_of(args)}
 
 
 def print_erasure(erasure: Erasure) -> None:
@@ -204,7 +199,7 @@ def run_in_region(
         roster = roster_in(Path(args.directory), Path(args.csv) if args.csv else None)
         if action == "sync":
             return sync_region(args, people, region, roster, where)
-        mine = [e for e in roster if e.wanted_in(_named(region))]
+        mine = [e for e in roster if e.wanted_in(named(region))]
         results = [_enroll_one(people, e.employee_id, e.photo, where) for e in mine]
         print(
             f"{where}{sum(results)} enrolled or already enrolled, "
@@ -234,7 +229,7 @@ def sync_region(
 ) -> int:
     """Compare the region's collection with the roster, report drift, reconcile (--dry-run:
     report only, exit 1 when there is drift)."""
-    photos = wanted_photos(roster, _named(region))
+    photos = wanted_photos(roster, named(region))
     state = RegionState.read(people, also=photos)
     plan = plan_sync(region, {e: set(p) for e, p in photos.items()}, state)
     for line in plan.drift:

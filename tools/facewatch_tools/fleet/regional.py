@@ -12,6 +12,17 @@ from collections.abc import Sequence
 
 from facewatch.fleet.inventory import Inventory
 
+DEFAULT_LABEL = "(default)"  # how output names the SDK's region (an inventory naming none)
+
+
+def label(region: str | None) -> str:
+    return region or DEFAULT_LABEL
+
+
+def named(region_label: str) -> str | None:
+    """The region a label names; None for the SDK's default region."""
+    return None if region_label == DEFAULT_LABEL else region_label
+
 
 class RegionError(ValueError):
     """The regions asked for do not fit the inventory (the message says what to do)."""
