@@ -123,7 +123,9 @@ def test_named_regions_include_what_the_inventory_names(tmp_path: Any) -> None:
 
     (tmp_path / "cameras.yaml").write_text("cameras:\n  - id: x\n    region: ap-southeast-2\n")
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "a.md").write_text("deploy to eu-west-1, not to no-such-1")
+    (tmp_path / "docs" / "a.md").write_text(
+        "deploy to eu-west-1, not to no-such-1 nor to eu-north-1 (no KVS there)"
+    )
     assert named_regions(tmp_path) == [
         "ap-northeast-2",
         "ap-southeast-2",
