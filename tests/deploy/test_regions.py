@@ -154,3 +154,15 @@ def test_the_deploy_guide_region_table_agrees_with_the_generated_one() -> None:
                     assert runs is (cell.strip() == "yes"), (region, detector, cell)
                     checked += 1
     assert checked >= 30
+
+
+@pytest.mark.integration
+def test_the_camera_template_lints_in_a_region_without_stream_processors() -> None:
+    """No AWS::Rekognition::StreamProcessor in the template (the processor is a custom
+    resource): sampler cameras deploy in Seoul, where that type does not exist."""
+    from cfnlint.api import ManualArgs, lint_file  # noqa: PLC0415 - slow import, only here
+
+    from facewatch_tools.template import ROOT  # noqa: PLC0415
+
+    matches = lint_file(ROOT / "camera-template.yaml", ManualArgs(regions=["ap-northeast-2"]))
+    assert [str(m) for m in matches] == []
