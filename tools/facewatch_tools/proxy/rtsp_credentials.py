@@ -17,8 +17,8 @@ mode 0600 or stricter.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
