@@ -288,3 +288,30 @@ class OwnLogGroupOnly(CloudFormationLintRule):
                  for r in _as_list(statement.get("NotResource", []))]  # fmt: skip
         own = f"log-group:${{{group}}}"
         return bool(names) and all(own in n for n in names)
+
+
+class AlarmHasAction(CloudFormationLintRule):
+    """An alarm that notifies nobody is not an alarm: every one needs an action."""
+
+    id = "E9020"
+    shortdesc = "Every alarm notifies someone"
+    description = (
+        "Every AWS::CloudWatch::Alarm and CompositeAlarm has a non-empty AlarmActions list "
+        "and does not switch its actions off (ActionsEnabled false)"
+    )
+    source_url = (
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html"
+    )
+    tags = ("facewatch", "cloudwatch")
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches = []
+        kinds = ["AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"]
+        for name, resource in cfn.get_resources(kinds).items():
+            props = resource.get("Properties", {})
+            path = ["Resources", name, "Properties"]
+            if not _as_list(props.get("AlarmActions") or []):
+                matches.append(RuleMatch(path, f"{name}: no AlarmActions (it notifies nobody)"))
+            elif props.get("ActionsEnabled") is False:
+                matches.append(RuleMatch(path, f"{name}: ActionsEnabled is false"))
+        return matches

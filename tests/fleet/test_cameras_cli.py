@@ -490,7 +490,8 @@ def test_cloudformation_waits_through_throttling_with_backoff() -> None:
         "cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
     )
     slept: list[float] = []
-    eng = CloudFormationEngine(cfn, sleep=slept.append, clock=lambda: sum(slept))
+    lines: list[str] = []
+    eng = CloudFormationEngine(cfn, sleep=slept.append, clock=lambda: sum(slept), echo=lines.append)
     with Stubber(cfn) as stub:
         stub.add_response(
             "describe_stacks",
@@ -523,6 +524,8 @@ def test_cloudformation_waits_through_throttling_with_backoff() -> None:
         )
         assert eng.wait(["a"]) == {"a": "CREATE_COMPLETE"}
     assert slept == [5.0, 7.5]
+    # progress: one line a status change, with N/M and the time waited (clock injected)
+    assert lines == ["  [0/1] a: CREATE_IN_PROGRESS (0 s)", "  [1/1] a: CREATE_COMPLETE (12 s)"]
 
 
 def test_plan_refuses_a_main_stack_without_the_exports(fleet: dict[str, Any], capsys: Any) -> None:

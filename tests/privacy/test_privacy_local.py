@@ -50,7 +50,10 @@ INVENTORY = Inventory.model_validate(
             {"id": f"{site}-cam", "site": site, "display_name": site}
             for site in ("seoul", "berlin", "chicago", "portland", "munich")
         ]
-        + [{"id": "berlin-gate", "site": "berlin", "display_name": "gate"}],
+        + [
+            {"id": "berlin-gate", "site": "berlin", "display_name": "gate"},
+            {"id": "munich-gate", "site": "munich", "display_name": "gate"},
+        ],
     }
 )
 # A face nobody else has: finding these digits anywhere after erasure means face data is left.
@@ -216,6 +219,16 @@ def test_erase_incident_leaves_nothing_anywhere_and_is_idempotent(
     put(stack, camera, [start, start + 0.5, start + 1.0], [MARKED])
     [incident_id] = incident_ids(stack, camera)
     snapshot(stack, incident_id)
+    stack.client("s3").put_object(  # what the clip archiver keeps (clips.archive), two versions
+        Bucket=stack.deployed.outputs["SnapshotBucketName"],
+        Key=f"clips/{incident_id}/000.mp4",
+        Body=b"mp4 v1",
+    )
+    stack.client("s3").put_object(
+        Bucket=stack.deployed.outputs["SnapshotBucketName"],
+        Key=f"clips/{incident_id}/000.mp4",
+        Body=b"mp4 v2",
+    )
     # a malformed record of this camera (it still holds the face) and a failed Slack delivery
     arn = stack.video_stream_arn(camera)
     broken = json.dumps(frame_record(camera, start + 1.2, [MARKED], arn=arn))[:-2]
@@ -254,7 +267,7 @@ def test_erase_incident_leaves_nothing_anywhere_and_is_idempotent(
 def test_erase_by_camera_and_time_takes_only_that_range(
     stack: LocalStack, cli_env: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    camera = "portland-cam"  # recognition off: no processor, but the records path is the same
+    camera = "munich-gate"
     early, late = time.time() - 1000, time.time() - 200
     put(stack, camera, [early, early + 0.5], [FaceSpec()])
     put(stack, camera, [late, late + 0.5], [FaceSpec()])
@@ -273,7 +286,22 @@ def test_erase_by_camera_and_time_takes_only_that_range(
     assert records[0].incident_id not in json.dumps(
         [i for i in items_of(stack, f"CAMERA#{camera}") if i["SK"]["S"] == "STATE"]
     )
-    assert "erase-place-and-time portland-cam" in out
+    assert "erase-place-and-time munich-gate" in out
+
+
+def test_a_recognition_off_site_stores_no_face_data_even_if_records_arrive(
+    stack: LocalStack,
+) -> None:
+    start = time.time() - 30
+    put(stack, "portland-cam", [start, start + 0.5, start + 1.0], [MARKED])
+    assert incident_ids(stack, "portland-cam") == []
+    assert items_of(stack, "CAMERA#portland-cam") == [
+        i for i in items_of(stack, "CAMERA#portland-cam") if i["SK"]["S"] == "REGISTRY"
+    ]
+    table_text = json.dumps(
+        stack.client("dynamodb").scan(TableName=stack.deployed.outputs["TableName"])["Items"]
+    )
+    assert face_data_in(table_text) == []
 
 
 # ---- consent and employees -----------------------------------------------------------------

@@ -106,6 +106,10 @@ class Context:
         return registry.plan(inventory, names, self.args.prune)
 
 
+def _progress(line: str) -> None:
+    print(line, flush=True)
+
+
 def _context(args: argparse.Namespace, clients: Clients, engine: StackEngine | None) -> Context:
     try:
         main = read_main_stack(clients.cloudformation, args.stack)
@@ -118,7 +122,11 @@ def _context(args: argparse.Namespace, clients: Clients, engine: StackEngine | N
         ) from exc
     body = Path(args.template).read_text(encoding="utf-8")
     return Context(
-        main, body, engine or CloudFormationEngine(clients.cloudformation), args, clients
+        main,
+        body,
+        engine or CloudFormationEngine(clients.cloudformation, echo=_progress),
+        args,
+        clients,
     )
 
 

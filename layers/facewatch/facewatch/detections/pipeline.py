@@ -41,6 +41,7 @@ from facewatch.detections.incidents import CameraState, Detection, IncidentState
 from facewatch.detections.records import ProcessorRecord, is_canary_camera
 from facewatch.detections.rejects import RejectedRecord, RejectSink, decode_base64, reason_for
 from facewatch.detections.store import CommitConflictError, IncidentStore
+from facewatch.fleet.profiles import PrivacyProfile
 from facewatch.observability import MetricUnit, logger
 from facewatch.observability import metrics as default_metrics
 from facewatch.settings import FaceEventsSettings
@@ -73,6 +74,8 @@ class Adapters:
     directory: CameraDirectory = field(default_factory=NoDirectory)
     clock: Callable[[], float] = time.time
     metrics: MetricsSink = default_metrics
+    # camera id -> its site's privacy profile (the registry); None: every camera recognises
+    privacy: Callable[[str], PrivacyProfile | None] | None = None
 
 
 @dataclass(slots=True)
@@ -104,6 +107,10 @@ class FaceEventsBatch:
             self._reject(record, reason_for(exc))
             return
         self.counts["processed"] += 1
+        if self._recognition_off(frame.camera_id):
+            # A processor left running at a recognition-off site: its faces are not kept.
+            self.counts["recognition_off"] += 1
+            return
         best: ClassifiedFace | None = None
         closest = None
         band = Band.POSSIBLE  # until a stranger is in the frame
@@ -137,6 +144,10 @@ class FaceEventsBatch:
                 band=band,
             )
         )
+
+    def _recognition_off(self, camera_id: str) -> bool:
+        profile = self._adapters.privacy(camera_id) if self._adapters.privacy else None
+        return profile is not None and not profile.recognition
 
     def _reject(self, record: KinesisStreamRecord, reason: str) -> None:
         self.counts["rejected"] += 1
@@ -241,7 +252,9 @@ class FaceEventsBatch:
                 continue
             self.counts["opened"] += len(result.opened)
             self.counts["suppressed"] += result.suppressed
-            return pending + result.newly_alerting
+            # An escalation is published like an alert (its SMS was never sent: the hint was
+            # not paged); it is not retried past this batch if the publish fails.
+            return pending + result.newly_alerting + result.escalated
         raise RedeliveryError(
             f"camera {camera_id}: state kept changing under {MAX_COMMIT_ATTEMPTS} attempts"
         )
