@@ -55,6 +55,7 @@ def clip(incident_id: str) -> Response[str]:
         redirect=event.get_query_string_value("redirect") == "1",
         deps=app.context["deps"],
         now=clock(),
+        token=event.get_query_string_value("t"),
     )
     return Response(reply.status, reply.content_type, reply.body, reply.all_headers())
 

@@ -2,11 +2,17 @@
 
 Numbers are E.164 (+8210..., +4917...). A new account is in the SMS sandbox: only numbers
 verified in End User Messaging SMS receive anything until production access is granted.
+
+`add PHONE --site seoul-hq [--site ...] [--severity high]` scopes a phone: an SNS filter policy
+on the ``site`` and ``severity`` message attributes every alert SMS carries, so it gets only its
+sites' texts (of that severity or above). Without ``--site`` a phone is org-wide and gets every
+text, as before. Adding a subscribed phone again sets its scope to the new flags.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from typing import Any
@@ -14,6 +20,8 @@ from typing import Any
 from facewatch_tools.aws_targets import TargetError, add_aws_arguments, client, stack_output
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # the inventory's site id rule
+SEVERITIES = ("low", "normal", "high")  # ascending
 
 
 def phone_number(value: str) -> str:
@@ -26,6 +34,33 @@ def phone_number(value: str) -> str:
     return number
 
 
+def site_id(value: str) -> str:
+    if not SITE_ID.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a site id (as in cameras.yaml)")
+    return value
+
+
+def filter_policy(sites: list[str], severity: str | None) -> dict[str, list[str]]:
+    """The subscription's filter policy; empty for an org-wide phone that takes everything."""
+    policy: dict[str, list[str]] = {}
+    if sites:
+        policy["site"] = sorted(set(sites))
+    if severity:
+        policy["severity"] = list(SEVERITIES[SEVERITIES.index(severity) :])
+    return policy
+
+
+def describe_policy(policy: dict[str, Any]) -> str:
+    if not policy:
+        return "org-wide"
+    parts = []
+    if policy.get("site"):
+        parts.append("sites " + ", ".join(policy["site"]))
+    if policy.get("severity"):
+        parts.append("severity " + "/".join(policy["severity"]))
+    return "; ".join(parts)
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "subscribers", help="phones that receive alert SMS", description=__doc__
@@ -34,7 +69,16 @@ def register(subparsers: Any) -> None:
     for name, text in (("add", "subscribe a phone"), ("remove", "unsubscribe a phone")):
         action = actions.add_parser(name, help=text)
         action.add_argument("phone", type=phone_number, help="E.164, e.g. +821012345678")
-    actions.add_parser("list", help="list the subscribed phones")
+    add = actions.choices["add"]
+    add.add_argument(
+        "--site",
+        action="append",
+        default=[],
+        type=site_id,
+        help="only this site's alerts (repeat for several); default: every site (org-wide)",
+    )
+    add.add_argument("--severity", choices=SEVERITIES, help="only alerts of this severity or above")
+    actions.add_parser("list", help="list the subscribed phones and their scope")
     for action in actions.choices.values():
         add_aws_arguments(action)
         action.add_argument("--topic-arn", help="the alerts topic (default: the stack's output)")
@@ -50,6 +94,12 @@ def _sms_subscriptions(sns: Any, topic_arn: str) -> dict[str, str]:
     return found
 
 
+def _policy(sns: Any, subscription_arn: str) -> dict[str, Any]:
+    attributes = sns.get_subscription_attributes(SubscriptionArn=subscription_arn)["Attributes"]
+    policy: dict[str, Any] = json.loads(attributes.get("FilterPolicy") or "{}")
+    return policy
+
+
 def _warn_if_sandboxed(sns: Any) -> None:
     try:
         sandboxed = sns.get_sms_sandbox_account_status()["IsInSandbox"]
@@ -63,6 +113,32 @@ def _warn_if_sandboxed(sns: Any) -> None:
         )
 
 
+def _add(sns: Any, topic_arn: str, args: argparse.Namespace, subscribed: dict[str, str]) -> int:
+    policy = filter_policy(args.site, args.severity)
+    scope = describe_policy(policy)
+    if args.phone in subscribed:
+        arn = subscribed[args.phone]
+        if _policy(sns, arn) == policy:
+            print(f"{args.phone} is already subscribed ({scope})")
+            return 0
+        # "{}" removes a filter policy (SNS): the phone becomes org-wide.
+        sns.set_subscription_attributes(
+            SubscriptionArn=arn, AttributeName="FilterPolicy", AttributeValue=json.dumps(policy)
+        )
+        print(f"{args.phone} now {scope}")
+        return 0
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sms",
+        Endpoint=args.phone,
+        ReturnSubscriptionArn=True,
+        Attributes={"FilterPolicy": json.dumps(policy)} if policy else {},
+    )
+    print(f"{args.phone} subscribed ({scope})")
+    _warn_if_sandboxed(sns)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     sns = client("sns", args)
     try:
@@ -73,18 +149,10 @@ def run(args: argparse.Namespace) -> int:
     subscribed = _sms_subscriptions(sns, topic_arn)
     if args.action == "list":
         for number in sorted(subscribed):
-            print(number)
+            print(f"{number}  {describe_policy(_policy(sns, subscribed[number]))}")
         return 0
     if args.action == "add":
-        if args.phone in subscribed:
-            print(f"{args.phone} is already subscribed")
-            return 0
-        sns.subscribe(
-            TopicArn=topic_arn, Protocol="sms", Endpoint=args.phone, ReturnSubscriptionArn=True
-        )
-        print(f"{args.phone} subscribed")
-        _warn_if_sandboxed(sns)
-        return 0
+        return _add(sns, topic_arn, args, subscribed)
     arn = subscribed.get(args.phone)
     if arn is None:
         print(f"error: {args.phone} is not subscribed", file=sys.stderr)

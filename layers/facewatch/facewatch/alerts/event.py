@@ -23,8 +23,10 @@ UtcTime = Annotated[
     PlainSerializer(lambda value: iso(value.timestamp()), return_type=str, when_used="json"),
 ]
 ALERT_DETAIL_TYPE = "Unknown Face Detected"
-ALERT_SCHEMA_VERSION: Literal["1.1"] = "1.1"
-# 1.1 added location.slackRoute (optional); 1.0 events still validate.
+ALERT_SCHEMA_VERSION: Literal["1.2"] = "1.2"
+# 1.1 added location.slackRoute (optional); 1.2 location.severity (optional). Older events
+# still validate.
+Severity = Literal["low", "normal", "high"]
 
 
 class ContractModel(BaseModel):
@@ -79,12 +81,16 @@ class CameraLocation(ContractModel):
     slack_route: str | None = Field(
         default=None, description="Key of the site's Slack webhook (inventory); since 1.1"
     )
+    severity: Severity | None = Field(
+        default=None,
+        description="The camera's severity (cameras.yaml): chooses the alert's routes; since 1.2",
+    )
 
 
 class AlertDetail(ContractModel):
     """detail of ``Unknown Face Detected``: one per incident, published once."""
 
-    schema_version: Literal["1.0", "1.1"] = ALERT_SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1", "1.2"] = ALERT_SCHEMA_VERSION
     incident_id: str
     camera_id: str
     stream_arn: str

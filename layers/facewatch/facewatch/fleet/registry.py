@@ -202,6 +202,7 @@ class RegistryReader:
             display_name=info.display_name,
             time_zone=info.time_zone,
             slack_route=info.slack_route,
+            severity=info.severity.value,
         )
 
     def cameras(self) -> list[CameraInfo]:
