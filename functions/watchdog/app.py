@@ -25,6 +25,7 @@ from facewatch.fleet.watchdog import (
     Watchdog,
     WatchdogSettings,
 )
+from facewatch.lease import TickLease
 
 logger = Logger()
 metrics = Metrics()
@@ -70,6 +71,29 @@ def handle(watchdog: Watchdog, registry: RegistryReader, now: datetime) -> dict[
     return asdict(summary)
 
 
+LEASE_SECONDS = 120  # the function's timeout: a crashed tick's lease is free by then
+
+
+def tick_lease(owner: str) -> TickLease:
+    client = boto3.client("dynamodb", config=RETRIES)
+    return TickLease(
+        client, os.environ["TABLE_NAME"], "watchdog", owner, duration_seconds=LEASE_SECONDS
+    )
+
+
+def handle_once(
+    lease: TickLease, watchdog: Watchdog, registry: RegistryReader, now: datetime
+) -> dict[str, Any]:
+    """One tick at a time: overlapping ticks would restart the same processor twice."""
+    if not lease.acquire():
+        logger.info("watchdog tick skipped: another tick holds the lease")
+        return {"skipped": True}
+    try:
+        return handle(watchdog, registry, now)
+    finally:
+        lease.release()
+
+
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
@@ -77,4 +101,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     parse(event=event, model=EventBridgeModel)  # only the schedule invokes it
     watchdog, registry = dependencies()
     # The clock, not the event time: a delayed invocation must judge the cameras as of now.
-    return handle(watchdog, registry, datetime.now(UTC))
+    return handle_once(tick_lease(context.aws_request_id), watchdog, registry, datetime.now(UTC))

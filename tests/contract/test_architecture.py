@@ -54,3 +54,11 @@ def test_import_contracts_hold() -> None:
     )
     assert result.returncode == 0, result.stdout[-2000:]
     assert "0 broken" in result.stdout
+
+
+def test_paths_the_tools_ship_with_exist() -> None:
+    from facewatch_tools.fleet.stacks import DEFAULT_TEMPLATE  # noqa: PLC0415
+    from facewatch_tools.template import ROOT as TEMPLATE_ROOT  # noqa: PLC0415
+
+    assert TEMPLATE_ROOT == ROOT
+    assert DEFAULT_TEMPLATE.is_file()

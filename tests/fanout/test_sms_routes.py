@@ -164,3 +164,13 @@ def test_a_tampered_or_expired_token_is_refused() -> None:
     for bad in ("", "short", "é" * 14, token[:11] + "!!"):
         with pytest.raises(ClipLinkError):
             verify_clip_token("INC-7Q2KX4MZ3B1A", bad, KEY, now=0)
+
+
+def test_a_token_has_one_spelling() -> None:
+    from facewatch.clips.links import ClipLinkError, clip_token  # noqa: PLC0415
+
+    token = clip_token("INC-7Q2KX4MZ3B1A", 1_800_000_000, KEY)
+    signature, day = token[:11], token[11:]
+    for respelled in (signature + "0" + day, signature + day.upper()):
+        with pytest.raises(ClipLinkError, match="malformed"):
+            verify_clip_token("INC-7Q2KX4MZ3B1A", respelled, KEY, now=0)

@@ -243,12 +243,12 @@ def test_changed_camera_is_updated_and_removed_camera_needs_prune(
 
 def test_quota_shortage_is_reported_with_what_to_raise(fleet: dict[str, Any], capsys: Any) -> None:
     expect_quotas(fleet, processors_limit=10, processors_in_use=10)
-    assert run_plan(args(fleet, "plan"), fleet["clients"], engine(fleet)) == 2
+    assert run_plan(args(fleet, "plan"), fleet["clients"], engine(fleet)) == 1
     out = capsys.readouterr().out
     assert "RAISE Rekognition stream processors: 11 needed, limit 10" in out
     assert "--service-code rekognition --quota-code L-5A7E1D3B --desired-value 11" in out
     expect_quotas(fleet, processors_limit=10, processors_in_use=10)
-    assert run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet)) == 2
+    assert run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet)) == 1
     assert "refusing to apply" in capsys.readouterr().out
     assert camera_stacks(fleet["cfn"]) == {}
 
@@ -412,12 +412,12 @@ def test_plan_refuses_a_main_stack_without_the_exports(fleet: dict[str, Any], ca
         ],
     )
     expect_quotas(fleet)
-    assert run_plan(args(fleet, "plan"), fleet["clients"], engine(fleet)) == 2
+    assert run_plan(args(fleet, "plan"), fleet["clients"], engine(fleet)) == 1
     assert (
         "lacks exported outputs FaceEventsFunctionArn, StreamFailureQueueArn"
         in capsys.readouterr().out
     )
-    assert run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet)) == 2
+    assert run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet)) == 1
     assert camera_stacks(cfn) == {}
 
 
@@ -438,9 +438,9 @@ def test_sampler_cameras_need_the_sampler_export_not_just_the_output(
         ],
     )
     expect_quotas(fleet)
-    assert run_plan(args(fleet, "plan"), fleet["clients"], engine(fleet)) == 2
+    assert run_plan(args(fleet, "plan"), fleet["clients"], engine(fleet)) == 1
     assert "lacks exported outputs SamplerFunctionArn:" in capsys.readouterr().out
-    assert run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet)) == 2
+    assert run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet)) == 1
     assert camera_stacks(cfn) == {}
 
 

@@ -71,7 +71,7 @@ def test_check_says_what_to_install_when_kvssink_is_missing(
     code = main(["proxy", "check", "--site", "lab", "--inventory", str(inventory),
                  "--credentials", "/dev/null/none", "--region", "eu-west-1"])  # fmt: skip
     out = capsys.readouterr().out
-    assert code == 2
+    assert code == 1
     assert "kvssink stream-name=cam-1 aws-region=eu-west-1" in out
     assert "GStreamer element 'kvssink' not found" in out and "-DBUILD_GSTREAMER_PLUGIN=ON" in out
     assert "cannot read RTSP credentials" in out
@@ -116,7 +116,7 @@ def test_run_refuses_bad_configuration_with_exit_code_2(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     code = main(["proxy", "run", "--inventory", str(inventory), "--credentials", str(credentials),
                  "--no-heartbeat", *args])  # fmt: skip
-    assert code == 2
+    assert code == 1
     assert message in capsys.readouterr().err
 
 
@@ -139,7 +139,7 @@ def test_run_refuses_world_readable_credentials(
             "--no-heartbeat",
         ]
     )
-    assert code == 2
+    assert code == 1
     err = capsys.readouterr().err
     assert "must not be readable by other users" in err and "p@ss" not in err
 
@@ -169,7 +169,7 @@ def test_run_without_kvssink_says_what_to_install(
             "--no-heartbeat",
         ]
     )
-    assert code == 2
+    assert code == 1
     assert "kvssink comes from the Amazon KVS producer SDK" in capsys.readouterr().err
 
 
@@ -194,7 +194,7 @@ def test_run_with_heartbeat_needs_a_region(
             "fakesink",
         ]
     )
-    assert code == 2
+    assert code == 1
     assert "heartbeat needs an AWS region" in capsys.readouterr().err
 
 
@@ -208,7 +208,7 @@ def test_run_reports_a_busy_metrics_port(
         code = main(["proxy", "run", "--site", "lab", "--inventory", str(inventory),
                      "--credentials", str(credentials), "--sink", "fakesink", "--no-heartbeat",
                      "--metrics-port", str(port)])  # fmt: skip
-    assert code == 2
+    assert code == 1
     assert f"cannot serve metrics on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
@@ -218,5 +218,5 @@ def test_run_rejects_an_out_of_range_latency(
     code = main(["proxy", "run", "--site", "lab", "--inventory", str(inventory),
                  "--credentials", str(credentials), "--sink", "fakesink", "--no-heartbeat",
                  "--latency-ms", "999999"])  # fmt: skip
-    assert code == 2
+    assert code == 1
     assert "latency_ms" in capsys.readouterr().err

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
+from botocore.exceptions import EndpointConnectionError
 
 DEFAULT_STACK = os.environ.get("FACEWATCH_STACK", "facewatch-dev")
 
@@ -34,3 +37,14 @@ def stack_output(args: argparse.Namespace, key: str) -> str:
             value: str = output["OutputValue"]
             return value
     raise TargetError(f"stack {args.stack} has no output {key}")
+
+
+def check_endpoint(endpoint_url: str, timeout: float = 2.0) -> None:
+    """Fail in seconds when --endpoint-url names nothing that listens (botocore would retry)."""
+    parts = urlsplit(endpoint_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return
+    except OSError as exc:
+        raise EndpointConnectionError(endpoint_url=endpoint_url) from exc

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from facewatch.detections.incidents import incident_id_for
 from facewatch.detections.records import CANARY_CAMERA_PREFIX, ProcessorRecord
 from facewatch_tools.frames import FaceSpec, frame_record
@@ -39,10 +41,14 @@ class CanaryResult:
 
 
 def _outputs(cloudformation: Any, stack: str) -> dict[str, str]:
+    # Only "does not exist" means the stack is missing; credentials, region and connection
+    # errors propagate, so the command's error handler names them as what they are.
     try:
         found = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-    except Exception as exc:
-        raise CanaryError(f"stack {stack!r} not found: {exc}") from exc
+    except ClientError as exc:
+        if "does not exist" not in exc.response.get("Error", {}).get("Message", ""):
+            raise
+        raise CanaryError(f"stack {stack!r} not found in this account and region") from exc
     outputs = {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
     missing = {"DetectionsStreamName", "TableName", "EventBusName"} - set(outputs)
     if missing:

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import argparse
 import csv
-import functools
 import getpass
 import json
 import re
 import socket
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 
 from facewatch.audit.history import IncidentHistory, IncidentNotFoundError, IncidentRecord
 from facewatch.audit.lifecycle import STATUSES, Actor
@@ -80,6 +78,15 @@ def _row(incident: IncidentRecord) -> dict[str, str]:
     return {c: "" if values.get(c) is None else str(values[c]) for c in COLUMNS}
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...)); a
+# leading apostrophe makes it text again (OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
 def write_incidents(incidents: Iterable[IncidentRecord], fmt: str, out: TextIO) -> int:
     """Stream the rows out as they are read; returns how many."""
     count = 0
@@ -87,7 +94,7 @@ def write_incidents(incidents: Iterable[IncidentRecord], fmt: str, out: TextIO) 
         writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         for count, incident in enumerate(incidents, 1):  # noqa: B007 - the count is the result
-            writer.writerow(_row(incident))
+            writer.writerow({c: csv_cell(v) for c, v in _row(incident).items()})
     elif fmt == "json":
         out.write("[")
         for count, incident in enumerate(incidents, 1):
@@ -168,6 +175,8 @@ def cmd_set_status(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     if args.until <= args.since:
         raise SystemExit("--until must be after --since")
+    if not Path(args.out).resolve().parent.is_dir():
+        raise FileNotFoundError(2, "no such folder for the report", str(Path(args.out).parent))
     history = history_for(args)
     since, until = args.since.timestamp(), args.until.timestamp()
     data = collect(
@@ -193,20 +202,6 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
-def _reporting_aws_errors(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
-    """An AWS error (no table, no credentials, throttled) as one line, not a traceback."""
-
-    @functools.wraps(command)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except (ClientError, BotoCoreError) as exc:
-            print(f"facewatch audit: {exc}", file=sys.stderr)
-            return 2
-
-    return run
-
-
 def register(subparsers: Any) -> None:
     audit = subparsers.add_parser("audit", help="incident history, trails and reports")
     commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
@@ -220,12 +215,12 @@ def register(subparsers: Any) -> None:
     incidents.add_argument("--until", type=parse_time, help="first seen before")
     incidents.add_argument("--format", choices=("table", "csv", "json"), default="table")
     incidents.add_argument("--newest-first", action="store_true")
-    incidents.set_defaults(func=_reporting_aws_errors(cmd_incidents))
+    incidents.set_defaults(func=cmd_incidents)
 
     show = commands.add_parser("show", parents=[common], help="one incident and its whole trail")
     show.add_argument("incident")
     show.add_argument("--format", choices=("text", "json"), default="text")
-    show.set_defaults(func=_reporting_aws_errors(cmd_show))
+    show.set_defaults(func=cmd_show)
 
     status = commands.add_parser(
         "set-status", parents=[common], help="record a status change (appended to the trail)"
@@ -233,10 +228,10 @@ def register(subparsers: Any) -> None:
     status.add_argument("incident")
     status.add_argument("status", choices=STATUSES)
     status.add_argument("--by", help="who (default: the local user name)")
-    status.set_defaults(func=_reporting_aws_errors(cmd_set_status))
+    status.set_defaults(func=cmd_set_status)
 
     report = commands.add_parser("report", parents=[common], help="HTML report of a period")
     report.add_argument("--since", type=parse_time, required=True)
     report.add_argument("--until", type=parse_time, required=True)
     report.add_argument("--out", required=True, help="FILE.html")
-    report.set_defaults(func=_reporting_aws_errors(cmd_report))
+    report.set_defaults(func=cmd_report)

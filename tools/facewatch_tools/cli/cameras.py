@@ -18,6 +18,7 @@ from botocore.config import Config
 
 from facewatch.fleet.inventory import InventoryError, load_inventory
 from facewatch.fleet.registry import Registry, RegistryPlan
+from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.costs import CostAssumptions, cost_table
 from facewatch_tools.fleet.quotas import QuotaCheck, check_quotas
 from facewatch_tools.fleet.stacks import (
@@ -102,7 +103,12 @@ def _context(args: argparse.Namespace, clients: Clients, engine: StackEngine | N
     try:
         main = read_main_stack(clients.cloudformation, args.stack)
     except clients.cloudformation.exceptions.ClientError as exc:
-        raise SystemExit(f"main stack {args.stack!r} not found: deploy it first ({exc})") from exc
+        if "does not exist" not in exc.response.get("Error", {}).get("Message", ""):
+            raise
+        raise SystemExit(
+            f"main stack {args.stack!r} does not exist in this account and region: deploy it "
+            "first (docs/deploy.md), or pass --stack / --region"
+        ) from exc
     body = Path(args.template).read_text(encoding="utf-8")
     return Context(
         main, body, engine or CloudFormationEngine(clients.cloudformation), args, clients
@@ -176,7 +182,8 @@ def run_plan(args: argparse.Namespace, clients: Clients, engine: StackEngine | N
     if missing:
         print(missing_message(ctx, missing))
     invalid = current.by_action(Action.INVALID)
-    return 2 if invalid or missing or (checks and not all(c.ok for c in checks)) else 0
+    failed = invalid or missing or (checks and not all(c.ok for c in checks))
+    return EXIT_RUNTIME if failed else 0
 
 
 def run_apply(args: argparse.Namespace, clients: Clients, engine: StackEngine | None = None) -> int:
@@ -186,15 +193,15 @@ def run_apply(args: argparse.Namespace, clients: Clients, engine: StackEngine | 
     print_plan(current, registry_plan)
     if current.by_action(Action.INVALID):
         print("fix the invalid cameras first")
-        return 2
+        return EXIT_RUNTIME
     missing = missing_outputs(ctx, current)
     if missing:
         print(missing_message(ctx, missing))
-        return 2
+        return EXIT_RUNTIME
     checks = quota_report(ctx, current) if current.pending else []
     if checks and not all(c.ok for c in checks) and not args.ignore_quotas:
         print("refusing to apply: raise the quotas above first (or --ignore-quotas)")
-        return 2
+        return EXIT_RUNTIME
     nothing = not current.pending and not current.by_action(Action.WAIT)
     if nothing and (registry_plan is None or registry_plan.empty):
         print("nothing to do")
@@ -277,7 +284,7 @@ def _guard(fn: Any) -> Any:
             return int(fn(args, Clients.from_args(args)))
         except InventoryError as exc:
             print(exc, file=sys.stderr)
-            return 2
+            return EXIT_RUNTIME
 
     return run
 

@@ -70,6 +70,11 @@ def _unknown_faces(record: ProcessorRecord, thresholds: ThresholdSettings) -> li
 def run_demo(args: argparse.Namespace) -> int:
     from facewatch_tools.local.demo import Demo  # noqa: PLC0415 - loads moto only when run
 
+    # Checked before the stack starts: a bad path must not cost a whole demo run.
+    if args.scenario is not None and not args.scenario.is_file():
+        raise FileNotFoundError(2, "no such scenario file", str(args.scenario))
+    if not args.report.resolve().parent.is_dir():
+        raise FileNotFoundError(2, "no such folder for the report", str(args.report.parent))
     return Demo(args.scenario, args.speed, args.report, sys.stdout).run()
 
 
@@ -145,7 +150,7 @@ def run_replay(args: argparse.Namespace) -> int:
     out = sys.stdout
     if not args.file.is_file():
         print(f"facewatch replay: no such file: {args.file}", file=sys.stderr)
-        return 2
+        return 1
     # Nothing but the result may reach stdout with --json: whatever else prints goes to stderr.
     sys.stdout = sys.stderr
     try:

@@ -41,13 +41,13 @@ from facewatch_tools.proxy.supervisor import CameraSpec, CameraSupervisor, Timeo
 # Not under "facewatch": that is the Lambdas' Powertools logger (JSON on stdout).
 logger = logging.getLogger("facewatch_tools.proxy")
 
-EXIT_CONFIG = 2
+EXIT_CONFIG = 1  # a runtime error (bad configuration); 2 is for usage errors
 DEFAULT_METRICS_PORT = 9464
 _HANDLER_NAME = "facewatch-proxy"
 
 
 class ConfigError(Exception):
-    """Bad configuration: printed as is (already free of secrets), exit code 2."""
+    """Bad configuration: printed as is (already free of secrets), exit code 1."""
 
 
 def register(subparsers: Any) -> None:

@@ -14,16 +14,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Protocol
 
 from facewatch.fleet.inventory import Camera, Detector, Inventory
+from facewatch_tools.template import ROOT
 
 TAG_CAMERA = "facewatch:camera"
 TAG_MAIN = "facewatch:main-stack"
 TAG_TEMPLATE = "facewatch:template-sha256"
 MAX_CAMERA_ID = 100  # camera-template.yaml's CameraId pattern: names derived from it fit limits
-DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "camera-template.yaml"
+DEFAULT_TEMPLATE = ROOT / "camera-template.yaml"
 
 
 class Action(StrEnum):

@@ -10,6 +10,8 @@
      InputTransformer, and the runner delivers each relayed event to the real target;
    - one *tap* rule per bus copies every event to an SQS queue, so the runner observes
      what was published without wrapping any client.
+   Before that, reserved concurrency is checked against a new account's (total 10), which
+   Lambda refuses and moto does not.
 3. Upload each CodeUri/ContentUri as a zip to a local artifacts bucket; create the stack.
 4. Read everything back from the stack and the service APIs: functions (handler, resolved
    environment), event source mappings, relays, taps, outputs.
@@ -252,6 +254,35 @@ def adjust_for_moto(template: dict[str, Any], stack_name: str) -> dict[str, Any]
     return adjusted
 
 
+# ---- 2a. what Lambda refuses and moto accepts: reserved concurrency ---------------------------
+NEW_ACCOUNT_CONCURRENCY = 10  # a new account's total concurrency (raised by quota request)
+UNRESERVED_MINIMUM = 100  # Lambda keeps this much unreserved, or all of it below 100
+
+
+def check_concurrency(template: dict[str, Any], account_concurrency: int) -> None:
+    """Refuse reservations the way Lambda does: the account must keep its minimum unreserved
+    concurrency (``min(100, total)``), so an account with a total of 10 accepts none."""
+    minimum = min(UNRESERVED_MINIMUM, account_concurrency)
+    unreserved = account_concurrency
+    default = ((template.get("Globals") or {}).get("Function") or {}).get(
+        "ReservedConcurrentExecutions"
+    )  # a SAM template before its transform
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] not in {"AWS::Lambda::Function", "AWS::Serverless::Function"}:
+            continue
+        props = resource.get("Properties") or {}
+        reserved = props.get("ReservedConcurrentExecutions", default)
+        if reserved is None:
+            continue
+        unreserved -= int(reserved)
+        if unreserved < minimum:
+            raise DeployError(
+                f"{logical_id}: Specified ReservedConcurrentExecutions for function decreases "
+                "account's UnreservedConcurrentExecution below its minimum value of "
+                f"[{minimum}] (an account with total concurrency {account_concurrency})"
+            )
+
+
 # ---- 2b. what moto's CloudFormation cannot create: through the service APIs --------------------
 def _resolve_sub(arg: Any, parameters: dict[str, str]) -> str | None:
     text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
@@ -484,6 +515,8 @@ class DeployRequest:
     account_id: str
     template_path: Path = ROOT / "template.yaml"
     root: Path = ROOT
+    # The smallest account the stack must deploy to: a new one.
+    account_concurrency: int = NEW_ACCOUNT_CONCURRENCY
 
     @property
     def bucket(self) -> str:
@@ -501,9 +534,9 @@ def deploy(request: DeployRequest, client: Any, region: str) -> Deployment:
         "AWS::Partition": "aws",
         "AWS::URLSuffix": "amazonaws.com",
     }
-    declared = adjust_for_moto(
-        transform(sam, parameters, region, client("iam"), request.bucket), request.stack_name
-    )
+    transformed = transform(sam, parameters, region, client("iam"), request.bucket)
+    check_concurrency(transformed, request.account_concurrency)
+    declared = adjust_for_moto(transformed, request.stack_name)
     cfn_template, created = create_unsupported(declared, {**parameters, **pseudo}, client)
     upload_artifacts(client("s3"), cfn_template, region, request.root, request.bucket)
     cloudformation = client("cloudformation")

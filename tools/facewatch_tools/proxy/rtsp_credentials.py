@@ -9,7 +9,9 @@ The file (YAML) names a default login and/or one login per camera id::
 Where it is looked for, first match wins: ``--credentials PATH``; systemd's
 ``$CREDENTIALS_DIRECTORY/rtsp-credentials`` (``LoadCredential=`` in the unit, so the service user
 never needs to read /etc); ``/etc/facewatch/rtsp-credentials.yaml``. A file that other users can
-read is refused: the passwords would not be secret.
+read is refused: the passwords would not be secret. So is a file another user owns (that user
+could change the logins, or read them back): the file must belong to the proxy's user and have
+mode 0600 or stricter.
 """
 
 from __future__ import annotations
@@ -67,13 +69,18 @@ def load_credentials(path: Path | None) -> RtspCredentials:
     if path is None:
         return RtspCredentials()
     try:
-        mode = path.stat().st_mode
+        info = path.stat()
     except OSError as exc:
         raise CredentialsError(f"{path}: cannot read RTSP credentials: {exc.strerror}") from exc
-    if mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IWGRP):
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise CredentialsError(
-            f"{path}: RTSP credentials must not be readable by other users "
-            f"(mode {stat.filemode(mode)}); run: chmod 600 {path}"
+            f"{path}: RTSP credentials must be readable by their owner only "
+            f"(mode {stat.filemode(info.st_mode)}); run: chmod 600 {path}"
+        )
+    if info.st_uid != os.geteuid():
+        raise CredentialsError(
+            f"{path}: RTSP credentials must belong to the proxy's user (uid {os.geteuid()}), "
+            f"not uid {info.st_uid}; run: chown $(id -un) {path} as root"
         )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

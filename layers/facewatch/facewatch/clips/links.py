@@ -17,10 +17,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from urllib.parse import quote
 
 DAY = 86400
 SHORT_SIGNATURE_CHARS = 11  # base64url of 8 bytes, no padding
+# The expiry as sign_clip_link writes it: ASCII digits, no sign, no leading zero, bounded. int()
+# would also take "+N", "0N", " N", "1_0" and non-ASCII digits: one signature, many spellings.
+_CANONICAL_EXPIRY = re.compile(r"(?:0|[1-9][0-9]{0,11})")
 
 
 class ClipLinkError(ValueError):
@@ -42,10 +46,9 @@ def verify_clip_link(
     incident_id: str, expires_at: str, signature: str, key: bytes, now: float
 ) -> int:
     """Return the expiry if the link is genuine and current; raise ClipLinkError otherwise."""
-    try:
-        expiry = int(expires_at)
-    except ValueError as exc:
-        raise ClipLinkError("malformed expiry") from exc
+    if not _CANONICAL_EXPIRY.fullmatch(expires_at):
+        raise ClipLinkError("malformed expiry")
+    expiry = int(expires_at)
     # compare_digest raises on non-ASCII str: a mangled link is a bad signature, not a crash
     if not signature.isascii() or not hmac.compare_digest(
         _signature(incident_id, expiry, key), signature
@@ -93,6 +96,8 @@ def verify_clip_token(incident_id: str, token: str, key: bytes, now: float) -> i
         base64.urlsafe_b64decode(signature + "=")
     except (ValueError, binascii.Error) as exc:
         raise ClipLinkError("malformed token") from exc
+    if _base36(day) != day_text:  # one spelling per token: no "0", upper case or padding
+        raise ClipLinkError("malformed token")
     if not hmac.compare_digest(_short_signature(incident_id, day, key), signature):
         raise ClipLinkError("bad signature")
     expiry = day * DAY

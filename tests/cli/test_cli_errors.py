@@ -1,0 +1,194 @@
+"""Every command answers an ordinary mistake with one line and exit 1; usage errors exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from facewatch_tools.cli import main
+from facewatch_tools.cli.completion import command_words
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = ["--stack", "facewatch-nope"]
+
+# One invocation per AWS-backed subcommand (each names the stack, so "missing stack" applies).
+AWS_COMMANDS: dict[str, list[str]] = {
+    "cameras plan": ["cameras", "plan", "--inventory", str(ROOT / "cameras.yaml"), *STACK],
+    "cameras status": ["cameras", "status", "--inventory", str(ROOT / "cameras.yaml"), *STACK],
+    "employees list": ["employees", "list", *STACK],
+    "subscribers list": ["subscribers", "list", *STACK],
+    "dlq replay": ["dlq", "replay", "slack", *STACK],
+    "audit incidents": ["audit", "incidents", *STACK],
+    "audit show": ["audit", "show", "INC-1", *STACK],
+    "audit set-status": ["audit", "set-status", "INC-1", "acknowledged", *STACK],
+    "audit report": [
+        "audit",
+        "report",
+        "--since",
+        "2026-01-01",
+        "--until",
+        "2026-02-01",
+        "--out",
+        "report.html",
+        *STACK,
+    ],
+    "canary": ["canary", *STACK],
+}
+
+
+def one_line_and_code(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 1) -> str:
+    result = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert result == code, err
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+
+
+@pytest.fixture
+def no_region(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+
+
+@pytest.fixture
+def moto_account() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.mark.parametrize("name", sorted(AWS_COMMANDS))
+def test_no_credentials(
+    name: str, no_credentials: None, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    err = one_line_and_code(capsys, AWS_COMMANDS[name])
+    assert "no AWS credentials" in err and "aws configure" in err
+
+
+@pytest.mark.parametrize("name", sorted(AWS_COMMANDS))
+def test_no_region(
+    name: str, no_region: None, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    err = one_line_and_code(capsys, AWS_COMMANDS[name])
+    assert "no AWS region" in err and "--region" in err
+
+
+@pytest.mark.parametrize("name", sorted(AWS_COMMANDS))
+def test_unreachable_endpoint_fails_fast(
+    name: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    err = one_line_and_code(capsys, [*AWS_COMMANDS[name], "--endpoint-url", "http://127.0.0.1:9"])
+    assert "cannot reach http://127.0.0.1:9" in err
+
+
+@pytest.mark.parametrize("name", sorted(AWS_COMMANDS))
+def test_missing_stack(
+    name: str, moto_account: None, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    err = one_line_and_code(capsys, AWS_COMMANDS[name])
+    assert "facewatch-nope" in err and ("not exist" in err or "not found" in err)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["cameras", "cost", "--inventory", "/nonexistent/cameras.yaml"],
+        ["demo", "--scenario", "nope.yaml"],
+        ["demo", "--report", "/nonexistent/x.html"],
+        ["replay", "/nonexistent/records.jsonl"],
+        [
+            "audit",
+            "report",
+            "--since",
+            "2026-01-01",
+            "--until",
+            "2026-02-01",
+            "--out",
+            "/nonexistent/x.html",
+            "--table",
+            "t",
+        ],
+    ],
+)
+def test_missing_files(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    err = one_line_and_code(capsys, argv)
+    assert "nonexistent" in err or "nope.yaml" in err
+
+
+def test_a_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["audit", "incidents", "--format", "xml"])
+    assert exit_info.value.code == 2
+
+
+def test_debug_shows_the_traceback(
+    no_region: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["--debug", "audit", "incidents", *STACK]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_profile_anywhere_on_the_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    err = one_line_and_code(capsys, ["audit", "incidents", *STACK, "--profile", "ghost"])
+    assert "ghost" in err and "--profile" in err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("facewatch ")
+
+
+def test_completion_names_every_command_and_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    assert "complete -F _facewatch facewatch" in script
+    assert "['audit incidents']=" in script and "--newest-first" in script
+
+
+def test_completion_table_walks_the_whole_tree() -> None:
+    from facewatch_tools.cli import build_parser  # noqa: PLC0415
+
+    table = command_words(build_parser())
+    assert {"cameras", "audit", "replay", "completion"} <= set(table[""])
+    assert "plan" in table["cameras"]
+    assert "--inventory" in table["cameras plan"]
+
+
+def test_bash_completes_from_the_script(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["completion", "bash"]) == 0
+    script = tmp_path / "facewatch.bash"
+    script.write_text(capsys.readouterr().out)
+    probe = (
+        f"source {script}; COMP_WORDS=(facewatch cameras plan --inv); COMP_CWORD=3; "
+        '_facewatch; echo "${COMPREPLY[@]}"'
+    )
+    done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["--inventory"]

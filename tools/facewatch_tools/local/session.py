@@ -1,0 +1,138 @@
+"""A local stack that keeps running between commands: ``facewatch local up | env | down``.
+
+``up`` starts moto, deploys template.yaml, loads cameras.yaml into the registry and runs the
+event source mappings in the background until stopped. Its state file names the process, the
+endpoint and the account's credentials, so ``env`` prints the exports that point every other
+command (``audit``, ``cameras``, ``subscribers``, ``dlq``, ``canary`` ...) at it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from facewatch.fleet.inventory import load_inventory
+from facewatch_tools.local.stack import DEFAULT_STACK_NAME, LocalStack
+
+
+def state_path() -> Path:
+    """Where a running local stack is described (one a user; XDG_STATE_HOME is honoured)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "facewatch" / "local.json"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalSession:
+    pid: int
+    stack_name: str
+    region: str
+    endpoint_url: str
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    slack_url: str
+
+    def env(self) -> dict[str, str]:
+        """The environment that sends the AWS SDK (and so every command) to the local stack."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "FACEWATCH_STACK": self.stack_name,
+        }
+
+    def exports(self) -> str:
+        return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in self.env().items())
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only: it holds the (local, throwaway) account's credentials.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(asdict(self), out)
+
+    @classmethod
+    def load(cls, path: Path) -> LocalSession | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        session = cls(**data)
+        return session if _alive(session.pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's process with that pid
+        return True
+    return True
+
+
+class NotRunningError(RuntimeError):
+    """No local stack is running."""
+
+
+def describe(stack: LocalStack, pid: int) -> LocalSession:
+    creds = stack.endpoint.credentials
+    return LocalSession(
+        pid=pid,
+        stack_name=stack.stack_name,
+        region=stack.region,
+        endpoint_url=stack.endpoint.url,
+        access_key_id=creds.access_key_id,
+        secret_access_key=creds.secret_access_key,
+        session_token=creds.session_token,
+        slack_url=stack.slack.url("default"),
+    )
+
+
+def serve(
+    inventory: Path | None,
+    path: Path,
+    ready: Callable[[LocalSession], None],
+    stop: threading.Event,
+    *,
+    parameters: Mapping[str, str] | None = None,
+) -> None:
+    """Run the local stack until ``stop`` is set (SIGINT/SIGTERM set it in ``up``)."""
+    with LocalStack(stack_name=DEFAULT_STACK_NAME, parameters=parameters) as stack:
+        if inventory is not None:
+            stack.load_registry(load_inventory(inventory))
+        stack.start_background()
+        session = describe(stack, os.getpid())
+        session.save(path)
+        try:
+            ready(session)
+            stop.wait()
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+def down(path: Path, wait: Callable[[int], bool]) -> LocalSession:
+    """Ask the running stack to stop; ``wait(pid)`` says whether it exited in time."""
+    session = LocalSession.load(path)
+    if session is None:
+        path.unlink(missing_ok=True)
+        raise NotRunningError("no local stack is running (start one with `facewatch local up`)")
+    os.kill(session.pid, signal.SIGTERM)
+    if not wait(session.pid):
+        raise NotRunningError(f"the local stack (pid {session.pid}) did not stop; kill it")
+    path.unlink(missing_ok=True)
+    return session
