@@ -44,7 +44,7 @@ def render(overrides: dict[str, Any], state: Lifecycle, **view: Any) -> dict[str
 
 
 def texts(message: dict[str, Any]) -> str:
-    return str(message["blocks"]) + message["text"]
+    return str(message["blocks"]) + str(message["text"])
 
 
 def buttons(message: dict[str, Any]) -> set[str]:
