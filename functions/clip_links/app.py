@@ -14,7 +14,7 @@ from botocore.config import Config
 
 from facewatch.audit.history import IncidentHistory
 from facewatch.clips.hls import KvsClipProvider
-from facewatch.clips.player import ClipDeps, serve_clip
+from facewatch.clips.player import ClipDeps, Viewer, serve_clip
 from facewatch.observability import logger, metrics, tracer
 from facewatch.settings import ClipLinksSettings
 
@@ -28,8 +28,10 @@ _retries = Config(
 
 @cache
 def default_deps() -> ClipDeps:
+    history = IncidentHistory(boto3.client("dynamodb", config=_retries), settings.table_name)
     return ClipDeps(
-        history=IncidentHistory(boto3.client("dynamodb", config=_retries), settings.table_name),
+        history=history,
+        access_log=history,  # every view is a "clip-viewed" trail item
         clips=KvsClipProvider(
             boto3.client("kinesisvideo", config=_retries),
             lambda url: boto3.client(
@@ -56,6 +58,10 @@ def clip(incident_id: str) -> Response[str]:
         deps=app.context["deps"],
         now=clock(),
         token=event.get_query_string_value("t"),
+        viewer=Viewer(
+            source_ip=event.request_context.http.source_ip,
+            user_agent=event.request_context.http.user_agent,
+        ),
     )
     return Response(reply.status, reply.content_type, reply.body, reply.all_headers())
 

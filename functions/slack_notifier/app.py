@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
@@ -19,7 +20,15 @@ from facewatch.alerts.slack.app import SlackAppConfig, SlackWebApi
 from facewatch.alerts.slack.notifier import NoSnapshots, SlackAdapters, SlackNotifier, Snapshots
 from facewatch.alerts.slack.threads import DynamoMessageStore, SlackThreads, ThreadSettings
 from facewatch.alerts.slack.webhooks import SlackPoster, WebhookRoutes
-from facewatch.alerts.snapshots import BoundedSnapshots, KvsFrameGrabber, S3Snapshots
+from facewatch.alerts.snapshots import (
+    BoundedSnapshots,
+    KvsFrameGrabber,
+    RekognitionFaceLocator,
+    S3Snapshots,
+)
+from facewatch.audit.history import IncidentHistory
+from facewatch.fleet.profiles import snapshot_policy
+from facewatch.fleet.registry import RegistryReader
 from facewatch.observability import logger, metrics, tracer
 
 settings = SlackNotifierSettings.from_env()  # fails the cold start with a clear message
@@ -49,11 +58,25 @@ def _snapshots() -> Snapshots:
             "kinesis-video-archived-media", endpoint_url=url, config=_snapshot
         ),
     )
+    privacy: dict[str, Any] = {}
+    if settings.table_name:
+        registry = RegistryReader(
+            boto3.resource("dynamodb", config=_aws).Table(settings.table_name)
+        )
+        privacy = {
+            "policy_for": lambda detail: snapshot_policy(registry.privacy(detail.camera_id)),
+            "faces": RekognitionFaceLocator(boto3.client("rekognition", config=_snapshot)),
+            "access_log": IncidentHistory(
+                boto3.client("dynamodb", config=_aws), settings.table_name
+            ),
+            "actor": "lambda:" + os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "slack-notifier"),
+        }
     store = S3Snapshots(
         grabber,
         _regional_s3(),
         settings.snapshot_bucket_name,
         settings.snapshot_url_ttl_seconds,
+        **privacy,
     )
     return BoundedSnapshots(store, settings.snapshot_timeout_seconds)
 

@@ -55,7 +55,10 @@ def test_every_face_events_setting_is_a_template_parameter_with_the_same_default
         if field.is_required():
             continue
         assert isinstance(value, dict) and "Ref" in value, name
-        assert float(defaults[value["Ref"]]) == float(field.default), field.alias
+        if isinstance(field.default, str):
+            assert defaults[value["Ref"]] == field.default, field.alias
+        else:
+            assert float(defaults[value["Ref"]]) == float(field.default), field.alias
 
 
 def test_functions_run_python313_on_arm64_with_tracing() -> None:

@@ -51,11 +51,14 @@ def test_an_event_without_severity_routes_as_normal() -> None:
 
 
 def test_a_possible_employee_band_is_a_hint_never_paged() -> None:
-    if "band" not in AlertDetail.model_fields:
-        pytest.skip("the alert event carries no band yet (the bands change adds it)")
-    detail = AlertDetail.model_validate({**alert_detail(), "band": "possible"})
-    view = alert_view(detail, None)
+    hinted = {"band": "possible", "page": False, "hint": "possible EMP-10442 (84%)"}
+    view = alert_view(AlertDetail.model_validate({**alert_detail(), **hinted}), None)
     assert view.route is not None and view.route.hint and not view.route.sms
+    assert not view.route.mention
+    # POSSIBLE_MATCH_ACTION=alert: a possible incident paged like any unknown face
+    paged = AlertDetail.model_validate({**alert_detail(), "band": "possible", "page": True})
+    route = alert_view(paged, None).route
+    assert route is not None and route.sms and not route.hint
 
 
 # ---- SMS by site -----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from facewatch_tools.template import main_template, parameter_defaults, resource
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
-RULES = ["UnknownFaceFanoutRule", "CameraHealthFanoutRule"]
+RULES = ["UnknownFaceFanoutRule", "CameraHealthFanoutRule", "IncidentLifecycleFanoutRule"]
 QUEUES = {
     "SlackAlertsQueue": "SlackAlertsDeadLetterQueue",
     "SmsAlertsQueue": "SmsAlertsDeadLetterQueue",

@@ -46,7 +46,7 @@ class TestGetImages:
             quality=80,
             limit=200,
         )
-        assert len(frames) == 120  # two pages of up to 100
+        assert len(frames) == 120  # MaxResults 100 a request, pages of 25
         assert [f.time_ms for f in frames] == sorted(f.time_ms for f in frames)
         assert frames[4].error == "MEDIA_ERROR" and frames[4].jpeg is None
         with Image.open(io.BytesIO(frames[0].jpeg or b"")) as image:
@@ -54,7 +54,8 @@ class TestGetImages:
         requests = [p for _, p in rig.media[0].requests]
         assert requests[0]["ImageSelectorType"] == "PRODUCER_TIMESTAMP"
         assert requests[0]["SamplingInterval"] == 500
-        assert requests[1]["NextToken"] == "100"
+        assert requests[0]["MaxResults"] == 100  # asked for 100, answered in pages of 25
+        assert [p.get("NextToken") for p in requests] == [None, "25", "50", "75", "100"]
 
     def test_frames_not_yet_ingested_are_no_media(self, rig: Rig) -> None:
         rig.add_camera("cam-1")

@@ -63,7 +63,7 @@ def test_employee_and_unknown_in_a_frame_alert() -> None:
     assert detail["cameraId"] == "cam-1"
     assert detail["detections"] == 2
     assert detail["clip"]["url"].startswith("https://kvs.example/LIVE_REPLAY/95")
-    assert detail["schemaVersion"] == "1.1"
+    assert detail["schemaVersion"] == "1.2"
 
 
 def test_only_employees_publish_nothing_and_touch_no_store() -> None:

@@ -23,6 +23,7 @@ import boto3
 from facewatch.audit.history import IncidentHistory, IncidentNotFoundError, IncidentRecord
 from facewatch.audit.lifecycle import STATUSES, Actor
 from facewatch_tools.audit.report import collect, render_html
+from facewatch_tools.aws_targets import DEFAULT_STACK
 
 COLUMNS = (
     "incident_id",
@@ -193,8 +194,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    where = common.add_mutually_exclusive_group(required=True)
-    where.add_argument("--stack", help="facewatch stack name (table from its TableName output)")
+    where = common.add_mutually_exclusive_group()
+    where.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     where.add_argument("--table", help="incidents table name")
     common.add_argument("--endpoint-url", help="e.g. http://127.0.0.1:5000 for local mode")
     common.add_argument("--region", help="AWS region (default: the usual AWS configuration)")

@@ -18,11 +18,13 @@ from botocore.config import Config
 
 from facewatch.fleet.inventory import InventoryError, load_inventory
 from facewatch.fleet.registry import Registry, RegistryPlan
+from facewatch_tools.aws_targets import DEFAULT_STACK
 from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.costs import CostAssumptions, cost_table
 from facewatch_tools.fleet.quotas import QuotaCheck, check_quotas
 from facewatch_tools.fleet.stacks import (
     DEFAULT_TEMPLATE,
+    VIDEO_ONLY,
     Action,
     CloudFormationEngine,
     MainStack,
@@ -126,6 +128,9 @@ def print_plan(current: Plan, registry: RegistryPlan | None) -> None:
         )
     counts = {a.value: len(current.by_action(a)) for a in Action if current.by_action(a)}
     print("stacks: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
+    video_only = [c.camera_id for c in current.changes if c.detector == VIDEO_ONLY]
+    if video_only:
+        print("recognition off (privacy profile), video stream only: " + ", ".join(video_only))
     if registry is None:
         print("registry: main stack has no TableName output; skipped")
     else:
@@ -309,7 +314,11 @@ def register(subparsers: Any) -> None:
         help="KVS retention per camera (>= 24)",
     )
     aws = argparse.ArgumentParser(add_help=False)
-    aws.add_argument("--stack", default="facewatch-dev", help="main stack name")
+    aws.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     aws.add_argument("--region", default=None)
     aws.add_argument("--endpoint-url", default=None, help="e.g. a local moto server")
     aws.add_argument(

@@ -24,7 +24,8 @@ UtcTime = Annotated[
 ]
 ALERT_DETAIL_TYPE = "Unknown Face Detected"
 ALERT_SCHEMA_VERSION: Literal["1.2"] = "1.2"
-# 1.1 added location.slackRoute (optional); 1.2 location.severity (optional). Older events
+# 1.1 added location.slackRoute (optional); 1.2 added band, hint and page, and
+# location.severity (optional, defaults are what earlier events meant); 1.0 and 1.1 events
 # still validate.
 Severity = Literal["low", "normal", "high"]
 
@@ -58,7 +59,8 @@ class BestFace(ContractModel):
 
 
 class ClosestEmployee(ContractModel):
-    """The best employee match below FACE_MATCH_THRESHOLD: a hint, never a recognition."""
+    """The best employee match in the possible band (at or above POSSIBLE_MATCH_FLOOR, below
+    FACE_MATCH_THRESHOLD): a hint, never a recognition."""
 
     employee_id: str
     similarity: float = Field(ge=0, le=100)
@@ -99,6 +101,18 @@ class AlertDetail(ContractModel):
     detections: int = Field(ge=1, description="Frames with an unknown face so far")
     best_face: BestFace
     closest_employee: ClosestEmployee | None = None
+    band: Literal["unknown", "possible"] = Field(
+        default="unknown",
+        description="Match band of the incident (README, Match bands); since 1.2",
+    )
+    hint: str | None = Field(
+        default=None,
+        description='For a possible incident, e.g. "possible EMP-10442 (84%)"; since 1.2',
+    )
+    page: bool = Field(
+        default=True,
+        description="False for a low-priority hint: SMS pagers skip it; since 1.2",
+    )
     clip: Clip | None = None
     clip_unavailable_reason: str | None = Field(
         default=None, description="Why clip is null (the alert went out without it)"

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from facewatch.alerts.event import AlertDetail, Severity
 
 DEFAULT_SEVERITY: Severity = "normal"
-POSSIBLE_BANDS = frozenset({"possible", "possible_employee"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +37,9 @@ def severity_of(detail: AlertDetail) -> Severity:
 
 
 def is_possible_employee(detail: AlertDetail) -> bool:
-    """The incident's match band (added to the event by the bands change); tolerant of events
-    that do not carry it yet."""
-    band = getattr(detail, "band", None)
-    return isinstance(band, str) and band.lower() in POSSIBLE_BANDS
+    """A possible incident sent as a hint (POSSIBLE_MATCH_ACTION=hint: ``page`` false). With the
+    action ``alert`` it is paged like any unknown face of its camera."""
+    return detail.band == "possible" and not detail.page
 
 
 def route_for(severity: Severity, possible_employee: bool = False) -> AlertRoute:

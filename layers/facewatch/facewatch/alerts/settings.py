@@ -73,6 +73,8 @@ class SlackNotifierSettings(NotifierSettings, SlackAppSettings):
     snapshot_url_ttl_seconds: int = Field(
         24 * 3600, alias="SNAPSHOT_URL_TTL_SECONDS", ge=60, le=7 * 24 * 3600
     )
+    # TABLE_NAME (SlackAppSettings): the incidents table, for the camera's privacy profile
+    # (registry), the access log and, in app mode, the incident's Slack message.
 
 
 class SmsNotifierSettings(NotifierSettings):

@@ -39,6 +39,7 @@ class AlertView:
     test: bool = False
     match_threshold: float = DEFAULT_MATCH_THRESHOLD
     last_seen: datetime | None = None  # in the site's time zone
+    hint: str | None = None  # a possible incident: "possible EMP-10442 (84%)", low priority
 
     @property
     def place(self) -> str:
@@ -150,4 +151,5 @@ def alert_view(
         test=detail.test,
         match_threshold=match_threshold,
         last_seen=site_time(last_seen, zone_name)[0],
+        hint=detail.hint,
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import heapq
+import uuid
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -304,6 +305,34 @@ class IncidentHistory:
     ) -> Iterator[EmployeeEvent]:
         for item in self._index_items(BY_CAMERA, EMPLOYEES_PARTITION, since, until):
             yield EmployeeEvent.from_item(item)
+
+    # ---- access log --------------------------------------------------------------------------
+    def record_access(
+        self, incident_id: str, kind: str, actor: str, at: float, details: dict[str, str]
+    ) -> None:
+        """One access entry in the trail (clips.access.AccessLog), expiring with the incident.
+
+        A random suffix keeps two views in one millisecond apart; an incident that is gone
+        (erased, expired) gets no entry: there is nothing left to have accessed.
+        """
+        current = self.get(incident_id)
+        if current is None:
+            return
+        self._client.put_item(
+            TableName=self._table,
+            Item=to_item(
+                {
+                    "PK": f"INCIDENT#{incident_id}",
+                    "SK": f"EVENT#{iso(at)}#{kind}#{uuid.uuid4().hex[:8]}",
+                    "kind": kind,
+                    "at": iso(at),
+                    "actor": actor,
+                    "expiresAt": current.expires_at,
+                    **details,
+                }
+            ),
+            ConditionExpression="attribute_not_exists(SK)",
+        )
 
     # ---- status changes ----------------------------------------------------------------------
     def change_status(

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
+from facewatch.clips.access import CLIP_VIEWED, AccessLog
 from facewatch.clips.hls import ClipProvider
 from facewatch.clips.links import ClipLinkError, verify_clip_link, verify_clip_token
 from facewatch.observability import MetricUnit, logger, metrics
@@ -87,6 +88,20 @@ class ClipDeps:
     pre_roll_seconds: float = 5.0
     post_roll_seconds: float = 5.0
     session_seconds: int = 900
+    access_log: AccessLog | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who opened the link, as far as the request tells: a clip link is a bearer link."""
+
+    actor: str = "clip-link"  # an IAM principal or Slack user id when the caller is known
+    source_ip: str | None = None
+    user_agent: str | None = None
+
+    def details(self) -> dict[str, str]:
+        found = {"sourceIp": self.source_ip, "userAgent": (self.user_agent or "")[:200]}
+        return {k: v for k, v in found.items() if v}
 
 
 def _refuse(status: int, message: str) -> HttpReply:
@@ -101,6 +116,7 @@ def serve_clip(
     redirect: bool,
     deps: ClipDeps,
     now: float,
+    viewer: Viewer | None = None,
     token: str | None = None,
 ) -> HttpReply:
     try:
@@ -139,6 +155,10 @@ def serve_clip(
             return _refuse(410, "The video of this incident is no longer kept.")
         raise
     metrics.add_metric(name="ClipServed", unit=MetricUnit.Count, value=1)
+    if deps.access_log is not None:
+        who = viewer or Viewer()
+        details = {**who.details(), "mode": "redirect" if redirect else "player"}
+        deps.access_log.record_access(incident_id, CLIP_VIEWED, who.actor, now, details)
     if redirect:
         return HttpReply(status=302, headers={"Location": link.url})
     return player_page(

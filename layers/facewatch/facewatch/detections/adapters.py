@@ -21,9 +21,13 @@ RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeou
 
 
 def build_adapters(settings: FaceEventsSettings) -> Adapters:
+    registry = RegistryReader(boto3.resource("dynamodb", config=RETRIES).Table(settings.table_name))
     return Adapters(
         store=DynamoIncidentStore(
-            boto3.client("dynamodb", config=RETRIES), settings.table_name, settings.retention_days
+            boto3.client("dynamodb", config=RETRIES),
+            settings.table_name,
+            settings.retention_days,
+            privacy=registry.privacy,  # TTL per item from the camera's site profile
         ),
         publisher=EventBridgePublisher(
             boto3.client("events", config=RETRIES), settings.event_bus_name
@@ -35,7 +39,5 @@ def build_adapters(settings: FaceEventsSettings) -> Adapters:
             ),
         ),
         rejects=SqsRejectSink(boto3.client("sqs", config=RETRIES), settings.rejected_queue_url),
-        directory=RegistryReader(
-            boto3.resource("dynamodb", config=RETRIES).Table(settings.table_name)
-        ),
+        directory=registry,
     )

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from facewatch.detections.bands import Band, BandTally, Candidate, PossibleAction, should_alert
 from facewatch.detections.classification import ClassifiedFace, ClosestEmployee
 
 # Incidents older than this (behind the camera's newest detection) leave the state item.
@@ -61,10 +62,8 @@ class FaceSummary(BaseModel):
         return self.width * self.height * self.confidence
 
 
-class ClosestMatch(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    employee_id: str
-    similarity: float
+# The closest employee is the same pair as a band's candidate (employee id, best similarity).
+ClosestMatch = Candidate
 
 
 class IncidentState(BaseModel):
@@ -80,6 +79,10 @@ class IncidentState(BaseModel):
     first_face: FaceSummary
     closest: ClosestMatch | None = None
     alerted: bool = False
+    band_tally: BandTally = BandTally()  # what its match band follows from (bands.py)
+
+    def band(self, min_detections: int) -> Band:
+        return self.band_tally.band(min_detections)
 
 
 class CameraState(BaseModel):
@@ -106,6 +109,16 @@ class Detection:
     sequence_number: str
     face: ClassifiedFace
     closest: ClosestEmployee | None
+    band: Band = Band.UNKNOWN  # possible: every unknown-class face of the frame is a possible match
+
+    def tallied(self, tally: BandTally) -> BandTally:
+        closest = self.closest
+        candidate = (
+            Candidate(employee_id=closest.employee_id, similarity=closest.similarity)
+            if closest
+            else None
+        )
+        return tally.with_frame(self.band, candidate)
 
 
 @dataclass(slots=True)
@@ -148,6 +161,7 @@ class _Draft:
     first: ClassifiedFace | None = None
     closest: ClosestEmployee | None = None
     touched: bool = False
+    tally: BandTally = field(default_factory=BandTally)
 
     @classmethod
     def of(cls, incident: IncidentState) -> _Draft:
@@ -158,6 +172,7 @@ class _Draft:
             detections=incident.detections,
             best_score=incident.best_face.score,
             closest_similarity=incident.closest.similarity if incident.closest else -1.0,
+            tally=incident.band_tally,
         )
 
     def add(self, detection: Detection) -> None:
@@ -173,9 +188,10 @@ class _Draft:
         seen = detection.closest
         if seen is not None and seen.similarity > self.closest_similarity:
             self.closest, self.closest_similarity = seen, seen.similarity
+        self.tally = detection.tallied(self.tally)
         self.touched = True
 
-    def build(self, min_detections: int) -> IncidentState:
+    def build(self, min_detections: int, possible_action: PossibleAction) -> IncidentState:
         source = self.source
         update: dict[str, object] = {}
         if self.touched:
@@ -183,6 +199,7 @@ class _Draft:
                 "first_seen": self.first_seen,
                 "last_seen": self.last_seen,
                 "detections": self.detections,
+                "band_tally": self.tally,
             }
             if self.best is not None:
                 update["best_face"] = FaceSummary.of(self.best)
@@ -192,7 +209,9 @@ class _Draft:
                 update["closest"] = ClosestMatch(
                     employee_id=self.closest.employee_id, similarity=self.closest.similarity
                 )
-        if not source.alerted and self.detections >= min_detections:
+        if not source.alerted and should_alert(
+            self.tally, self.detections, min_detections, possible_action
+        ):
             update["alerted"] = True
         return source.model_copy(update=update) if update else source
 
@@ -225,6 +244,7 @@ def _open(detection: Detection) -> IncidentState:
             if closest
             else None
         ),
+        band_tally=detection.tallied(BandTally()),
     )
 
 
@@ -234,6 +254,7 @@ def group(
     *,
     window_seconds: float,
     min_detections: int,
+    possible_action: PossibleAction = "hint",
 ) -> GroupingResult:
     """Apply a batch's detections of one camera to its state. Order of input does not matter."""
     seen = set(state.recent_frames)
@@ -256,7 +277,7 @@ def group(
             opened.add(incident.incident_id)
         else:
             draft.add(detection)
-    incidents = [d.build(min_detections) for d in drafts]
+    incidents = [d.build(min_detections, possible_action) for d in drafts]
     before = {i.incident_id: i for i in state.incidents}
     newly_alerting = [
         i

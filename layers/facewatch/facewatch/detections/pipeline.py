@@ -35,6 +35,7 @@ from facewatch.alerts.event import (
     FaceQualityOut,
 )
 from facewatch.clips.hls import ClipProvider
+from facewatch.detections.bands import Band, hint_text, pages
 from facewatch.detections.classification import ClassifiedFace, FaceClass, classify
 from facewatch.detections.incidents import CameraState, Detection, IncidentState, group
 from facewatch.detections.records import ProcessorRecord, is_canary_camera
@@ -105,10 +106,13 @@ class FaceEventsBatch:
         self.counts["processed"] += 1
         best: ClassifiedFace | None = None
         closest = None
+        band = Band.POSSIBLE  # until a stranger is in the frame
         for entry in frame.faces:
             face = classify(entry, self._settings)
             self.counts[f"faces_{face.face_class}"] += 1
             if face.face_class is FaceClass.UNKNOWN:
+                if face.band is Band.UNKNOWN:
+                    band = Band.UNKNOWN
                 if best is None or face.area * face.confidence > best.area * best.confidence:
                     best = face
                 if face.closest and (
@@ -130,6 +134,7 @@ class FaceEventsBatch:
                 sequence_number=kinesis.sequence_number,
                 face=best,
                 closest=closest,
+                band=band,
             )
         )
 
@@ -207,6 +212,7 @@ class FaceEventsBatch:
                 detections,
                 window_seconds=self._settings.incident_window_seconds,
                 min_detections=self._settings.min_detections,
+                possible_action=self._settings.possible_match_action,
             )
             pending = self._pending(state)
             self.counts["skipped"] += result.skipped
@@ -324,6 +330,8 @@ class FaceEventsBatch:
                 "clip unavailable", extra={"incident_id": incident.incident_id, "reason": reason}
             )
         face = incident.best_face
+        band = incident.band(settings.min_detections)
+        candidate = incident.band_tally.candidate(settings.min_detections)
         return AlertDetail(
             incident_id=incident.incident_id,
             camera_id=incident.camera_id,
@@ -345,6 +353,9 @@ class FaceEventsBatch:
                 if incident.closest
                 else None
             ),
+            band="possible" if band is Band.POSSIBLE else "unknown",
+            hint=hint_text(candidate) if candidate else None,
+            page=pages(band, settings.possible_match_action),
             clip=clip,
             clip_unavailable_reason=reason,
             location=self._location(incident.camera_id),

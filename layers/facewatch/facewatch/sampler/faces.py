@@ -67,7 +67,8 @@ class FaceRules:
     def from_settings(cls, settings: SamplerSettings) -> FaceRules:
         return cls(
             collection_id=settings.collection_id,
-            face_match_threshold=settings.face_match_threshold,
+            # search down to the possible-match floor: face_events decides the band
+            face_match_threshold=min(settings.possible_match_floor, settings.face_match_threshold),
             max_matches=settings.max_matches,
             min_face_pixels=settings.min_face_pixels,
             min_face_size=settings.min_face_size,

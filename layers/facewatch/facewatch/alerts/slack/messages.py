@@ -132,7 +132,7 @@ def alert_message(view: AlertView, state: Lifecycle | None = None) -> SlackMessa
     fields = [
         _field("Site", escape(view.site) if view.site else "_not in the camera registry_"),
         _field("Zone", escape(view.zone) if view.zone else "-"),
-        _field("Camera", f"{escape(view.camera)}\n`{view.camera_id}`"),
+        _field("Camera", f"{escape(view.camera)}\n`{escape(view.camera_id)}`"),
         _field("First seen", when),
         _field("Last seen", last),
         _field(
@@ -157,8 +157,8 @@ def alert_message(view: AlertView, state: Lifecycle | None = None) -> SlackMessa
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=f"_Low priority: perhaps {escape(view.match.removeprefix('possible: '))}"
-                    " seen side-on or in poor light. Check the clip before acting._"
+                    text=f"_Low priority: {escape(view.hint or view.match)}."
+                    " Perhaps an employee seen side-on or in poor light: check the clip._"
                 )
             )
         )
@@ -184,7 +184,7 @@ def alert_message(view: AlertView, state: Lifecycle | None = None) -> SlackMessa
         buttons += _lifecycle_buttons(view.incident_id, escalated=state.status == "escalated")
     if buttons:
         blocks.append(ActionsBlock(block_id=f"incident:{view.incident_id}", elements=buttons))
-    context = [f"Incident `{view.incident_id}`", f"{view.severity} severity"]
+    context = [f"Incident `{escape(view.incident_id)}`", f"{view.severity} severity"]
     if not view.clip_link:
         context.append("clip unavailable")
     if not view.snapshot_url:
@@ -197,7 +197,7 @@ def alert_message(view: AlertView, state: Lifecycle | None = None) -> SlackMessa
         )
     text = (
         f"{escape(lead)}, {view.started:%H:%M} {view.zone_label} "
-        f"({view.detections} detections, incident {view.incident_id})"
+        f"({view.detections} detections, incident {escape(view.incident_id)})"
     )
     return SlackMessage(text=text, blocks=_render(blocks))
 
@@ -254,7 +254,7 @@ def health_message(notice: CameraHealthNotice) -> SlackMessage:
         else escape(notice.state)
     )
     fields = [
-        _field("Camera", f"`{notice.camera_id}`"),
+        _field("Camera", f"`{escape(notice.camera_id)}`"),
         _field("Site", escape(notice.site_id) if notice.site_id else "-"),
         _field("State", change),
         _field("Since", f"{local:%a %d %b %Y, %H:%M:%S} {zone_label}"),

@@ -71,6 +71,9 @@ class SmsNotifier:
         if envelope.detail_type != ALERT_DETAIL_TYPE:
             raise UnsupportedEventError(f"no SMS for detail-type {envelope.detail_type!r}")
         detail = AlertDetail.model_validate(envelope.detail)
+        if not detail.page:  # a possible incident's hint (POSSIBLE_MATCH_ACTION): Slack only
+            logger.info("hint not paged", extra={"incident_id": detail.incident_id})
+            return Outcome.NOT_PAGED
         route = alert_route(detail)
         if not route.sms:
             logger.info(
