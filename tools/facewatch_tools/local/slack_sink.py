@@ -142,7 +142,8 @@ class SlackSink:
         self.messages[(channel, ts)] = SinkMessage(
             channel, ts, str(thread) if thread else None, [body]
         )
-        self.posts.append(SlackPost("/api/chat.postMessage", self.clock(), payload))
+        # The path ends in the channel: ``route`` names where it went, as for webhooks.
+        self.posts.append(SlackPost(f"/api/chat.postMessage/{channel}", self.clock(), payload))
         return {"ok": True, "channel": channel, "ts": ts, "message": body}
 
     def fail_next(

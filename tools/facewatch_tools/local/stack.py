@@ -46,6 +46,7 @@ class LocalStack:
         template_path: Path = ROOT / "template.yaml",
         root: Path | None = None,
         slack_routes: Iterable[str] = (),
+        slack_app: bool = True,
         clock: Callable[[], float] = time.time,
         region: str = LOCAL_REGION,
     ) -> None:
@@ -58,6 +59,7 @@ class LocalStack:
         self.clock = clock
         self.endpoint = MotoEndpoint(region)
         self.slack = SlackSink(clock=clock)
+        self.slack_app = slack_app  # app mode (chat.postMessage/update) or incoming webhooks
         self.deployment: Deployment | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.pollers: list[KinesisPoller | SqsPoller] = []
@@ -76,6 +78,7 @@ class LocalStack:
         try:
             self.endpoint.start()
             self.slack.start()
+            self.overrides.setdefault("SLACK_API_URL", self.slack.api_url)
             self.deployment = deploy(
                 DeployRequest(
                     self.stack_name, self.parameters, self.account_id, self.template_path, self.root
@@ -123,13 +126,25 @@ class LocalStack:
             self._clients[service] = self.endpoint.client(service)
         return self._clients[service]
 
+    def slack_channel(self, route: str) -> str:
+        """The local channel id of a route in app mode ("seoul" -> "CSEOUL")."""
+        return "C" + "".join(c for c in route.upper() if c.isalnum())
+
     def _store_slack_secret(self) -> None:
-        """The Slack webhook secret (a secret named for Slack webhooks) points at the local sink."""
+        """The Slack secrets point at the local sink: webhook URLs, and (app mode) the sink's
+        bot token with a channel per route; without app mode the app secret has no token."""
         secrets = self.deployed.of_type("AWS::SecretsManager::Secret")
-        value = json.dumps({route: self.slack.url(route) for route in self.slack_routes})
+        webhooks = json.dumps({route: self.slack.url(route) for route in self.slack_routes})
+        channels = {route: self.slack_channel(route) for route in self.slack_routes}
+        app = {"botToken": self.slack.token if self.slack_app else "", "channels": channels}
         for logical_id, secret_id in secrets.items():
             name = f"{logical_id} {secret_id}".lower()
+            value = None
             if "slack" in name and "webhook" in name:
+                value = webhooks
+            elif logical_id == "SlackAppSecret":
+                value = json.dumps(app)
+            if value is not None:
                 self.client("secretsmanager").put_secret_value(
                     SecretId=secret_id, SecretString=value
                 )
