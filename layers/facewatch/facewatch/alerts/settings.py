@@ -80,3 +80,19 @@ class SlackNotifierSettings(NotifierSettings, SlackAppSettings):
 class SmsNotifierSettings(NotifierSettings):
     alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=r"^arn:[\w-]+:sns:")
     sms_type: Literal["Transactional", "Promotional"] = Field("Transactional", alias="SMS_TYPE")
+
+
+class AlertTickerSettings(SlackAppSettings):
+    """The alert ticker (functions/alert_ticker): Slack growth, end of visit, escalation."""
+
+    table_name: str | None = Field(alias="TABLE_NAME", min_length=1)
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+    escalation_topic_arn: str = Field(alias="ESCALATION_TOPIC_ARN", pattern=r"^arn:[\w-]+:sns:")
+    # "site=minutes,...", "*=minutes" for every other site; empty: no auto-escalation.
+    escalate_after_minutes: str = Field("", alias="ESCALATE_AFTER_MINUTES", max_length=2000)
+    clip_link_base_url: str | None = Field(
+        None, alias="CLIP_LINK_BASE_URL", pattern=r"^https?://[^\s?#]+$"
+    )
+    clip_link_key_secret_arn: str | None = Field(None, alias="CLIP_LINK_KEY_SECRET_ARN")
+    clip_link_ttl_days: int = Field(30, alias="CLIP_LINK_TTL_DAYS", ge=1, le=400)
+    secret_max_age_seconds: int = Field(300, alias="SECRET_MAX_AGE_SECONDS", ge=0, le=3600)
