@@ -43,7 +43,7 @@ def test_function_conventions(name: str) -> None:
     required = {f.alias for f in settings.model_fields.values() if f.is_required()}
     assert required <= set(props["Environment"]["Variables"])
     for statement in _statements(resource(name)):
-        assert statement["Resource"] != "*", statement["Sid"]
+        assert statement.get("Resource") != "*", statement["Sid"]
     events = list(props.get("Events", {}).values())
     assert all(
         e["Type"] == "HttpApi" and e["Properties"]["ApiId"] == {"Ref": "AuditApi"} for e in events

@@ -51,7 +51,7 @@ def test_good_signature_acknowledges_updates_message_and_publishes(world: World)
     assert event.detail_type == STATUS_CHANGED_DETAIL_TYPE
     detail = event.detail.model_dump(mode="json", by_alias=True)
     assert detail["previousStatus"] == "open" and detail["status"] == "acknowledged"
-    assert detail["actor"]["id"] == "U0AUDIT01" and detail["schemaVersion"] == "1.0"
+    assert detail["actor"]["id"] == "U0AUDIT01" and detail["schemaVersion"] == "1.1"
     assert world.escalation.sent == []
     assert response["headers"]["Referrer-Policy"] == "no-referrer"
 

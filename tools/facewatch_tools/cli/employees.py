@@ -77,13 +77,15 @@ def consent_gate(args: argparse.Namespace, clients: Clients, table: str) -> Cons
     return ConsentLedger(clients.dynamodb.Table(name))
 
 
-def _enroll_one(people: EmployeeCollection, employee_id: str, photo: Path) -> bool:
+def _enroll_one(people: EmployeeCollection, employee_id: str, photo: Path, step: str = "") -> bool:
+    """Enroll one photo; ``step`` ("3/120 ") prefixes the line so a long folder shows progress."""
     try:
         result = people.enroll(employee_id, photo.read_bytes(), photo.name)
     except EnrollmentRefusedError as refused:
-        print(f"{employee_id} {photo.name}: REFUSED {refused.reason}: {refused.detail}")
+        print(f"{step}{employee_id} {photo.name}: REFUSED {refused.reason}: {refused.detail}")
         return False
-    print(f"{employee_id} {photo.name}: " + ("enrolled" if result.indexed else "already enrolled"))
+    state = "enrolled" if result.indexed else "already enrolled"
+    print(f"{step}{employee_id} {photo.name}: {state}", flush=True)
     return True
 
 
@@ -113,7 +115,10 @@ def run(args: argparse.Namespace, clients: Clients) -> int:
         return 0 if all(results) else 1
     if action == "enroll-dir":
         pairs = photos_in(Path(args.directory), Path(args.csv) if args.csv else None)
-        results = [_enroll_one(people, emp, photo) for emp, photo in pairs]
+        results = [
+            _enroll_one(people, emp, photo, f"{n}/{len(pairs)} ")
+            for n, (emp, photo) in enumerate(pairs, start=1)
+        ]
         print(f"{sum(results)} enrolled or already enrolled, {len(results) - sum(results)} refused")
         return 0 if all(results) else 1
     if action == "remove":

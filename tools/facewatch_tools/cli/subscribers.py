@@ -1,7 +1,9 @@
-"""`facewatch subscribers add|remove|list`: the phones that get alert SMS (the alerts topic).
+"""`facewatch subscribers add|remove|list`: the phones that get alert SMS (the alerts topic),
+and with `--ops` the e-mail addresses and phones the stack's alarms notify (the ops alarm topic).
 
 Numbers are E.164 (+8210..., +4917...). A new account is in the SMS sandbox: only numbers
-verified in End User Messaging SMS receive anything until production access is granted.
+verified in End User Messaging SMS receive anything until production access is granted. An
+e-mail subscriber confirms through the link AWS mails them before they receive anything.
 
 `add PHONE --site seoul-hq [--site ...] [--severity high]` scopes a phone: an SNS filter policy
 on the ``site`` and ``severity`` message attributes every alert SMS carries, so it gets only its
@@ -20,6 +22,7 @@ from typing import Any
 from facewatch_tools.aws_targets import TargetError, add_aws_arguments, client, stack_output
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # the inventory's site id rule
 SEVERITIES = ("low", "normal", "high")  # ascending
 
@@ -32,6 +35,19 @@ def phone_number(value: str) -> str:
             f"{value!r} is not an E.164 number (a +, the country code, then the number)"
         )
     return number
+
+
+def subscriber(value: str) -> str:
+    """argparse type: an e-mail address (ops only) or an E.164 phone number."""
+    if "@" in value:
+        if not EMAIL.fullmatch(value.strip()):
+            raise argparse.ArgumentTypeError(f"{value!r} is not an e-mail address")
+        return value.strip()
+    return phone_number(value)
+
+
+def protocol_of(endpoint: str) -> str:
+    return "email" if "@" in endpoint else "sms"
 
 
 def site_id(value: str) -> str:
@@ -63,12 +79,19 @@ def describe_policy(policy: dict[str, Any]) -> str:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "subscribers", help="phones that receive alert SMS", description=__doc__
+        "subscribers",
+        help="phones that receive alert SMS; --ops: who the alarms notify",
+        description=__doc__,
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, text in (("add", "subscribe a phone"), ("remove", "unsubscribe a phone")):
         action = actions.add_parser(name, help=text)
-        action.add_argument("phone", type=phone_number, help="E.164, e.g. +821012345678")
+        action.add_argument(
+            "phone",
+            type=subscriber,
+            metavar="PHONE|EMAIL",
+            help="E.164, e.g. +821012345678; an e-mail address with --ops",
+        )
     add = actions.choices["add"]
     add.add_argument(
         "--site",
@@ -78,26 +101,27 @@ def register(subparsers: Any) -> None:
         help="only this site's alerts (repeat for several); default: every site (org-wide)",
     )
     add.add_argument("--severity", choices=SEVERITIES, help="only alerts of this severity or above")
-    actions.add_parser("list", help="list the subscribed phones and their scope")
+    actions.add_parser("list", help="list the subscribers and their scope")
     for action in actions.choices.values():
         add_aws_arguments(action)
-        action.add_argument("--topic-arn", help="the alerts topic (default: the stack's output)")
+        action.add_argument(
+            "--ops",
+            action="store_true",
+            help="the ops alarm topic (every CloudWatch alarm of the stack) instead of alerts",
+        )
+        action.add_argument(
+            "--topic-arn", help="the topic (default: the stack's AlertsTopicArn/OpsAlarmTopicArn)"
+        )
     parser.set_defaults(func=run)
 
 
-def _sms_subscriptions(sns: Any, topic_arn: str) -> dict[str, str]:
+def _subscriptions(sns: Any, topic_arn: str, protocols: set[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
         for sub in page["Subscriptions"]:
-            if sub["Protocol"] == "sms":
+            if sub["Protocol"] in protocols:
                 found[sub["Endpoint"]] = sub["SubscriptionArn"]
     return found
-
-
-def _policy(sns: Any, subscription_arn: str) -> dict[str, Any]:
-    attributes = sns.get_subscription_attributes(SubscriptionArn=subscription_arn)["Attributes"]
-    policy: dict[str, Any] = json.loads(attributes.get("FilterPolicy") or "{}")
-    return policy
 
 
 def _warn_if_sandboxed(sns: Any) -> None:
@@ -113,50 +137,72 @@ def _warn_if_sandboxed(sns: Any) -> None:
         )
 
 
-def _add(sns: Any, topic_arn: str, args: argparse.Namespace, subscribed: dict[str, str]) -> int:
-    policy = filter_policy(args.site, args.severity)
+def run(args: argparse.Namespace) -> int:
+    phone = getattr(args, "phone", "")
+    if protocol_of(phone or "") == "email" and not args.ops:
+        print("error: alerts go by SMS only; e-mail addresses are for --ops", file=sys.stderr)
+        return 2
+    sns = client("sns", args)
+    try:
+        output = "OpsAlarmTopicArn" if args.ops else "AlertsTopicArn"
+        topic_arn = args.topic_arn or stack_output(args, output)
+    except TargetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    subscribed = _subscriptions(sns, topic_arn, {"sms", "email"} if args.ops else {"sms"})
+    if args.action == "list":
+        for endpoint in sorted(subscribed):
+            print(f"{endpoint}  {describe_policy(_policy(sns, subscribed[endpoint]))}")
+        return 0
+    if args.action == "add":
+        return _add(sns, topic_arn, subscribed, phone, filter_policy(args.site, args.severity))
+    arn = subscribed.get(phone)
+    if arn is None:
+        print(f"error: {phone} is not subscribed", file=sys.stderr)
+        return 1
+    sns.unsubscribe(SubscriptionArn=arn)
+    print(f"{phone} unsubscribed")
+    return 0
+
+
+def _policy(sns: Any, subscription_arn: str) -> dict[str, Any]:
+    if not subscription_arn.startswith("arn:"):  # "PendingConfirmation" (e-mail): no attributes
+        return {}
+    attributes = sns.get_subscription_attributes(SubscriptionArn=subscription_arn)["Attributes"]
+    policy: dict[str, Any] = json.loads(attributes.get("FilterPolicy") or "{}")
+    return policy
+
+
+def _add(
+    sns: Any,
+    topic_arn: str,
+    subscribed: dict[str, str],
+    endpoint: str,
+    policy: dict[str, list[str]],
+) -> int:
     scope = describe_policy(policy)
-    if args.phone in subscribed:
-        arn = subscribed[args.phone]
+    if endpoint in subscribed:
+        arn = subscribed[endpoint]
         if _policy(sns, arn) == policy:
-            print(f"{args.phone} is already subscribed ({scope})")
+            print(f"{endpoint} is already subscribed ({scope})")
             return 0
         # "{}" removes a filter policy (SNS): the phone becomes org-wide.
         sns.set_subscription_attributes(
             SubscriptionArn=arn, AttributeName="FilterPolicy", AttributeValue=json.dumps(policy)
         )
-        print(f"{args.phone} now {scope}")
+        print(f"{endpoint} now {scope}")
         return 0
+    protocol = protocol_of(endpoint)
     sns.subscribe(
         TopicArn=topic_arn,
-        Protocol="sms",
-        Endpoint=args.phone,
+        Protocol=protocol,
+        Endpoint=endpoint,
         ReturnSubscriptionArn=True,
         Attributes={"FilterPolicy": json.dumps(policy)} if policy else {},
     )
-    print(f"{args.phone} subscribed ({scope})")
-    _warn_if_sandboxed(sns)
-    return 0
-
-
-def run(args: argparse.Namespace) -> int:
-    sns = client("sns", args)
-    try:
-        topic_arn = args.topic_arn or stack_output(args, "AlertsTopicArn")
-    except TargetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    subscribed = _sms_subscriptions(sns, topic_arn)
-    if args.action == "list":
-        for number in sorted(subscribed):
-            print(f"{number}  {describe_policy(_policy(sns, subscribed[number]))}")
-        return 0
-    if args.action == "add":
-        return _add(sns, topic_arn, args, subscribed)
-    arn = subscribed.get(args.phone)
-    if arn is None:
-        print(f"error: {args.phone} is not subscribed", file=sys.stderr)
-        return 1
-    sns.unsubscribe(SubscriptionArn=arn)
-    print(f"{args.phone} unsubscribed")
+    if protocol == "email":
+        print(f"{endpoint} subscribed: AWS mails a confirmation link; nothing arrives before")
+    else:
+        print(f"{endpoint} subscribed ({scope})")
+        _warn_if_sandboxed(sns)
     return 0

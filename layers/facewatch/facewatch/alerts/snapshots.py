@@ -110,6 +110,10 @@ class SnapshotSource(Protocol):
         ...
 
 
+class FrameSource(Protocol):
+    def jpeg_at(self, stream_arn: str, at: datetime) -> bytes: ...
+
+
 class KvsFrameGrabber:
     """``media_client_for(endpoint)`` builds a kinesis-video-archived-media client there."""
 
@@ -148,7 +152,7 @@ class S3Snapshots:
 
     def __init__(
         self,
-        grabber: KvsFrameGrabber,
+        grabber: FrameSource,
         s3_client: Any,
         bucket: str,
         url_ttl_seconds: int,

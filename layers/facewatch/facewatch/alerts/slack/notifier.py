@@ -18,6 +18,7 @@ from pydantic import Field
 
 from facewatch.alerts.event import ALERT_DETAIL_TYPE, AlertDetail, ContractModel
 from facewatch.alerts.fanout import BusEnvelope, Once, Outcome, UnsupportedEventError
+from facewatch.alerts.slack.alarms import ALARM_DETAIL_TYPE, AlarmStateChange, alarm_message
 from facewatch.alerts.slack.app import SlackAppConfig
 from facewatch.alerts.slack.messages import (
     HEALTH_DETAIL_TYPE,
@@ -109,6 +110,10 @@ class SlackNotifier:
                 lambda: self._send_health(notice),
             )
             key = notice.camera_id
+        elif envelope.detail_type == ALARM_DETAIL_TYPE:  # the stack's own alarms, to ops
+            change = AlarmStateChange.model_validate(envelope.detail)
+            sent = self._adapters.once.run(change.once_key, lambda: self._send_alarm(change))
+            key = change.alarm_name
         elif envelope.detail_type == STATUS_CHANGED_DETAIL_TYPE:
             return self._status_changed(StatusNotice.model_validate(envelope.detail))
         elif envelope.detail_type == MERGED_DETAIL_TYPE:
@@ -198,4 +203,12 @@ class SlackNotifier:
         logger.info(
             "camera health sent to Slack",
             extra={"camera_id": notice.camera_id, "state": notice.state, "route": route},
+        )
+
+    def _send_alarm(self, change: AlarmStateChange) -> None:
+        route, url = self._adapters.routes.url_for([OPS_ROUTE])
+        self._adapters.sender.post(url, alarm_message(change), route)
+        logger.info(
+            "alarm state change sent to Slack",
+            extra={"alarm": change.alarm_name, "state": change.state.value, "route": route},
         )
