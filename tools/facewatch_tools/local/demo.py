@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import TextIO
 
 from facewatch.alerts.event import ALERT_DETAIL_TYPE
+from facewatch.audit.history import IncidentHistory
+from facewatch.audit.lifecycle import Actor
 from facewatch.detections.classification import FaceClass, classify
 from facewatch.detections.records import ProcessorRecord
 from facewatch.fleet.inventory import Inventory
 from facewatch.settings import ThresholdSettings
+from facewatch_tools.local.functions import FunctionRuntime
 from facewatch_tools.local.outcome import alert_latencies
 from facewatch_tools.local.report import Latencies, html_report, incident_table, summary
 from facewatch_tools.local.scenario import load_scenario
@@ -35,6 +38,9 @@ def settings_in_force(stack: LocalStack, environ: Mapping[str, str]) -> str:
         f"{name}={env[name]}" + (" (from your environment)" if name in environ else "")
         for name in shown
     )
+
+
+TICKER_RULE = "AlertTickerFunctionTick"  # the alert ticker's schedule (template.yaml)
 
 
 class Demo:
@@ -107,16 +113,62 @@ class Demo:
             playback = play(planned, put, speed=self.speed, on_progress=progress)
             stack.stop_background()
             stack.pump()
+            self._follow_up(stack)
             return self._results(stack, playback.put_at, began)
 
-    def _results(
-        self, stack: LocalStack, put_at: list[tuple[SimFrame, float]], began: float
-    ) -> int:
-        face_events = next(
+    def _follow_up(self, stack: LocalStack) -> None:
+        """What the minute after a visit brings: the ticker brings each Slack message up to date
+        (the incident grew after its alert), an operator acknowledges the first incident, and
+        once the cameras have been quiet for the incident window the visits end."""
+        ticker = next((r.spec.rule for r in stack.relays if r.spec.rule == TICKER_RULE), None)
+        if ticker is None:
+            return
+        alerts = [e for e in stack.alert_events() if e.detail_type == ALERT_DETAIL_TYPE]
+        now = time.time()
+        stack.run_schedule(ticker, at=now + 1)
+        stack.pump()
+        if alerts:
+            history = IncidentHistory(stack.client("dynamodb"), stack.deployed.outputs["TableName"])
+            operator = Actor(id="security-desk", name="security desk", channel="cli")
+            history.change_status(alerts[0].detail["incidentId"], "acknowledged", operator, now + 2)
+        stack.run_schedule(ticker, at=now + 3)
+        stack.pump()
+        window = float(self._face_events(stack).environment.get("INCIDENT_WINDOW_SECONDS", "60"))
+        stack.run_schedule(ticker, at=now + window + 5)
+        stack.pump()
+
+    def _say_slack(self, stack: LocalStack) -> None:
+        posts = [p for p in stack.slack.posts if not p.payload.get("thread_ts")]
+        self.say(f"Slack messages ({len(posts)}):")  # thread replies: under their message
+        for post in posts:
+            first = post.text().splitlines()[0] if post.text() else "(no text)"
+            self.say(f"  #{post.route}: {first}")
+        for message in stack.slack.top_level():
+            if len(message.versions) > 1 or stack.slack.replies(message):
+                self.say(f"  message {message.ts} in #{message.channel}, as it changed:")
+                for number, version in enumerate(message.versions, 1):
+                    status = [
+                        e.get("text", "")
+                        for b in version.get("blocks", [])
+                        if b.get("block_id") == "facewatch_status"
+                        for e in b.get("elements", [])
+                    ]
+                    line = " · ".join([version.get("text", ""), *status])
+                    self.say(f"    v{number}: {line}")
+                for reply in stack.slack.replies(message):
+                    self.say(f"    thread: {reply.versions[-1].get('text', '')}")
+
+    def _face_events(self, stack: LocalStack) -> FunctionRuntime:
+        return next(
             stack.runtimes[stack.deployed.function_by_arn(m.function_arn).name]
             for m in stack.deployed.mappings
             if m.source_arn.endswith(f"/{stack.detections_stream}")
         )
+
+    def _results(
+        self, stack: LocalStack, put_at: list[tuple[SimFrame, float]], began: float
+    ) -> int:
+        face_events = self._face_events(stack)
         env = face_events.environment
         thresholds = ThresholdSettings.from_env(env)
         puts = []
@@ -142,10 +194,7 @@ class Demo:
         self.say(f"incidents ({len(incidents)}):")
         self.say(incident_table(incidents) if incidents else "  none")
         self.say("")
-        self.say(f"Slack messages ({len(stack.slack.posts)}):")
-        for post in stack.slack.posts:
-            first = post.text().splitlines()[0] if post.text() else "(no text)"
-            self.say(f"  #{post.route}: {first}")
+        self._say_slack(stack)
         if not stack.notifier_functions("slack"):
             self.say("  (the template has no Slack notifier yet: alert events are on the bus)")
         self.say(f"SMS messages ({len(sms)}):")

@@ -236,9 +236,10 @@ class LocalStack:
                 return runtime.invoke(event)
         raise KeyError(function)
 
-    def run_schedule(self, rule: str) -> int:
+    def run_schedule(self, rule: str, at: float | None = None) -> int:
         """Fire a schedule rule once (moto runs no schedules): each target gets the Scheduled
-        Event EventBridge would send. ``rule`` is the rule's logical id; returns the targets."""
+        Event EventBridge would send (``time``: ``at``, default now). ``rule`` is the rule's
+        logical id; returns the targets."""
         name = self.deployed.physical_id(rule)
         event = json.dumps(
             {
@@ -247,7 +248,7 @@ class LocalStack:
                 "detail-type": "Scheduled Event",
                 "source": "aws.events",
                 "account": self.account_id,
-                "time": iso(self.clock()).replace(".000Z", "Z"),
+                "time": iso(self.clock() if at is None else at).replace(".000Z", "Z"),
                 "region": self.region,
                 "resources": [f"arn:aws:events:{self.region}:{self.account_id}:rule/{name}"],
                 "detail": {},

@@ -1,8 +1,8 @@
 """The alert ticker: every minute, open alerts are brought up to date and, when nobody answers,
 escalated once.
 
-- Growth and the end of a visit: each open or escalated incident of the last day with an app-mode
-  Slack message is reconciled (``alerts/slack/threads.py``): detections, last seen, and "visit
+- Growth and the end of a visit: each incident of the last day with an app-mode Slack message
+  is reconciled (``alerts/slack/threads.py``): detections, last seen, and "visit
   ended after 3 min" once the camera has been quiet for INCIDENT_WINDOW_SECONDS.
 - Auto-escalation (off by default): ESCALATE_AFTER_MINUTES names minutes per site
   (``seoul-hq=5,berlin=10``; ``*=15`` for every other site). An incident still ``open`` that
@@ -27,6 +27,7 @@ from facewatch.alerts.slack.threads import SlackThreads
 from facewatch.audit.history import IncidentHistory, IncidentRecord
 from facewatch.audit.lifecycle import (
     STATUS_CHANGED_DETAIL_TYPE,
+    STATUSES,
     Actor,
     Status,
     StatusChangedDetail,
@@ -83,7 +84,9 @@ def escalation_text(incident: IncidentRecord, minutes: int, link: str | None) ->
 def tick(deps: TickerDeps, now: float) -> Counter[str]:
     counts: Counter[str] = Counter()
     since = now - HORIZON_SECONDS
-    for status in ("open", "escalated"):
+    # Every status: a message also follows an acknowledgement made elsewhere (the CLI publishes
+    # no event) and shows the end of the visit; a digest check makes an unchanged one free.
+    for status in STATUSES:
         for incident in list(deps.history.incidents(status=status, since=since)):
             counts["incidents"] += 1
             if status == "open":
