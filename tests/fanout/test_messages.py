@@ -133,7 +133,7 @@ def test_health_message_goes_to_ops_shape() -> None:
     notice = CameraHealthNotice.model_validate(health_detail())
     message = health_message(notice)
     golden("health_offline", {"text": message.text, "blocks": message.blocks})
-    assert message.blocks[0]["text"]["text"] == "📷 Camera offline: seoul-hq-dock-01"
+    assert message.blocks[0]["text"]["text"] == "📷 Camera offline: seoul-hq / seoul-hq-dock-01"
     assert "ONLINE → OFFLINE" in json.dumps(message.blocks, ensure_ascii=False)
     recovered = health_message(
         CameraHealthNotice.model_validate(health_detail("ONLINE", previousState="OFFLINE"))

@@ -178,7 +178,7 @@ def test_a_bad_message_fails_alone(slack_app: ModuleType, webhook: LocalWebhook)
 def test_camera_health_goes_to_the_ops_route(slack_app: ModuleType, webhook: LocalWebhook) -> None:
     assert invoke(slack_app, load_event("slack_notifier_health.json")) == []
     [posted] = webhook.accepted("ops")
-    assert posted["text"].startswith("Camera seoul-hq-dock-01 is OFFLINE")
+    assert posted["text"].startswith("Camera seoul-hq / seoul-hq-dock-01 is OFFLINE since 05:10")
     assert invoke(slack_app, load_event("slack_notifier_health.json")) == []
     assert len(webhook.accepted()) == 1  # the same health change is not posted twice
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import model_validator
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -226,12 +227,19 @@ def _lifecycle_buttons(incident_id: str, *, escalated: bool) -> list[ButtonEleme
     return buttons
 
 
+HEALTH_WINDOW_SECONDS = 900  # a flapping camera: one message per state in each 15 minutes
+
+
 class CameraHealthNotice(ContractModel):
-    """The fields of a ``Camera Health Changed`` detail this notifier reads (tolerant reader:
-    the fleet's model may carry more)."""
+    """The fields of a ``Camera Health Changed`` detail this notifier reads (tolerant reader).
+    The watchdog publishes the fleet's model (``fleet/health.py``: ``current.status``,
+    ``changed_at``, snake_case); the flat form (``state``, ``at``) is read too."""
 
     camera_id: str
     site_id: str | None = None
+    site_name: str | None = None
+    display_name: str | None = None
+    zone: str | None = None
     state: str
     previous_state: str | None = None
     reason: str | None = None
@@ -239,9 +247,40 @@ class CameraHealthNotice(ContractModel):
     time_zone: str = "UTC"
     test: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_fleet_event(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "current" not in data or "state" in data:
+            return data
+        current = data.get("current") or {}
+        previous = data.get("previous") or {}
+        return {
+            "camera_id": data.get("camera_id"),
+            "site_id": data.get("site_id"),
+            "site_name": data.get("site_name"),
+            "display_name": data.get("display_name"),
+            "zone": data.get("zone"),
+            "time_zone": data.get("time_zone") or "UTC",
+            "state": current.get("status"),
+            "previous_state": previous.get("status"),
+            "reason": current.get("reason"),
+            "at": data.get("changed_at"),
+        }
+
     @property
     def healthy(self) -> bool:
         return self.state.upper() in HEALTHY_STATES
+
+    @property
+    def place(self) -> str:
+        camera = self.display_name or self.camera_id
+        site = self.site_name or self.site_id
+        return f"{site} / {camera}" if site else camera
+
+    def once_key(self) -> str:
+        """One message per camera, state and window: a flapping camera does not flood ops."""
+        window = int(self.at.timestamp() // HEALTH_WINDOW_SECONDS)
+        return f"health#{self.camera_id}#{'up' if self.healthy else 'down'}#{window}"
 
 
 def health_message(notice: CameraHealthNotice) -> SlackMessage:
@@ -253,21 +292,22 @@ def health_message(notice: CameraHealthNotice) -> SlackMessage:
         if notice.previous_state
         else escape(notice.state)
     )
+    camera = escape(notice.display_name) + "\n" if notice.display_name else ""
     fields = [
-        _field("Camera", f"`{escape(notice.camera_id)}`"),
-        _field("Site", escape(notice.site_id) if notice.site_id else "-"),
+        _field("Camera", f"{camera}`{escape(notice.camera_id)}`"),
+        _field("Site", escape(notice.site_name or notice.site_id or "-")),
         _field("State", change),
         _field("Since", f"{local:%a %d %b %Y, %H:%M:%S} {zone_label}"),
     ]
     blocks: list[Block] = [
-        _header(f"{icon} Camera {notice.state.lower()}: {notice.camera_id}"),
+        _header(f"{icon} Camera {notice.state.lower()}: {notice.place}"),
         SectionBlock(fields=fields),
     ]
     if notice.reason:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=escape(notice.reason))))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text="facewatch camera health")]))
     text = escape(
-        f"Camera {notice.camera_id} is {notice.state}"
+        f"Camera {notice.place} is {notice.state} since {local:%H:%M} {zone_label}"
         + (f": {notice.reason}" if notice.reason else "")
     )
     return SlackMessage(text=text, blocks=_render(blocks))

@@ -106,7 +106,7 @@ class SlackNotifier:
         elif envelope.detail_type == HEALTH_DETAIL_TYPE:
             notice = CameraHealthNotice.model_validate(envelope.detail)
             sent = self._adapters.once.run(
-                f"health#{notice.camera_id}#{notice.state}#{notice.at.isoformat()}",
+                notice.once_key(),
                 lambda: self._send_health(notice),
             )
             key = notice.camera_id
