@@ -15,7 +15,7 @@ from botocore.config import Config
 from facewatch.alerts.bus import EventBridgePublisher
 from facewatch.alerts.settings import AlertTickerSettings
 from facewatch.alerts.slack.app import SlackAppConfig, SlackWebApi
-from facewatch.alerts.slack.threads import DynamoMessageStore, SlackThreads, ThreadSettings
+from facewatch.alerts.slack.threads import DynamoMessageStore, SlackThreads, thread_settings
 from facewatch.alerts.sms.notifier import SnsTopic
 from facewatch.alerts.view import ClipLinks
 from facewatch.audit.escalation import TickerDeps, parse_escalation_minutes, scheduled_time, tick
@@ -54,12 +54,7 @@ def default_deps() -> TickerDeps:
             DynamoMessageStore(dynamodb, table),
             SlackWebApi(base_url=settings.slack_api_url),
             token,
-            ThreadSettings(
-                min_update_interval=settings.slack_update_min_interval_seconds,
-                window_seconds=settings.incident_window_seconds,
-                mention=settings.slack_mention,
-                match_threshold=settings.face_match_threshold,
-            ),
+            thread_settings(settings),
             links.link_for,
         )
 

@@ -23,7 +23,7 @@ from facewatch.alerts.fanout import (
 from facewatch.alerts.settings import SlackNotifierSettings
 from facewatch.alerts.slack.app import SlackAppConfig, SlackWebApi
 from facewatch.alerts.slack.notifier import NoSnapshots, SlackAdapters, SlackNotifier, Snapshots
-from facewatch.alerts.slack.threads import DynamoMessageStore, SlackThreads, ThreadSettings
+from facewatch.alerts.slack.threads import DynamoMessageStore, SlackThreads, thread_settings
 from facewatch.alerts.slack.webhooks import SlackPoster, WebhookRoutes
 from facewatch.alerts.snapshots import (
     BoundedSnapshots,
@@ -113,12 +113,7 @@ def app_mode(secrets: SecretsProvider, clip_links: Any) -> tuple[Any, SlackThrea
         DynamoMessageStore(boto3.client("dynamodb", config=_aws), settings.table_name),
         api,
         token,
-        ThreadSettings(
-            min_update_interval=settings.slack_update_min_interval_seconds,
-            window_seconds=settings.incident_window_seconds,
-            mention=settings.slack_mention,
-            match_threshold=settings.face_match_threshold,
-        ),
+        thread_settings(settings),
         clip_links.link_for,
     )
     return config, threads

@@ -20,17 +20,13 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
-from slack_sdk.http_retry.handler import RetryHandler
 
 from facewatch.alerts.slack.messages import SlackMessage
 from facewatch.alerts.slack.webhooks import (
     DEFAULT_ROUTE,
-    ConnectionErrors,
-    PacedRateLimitHandler,
-    ServerErrors,
     SlackDeliveryError,
     WebhookConfigError,
+    retry_handlers,
 )
 from facewatch.observability import logger
 
@@ -95,12 +91,13 @@ class SlackWebApi:
         self._update_interval = update_interval
         self._sleep = sleep
         self._clock = clock
-        self.rate_limit = PacedRateLimitHandler(rate_limit_retries, sleep, max_retry_after)
-        interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
-        server = ServerErrors(max_retry_count=error_retries, interval_calculator=interval)
-        connection = ConnectionErrors(max_retry_count=error_retries, interval_calculator=interval)
-        server.sleep = connection.sleep = sleep
-        self._handlers: list[RetryHandler] = [connection, self.rate_limit, server]
+        self.rate_limit, self._handlers = retry_handlers(
+            sleep,
+            rate_limit_retries=rate_limit_retries,
+            max_retry_after=max_retry_after,
+            error_retries=error_retries,
+            backoff=backoff,
+        )
         self._clients: dict[str, WebClient] = {}
         self._last: dict[str, float] = {}
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from facewatch.alerts.event import AlertDetail
+from facewatch.alerts.settings import SlackAppSettings
 from facewatch.alerts.slack.app import PostedMessage
 from facewatch.alerts.slack.messages import Lifecycle, SlackMessage, alert_message, visit_length
 from facewatch.alerts.view import alert_view
@@ -244,6 +245,15 @@ class ThreadSettings:
     window_seconds: float = 60.0  # INCIDENT_WINDOW_SECONDS: a quiet camera this long = visit over
     mention: str = "<!here>"
     match_threshold: float = 80.0
+
+
+def thread_settings(settings: SlackAppSettings) -> ThreadSettings:
+    return ThreadSettings(
+        min_update_interval=settings.slack_update_min_interval_seconds,
+        window_seconds=settings.incident_window_seconds,
+        mention=settings.slack_mention,
+        match_threshold=settings.face_match_threshold,
+    )
 
 
 def digest_of(message: SlackMessage) -> str:
