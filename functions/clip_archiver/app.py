@@ -29,6 +29,8 @@ from facewatch.clips.archive import (
     archive_once,
 )
 from facewatch.clips.fragments import KvsFragments
+from facewatch.fleet.profiles import clip_tagging
+from facewatch.fleet.registry import RegistryReader
 from facewatch.observability import logger, metrics, tracer
 from facewatch.settings import ClipArchiverSettings
 
@@ -46,6 +48,7 @@ def default_deps() -> tuple[IncidentHistory, ClipArchiver, SqsRechecks]:
         return boto3.client("kinesis-video-archived-media", endpoint_url=url, config=_aws)
 
     dynamodb = boto3.client("dynamodb", config=_aws)
+    registry = RegistryReader(boto3.resource("dynamodb", config=_aws).Table(settings.table_name))
     archiver = ClipArchiver(
         KvsFragments(kvs, media),
         KvsClips(kvs, media),
@@ -56,9 +59,15 @@ def default_deps() -> tuple[IncidentHistory, ClipArchiver, SqsRechecks]:
             post_roll_seconds=settings.clip_post_roll_seconds,
             window_seconds=settings.incident_window_seconds,
         ),
+        tagging_for=lambda incident: clip_tagging(registry.privacy(camera_of(incident.stream_arn))),
     )
     rechecks = SqsRechecks(boto3.client("sqs", config=_aws), settings.archive_queue_url)
     return IncidentHistory(dynamodb, settings.table_name), archiver, rechecks
+
+
+def camera_of(stream_arn: str) -> str:
+    """arn:...:stream/<name>/<creation ms>: the camera id is the stream name."""
+    return stream_arn.split(":stream/", 1)[-1].split("/", 1)[0]
 
 
 def incident_id_of(body: str) -> str:

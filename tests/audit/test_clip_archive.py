@@ -20,6 +20,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
+from facewatch.alerts.snapshots import RETENTION_TAG
 from facewatch.audit.history import IncidentHistory, IncidentRecord
 from facewatch.clips.archive import (
     MAX_PART_FRAGMENTS,
@@ -37,6 +38,7 @@ from facewatch.clips.hls import KvsClipProvider
 from facewatch.clips.links import sign_clip_link
 from facewatch.clips.player import ClipDeps, serve_clip
 from facewatch.detections.store import DynamoIncidentStore
+from facewatch.fleet.profiles import BUILTIN_PROFILES, clip_tagging
 from facewatch.timestamps import to_datetime
 
 from .conftest import REGION, T0, TABLE, incident_item, incident_state, stream_arn
@@ -409,3 +411,30 @@ def test_the_archiver_handler_takes_alert_events_and_its_own_rechecks(
 
     response = app.lambda_handler({"Records": records}, Context(), deps=deps)
     assert response == {"batchItemFailures": []}
+
+
+def test_archived_clips_carry_the_site_profiles_retention_tag(
+    kvs: Kvs, table: Any, s3: Any
+) -> None:
+    video = fragments_between(T0 - 12, T0 + 60)
+    kvs.endpoint("LIST_FRAGMENTS")
+    kvs.expect_list(T0 - 5 - 30, T0 + 10, [f for f in video if f.start <= T0 + 10])
+    kvs.endpoint("GET_CLIP")
+    kvs.expect_clip(T0 - 6, T0 + 10.001, b"mp4-part-0")
+    seen: list[str] = []
+
+    def tagging(incident: Any) -> str:
+        seen.append(incident.incident_id)
+        return clip_tagging(BUILTIN_PROFILES["eu-gdpr"]) or ""
+
+    clips = ClipArchiver(
+        KvsFragments(kvs.control, lambda _url: kvs.media),
+        KvsClips(kvs.control, lambda _url: kvs.media),
+        S3ObjectStore(s3, BUCKET),
+        DynamoArchiveLedger(table, TABLE),
+        ArchiveTiming(pre_roll_seconds=5, post_roll_seconds=5, window_seconds=60),
+        tagging_for=tagging,
+    )
+    clips.archive(record(table), T0 + 20)
+    tags = s3.get_object_tagging(Bucket=BUCKET, Key="clips/inc-1/000.mp4")["TagSet"]
+    assert tags == [{"Key": RETENTION_TAG, "Value": "30"}] and seen == ["inc-1"]

@@ -219,6 +219,16 @@ def test_erase_incident_leaves_nothing_anywhere_and_is_idempotent(
     put(stack, camera, [start, start + 0.5, start + 1.0], [MARKED])
     [incident_id] = incident_ids(stack, camera)
     snapshot(stack, incident_id)
+    stack.client("s3").put_object(  # what the clip archiver keeps (clips.archive), two versions
+        Bucket=stack.deployed.outputs["SnapshotBucketName"],
+        Key=f"clips/{incident_id}/000.mp4",
+        Body=b"mp4 v1",
+    )
+    stack.client("s3").put_object(
+        Bucket=stack.deployed.outputs["SnapshotBucketName"],
+        Key=f"clips/{incident_id}/000.mp4",
+        Body=b"mp4 v2",
+    )
     # a malformed record of this camera (it still holds the face) and a failed Slack delivery
     arn = stack.video_stream_arn(camera)
     broken = json.dumps(frame_record(camera, start + 1.2, [MARKED], arn=arn))[:-2]

@@ -130,7 +130,7 @@ class KvsClips:
 
 
 class ObjectStore(Protocol):
-    def put(self, key: str, body: bytes) -> None: ...
+    def put(self, key: str, body: bytes, tagging: str | None = None) -> None: ...
     def presigned_url(self, key: str, expires_in: int) -> str: ...
 
 
@@ -141,13 +141,15 @@ class S3ObjectStore:
         self._s3 = s3_client
         self._bucket = bucket
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, body: bytes, tagging: str | None = None) -> None:
+        extra = {"Tagging": tagging} if tagging else {}  # the site profile's retention tier
         self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
             Body=body,
             ContentType="video/mp4",
             ServerSideEncryption="aws:kms",
+            **extra,
         )
 
     def presigned_url(self, key: str, expires_in: int) -> str:
@@ -268,12 +270,16 @@ class ClipArchiver:
         store: ObjectStore,
         ledger: ArchiveLedger,
         timing: ArchiveTiming,
+        *,
+        tagging_for: Callable[[ArchiveIncident], str | None] | None = None,
     ) -> None:
         self._fragments = fragments
         self._clips = clips
         self._store = store
         self._ledger = ledger
         self._timing = timing
+        # the S3 Tagging of the incident's objects: its site profile's clip retention tier
+        self._tagging_for = tagging_for
 
     def archive(self, incident: ArchiveIncident, now: float) -> ArchiveOutcome:
         timing = self._timing
@@ -293,7 +299,7 @@ class ClipArchiver:
                 f"{ARCHIVE_PREFIX}{incident.incident_id}/{len(current.parts) + len(added):03d}.mp4"
             )
             body = self._clips.clip(incident.stream_arn, part[0].start, part[-1].start + _JUST_PAST)
-            self._store.put(key, body)
+            self._store.put(key, body, self._tagging_for(incident) if self._tagging_for else None)
             added.append(
                 ArchivePart(
                     key=key,

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from facewatch.alerts.snapshots import SnapshotPolicy
+from facewatch.alerts.snapshots import SnapshotPolicy, retention_tagging
 
 ProfileIdStr = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 # S3 lifecycle rules cannot read a number from a tag: one rule per tier (template.yaml;
@@ -147,3 +147,8 @@ def snapshot_policy(profile: PrivacyProfile | None) -> SnapshotPolicy:
     if profile is None:
         return SnapshotPolicy(blur_faces=True, retention_days=1)
     return SnapshotPolicy(blur_faces=profile.blur_faces, retention_days=profile.retention.snapshots)
+
+
+def clip_tagging(profile: PrivacyProfile | None) -> str | None:
+    """The S3 Tagging of an archived clip (None: an unregistered camera, the bucket's rule)."""
+    return retention_tagging(profile.retention.clips) if profile else None

@@ -3,7 +3,7 @@
 What an incident leaves where (and what is deleted):
   incidents table   the incident item, its trail (down to an ``ERASED`` marker with the date),
                     its place in the camera's grouping state
-  S3                snapshots/<date>/<id>.jpg and clips/<date>/<id>*, every version
+  S3                snapshots/<date>/<id>.jpg and clips/<id>/NNN.mp4, every version
   SQS               messages naming it (alert queues, DLQs) and rejected records of its camera
                     and time (a received message that does not match is made visible again)
 An employee: faces in the collection, enrollment audit items, consent records (down to a marker
@@ -26,6 +26,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from facewatch.audit.history import IncidentHistory, IncidentRecord
+from facewatch.clips.archive import ARCHIVE_PREFIX
 from facewatch.detections.incidents import CameraState, IncidentState
 from facewatch.detections.store import deserialize, state_key, to_item
 from facewatch.fleet.employees import EmployeeCollection
@@ -35,7 +36,7 @@ from facewatch.timestamps import iso
 
 PITR_DAYS = 35  # DynamoDB point-in-time recovery keeps 35 days of changes
 DAY = 86400
-OBJECT_PREFIXES = ("snapshots/", "clips/")  # + <YYYY/MM/DD>/<incident id>...
+OBJECT_PREFIXES = ("snapshots/",)  # + <YYYY/MM/DD>/<incident id>.jpg
 REJECT_SLACK_SECONDS = 300  # a rejected record "of" an incident arrived within this of it
 RECEIVE_ROUNDS = 1000  # at most 10 000 messages a queue per sweep
 
@@ -181,15 +182,14 @@ class Eraser:
         deleted = [
             Deletion(store=f"dynamodb:{table}", what="incident and trail items", count=items)
         ]
-        if day:
-            for bucket in self._s.buckets:
-                deleted.append(
-                    Deletion(
-                        store=f"s3:{bucket}",
-                        what="snapshot and clip object versions",
-                        count=self._delete_objects(bucket, day, incident_id),
-                    )
+        for bucket in self._s.buckets:
+            deleted.append(
+                Deletion(
+                    store=f"s3:{bucket}",
+                    what="snapshot and clip object versions",
+                    count=self._delete_objects(bucket, day, incident_id),
                 )
+            )
         if self._s.idempotency_table:
             deleted.append(
                 Deletion(
@@ -377,14 +377,18 @@ class Eraser:
                     scrubbed += 1
         return scrubbed
 
-    def _delete_objects(self, bucket: str, day: str, incident_id: str) -> int:
+    def _delete_objects(self, bucket: str, day: str | None, incident_id: str) -> int:
+        """Every version of the incident's objects: snapshots/<date>/<id>.jpg (alerts.snapshots;
+        the date from the incident or its marker) and clips/<id>/NNN.mp4 (clips.archive)."""
         versions: list[dict[str, str]] = []
         keys: set[str] = set()
-        for prefix in OBJECT_PREFIXES:
+        dated = [f"{p}{day}/" for p in OBJECT_PREFIXES] if day else []
+        prefixes = [*dated, f"{ARCHIVE_PREFIX}{incident_id}/"]
+        for prefix in prefixes:
             paginator = self._s.s3.get_paginator("list_object_versions")
-            for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}{day}/"):
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
                 for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-                    if incident_id in entry["Key"].rsplit("/", 1)[-1]:
+                    if incident_id in entry["Key"]:
                         versions.append({"Key": entry["Key"], "VersionId": entry["VersionId"]})
                         keys.add(entry["Key"])
         for start in range(0, len(versions), 1000):
