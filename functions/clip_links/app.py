@@ -65,6 +65,7 @@ def clip(incident_id: str) -> Response[str]:
         redirect=event.get_query_string_value("redirect") == "1",
         deps=app.context["deps"],
         now=clock(),
+        token=event.get_query_string_value("t"),
         viewer=Viewer(
             source_ip=event.request_context.http.source_ip,
             user_agent=event.request_context.http.user_agent,

@@ -1,4 +1,5 @@
-"""slack_notifier: alert and camera-health events (SQS from EventBridge) -> Slack webhooks."""
+"""slack_notifier: alert, lifecycle and camera-health events (SQS from EventBridge) -> Slack
+(app mode with a bot token: posted and kept up to date; else incoming webhooks)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from facewatch.alerts.fanout import (
     signed_clip_links,
 )
 from facewatch.alerts.settings import SlackNotifierSettings
+from facewatch.alerts.slack.app import SlackAppConfig, SlackWebApi
 from facewatch.alerts.slack.notifier import NoSnapshots, SlackAdapters, SlackNotifier, Snapshots
+from facewatch.alerts.slack.threads import DynamoMessageStore, SlackThreads, thread_settings
 from facewatch.alerts.slack.webhooks import SlackPoster, WebhookRoutes
 from facewatch.alerts.snapshots import (
     BoundedSnapshots,
@@ -83,10 +86,45 @@ def _snapshots() -> Snapshots:
     return BoundedSnapshots(store, settings.snapshot_timeout_seconds)
 
 
+def app_mode(secrets: SecretsProvider, clip_links: Any) -> tuple[Any, SlackThreads | None]:
+    """The app config reader and the message threads (None without an app secret)."""
+    arn = settings.slack_app_secret_arn
+    if not arn or not settings.table_name:
+        return (lambda: None), None
+
+    def config() -> SlackAppConfig | None:
+        value = secrets.get(arn, max_age=settings.secret_max_age_seconds, transform="json")
+        return SlackAppConfig.from_secret(value)
+
+    def token() -> str:
+        found = config()
+        if found is None:
+            raise RuntimeError("the Slack app secret has no bot token")
+        return found.bot_token
+
+    api = SlackWebApi(
+        base_url=settings.slack_api_url,
+        timeout=settings.slack_timeout_seconds,
+        rate_limit_retries=settings.slack_rate_limit_retries,
+        error_retries=settings.slack_error_retries,
+        max_retry_after=settings.slack_max_retry_after_seconds,
+    )
+    threads = SlackThreads(
+        DynamoMessageStore(boto3.client("dynamodb", config=_aws), settings.table_name),
+        api,
+        token,
+        thread_settings(settings),
+        clip_links.link_for,
+    )
+    return config, threads
+
+
 @cache
 def default_adapters() -> SlackAdapters:
     secrets = SecretsProvider(boto3_client=boto3.client("secretsmanager", config=_aws))
     webhook_secret = settings.slack_webhook_secret_arn
+    clip_links = signed_clip_links(settings, secrets)
+    app, threads = app_mode(secrets, clip_links)
     return SlackAdapters(
         routes=WebhookRoutes(
             lambda: secrets.get(
@@ -101,8 +139,12 @@ def default_adapters() -> SlackAdapters:
             max_retry_after=settings.slack_max_retry_after_seconds,
         ),
         once=powertools_once(settings, "slack", boto3.client("dynamodb", config=_aws)),
-        clip_links=signed_clip_links(settings, secrets),
+        clip_links=clip_links,
         snapshots=_snapshots(),
+        app=app,
+        threads=threads,
+        mention=settings.slack_mention,
+        match_threshold=settings.face_match_threshold,
     )
 
 

@@ -215,3 +215,17 @@ def test_every_clip_view_is_in_the_incident_trail_with_who_and_when(
     assert {int(i["expiresAt"]["N"]) for i in items if "clip-viewed" in i["SK"]["S"]} == {
         record.expires_at
     }
+
+
+def test_the_short_sms_link_plays_and_a_tampered_one_is_403(world: World) -> None:
+    from facewatch.clips.links import sign_short_clip_link  # noqa: PLC0415
+
+    link = sign_short_clip_link("https://x", "inc-1", int(NOW + 3600), KEY)
+    token = parse_qs(urlparse(link).query)["t"][0]
+    event = load_event("clip_link.json")
+    event["rawPath"] = "/clips/inc-1"
+    event["pathParameters"] = {"incidentId": "inc-1"}
+    event["queryStringParameters"] = {"t": token}
+    assert world.app.lambda_handler(event, _Context(), deps=world.deps)["statusCode"] == 200
+    event["queryStringParameters"] = {"t": token[:-1] + "0"}
+    assert world.app.lambda_handler(event, _Context(), deps=world.deps)["statusCode"] == 403

@@ -18,6 +18,7 @@ SEOUL = {
     "zone": "Lobby",
     "displayName": "Lobby entrance",
     "timeZone": "Asia/Seoul",
+    "severity": "high",  # texts too (the scenario's lobby camera)
 }
 
 

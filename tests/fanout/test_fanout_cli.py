@@ -41,10 +41,51 @@ def test_subscribers_add_list_remove(aws: None, capsys: pytest.CaptureFixture[st
     assert sms_endpoints(arn) == ["+4915112345678", "+821012345678"]
     capsys.readouterr()
     assert main(["subscribers", "list", *common]) == 0
-    assert capsys.readouterr().out.split() == ["+4915112345678", "+821012345678"]
+    assert capsys.readouterr().out.splitlines() == [
+        "+4915112345678  org-wide",
+        "+821012345678  org-wide",
+    ]
     assert main(["subscribers", "remove", "+821012345678", *common]) == 0
     assert sms_endpoints(arn) == ["+4915112345678"]
     assert main(["subscribers", "remove", "+821012345678", *common]) == 1
+
+
+def test_subscribers_scoped_to_a_site_and_severity(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sns = boto3.client("sns", region_name=REGION)
+    arn = sns.create_topic(Name="fw-alerts")["TopicArn"]
+    common = ["--topic-arn", arn, "--region", REGION]
+    assert main(["subscribers", "add", "+821012345678", "--site", "seoul-hq", *common]) == 0
+    assert "(sites seoul-hq)" in capsys.readouterr().out
+    assert main(["subscribers", "add", "+4915112345678", "--site", "berlin", "--severity",
+                 "high", *common]) == 0  # fmt: skip
+    policies = {
+        sub["Endpoint"]: json.loads(
+            sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])["Attributes"][
+                "FilterPolicy"
+            ]
+        )
+        for sub in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+    }
+    assert policies == {
+        "+821012345678": {"site": ["seoul-hq"]},
+        "+4915112345678": {"site": ["berlin"], "severity": ["high"]},
+    }
+    # Adding again with other flags changes the scope; without --site the phone is org-wide.
+    assert main(["subscribers", "add", "+821012345678", *common]) == 0
+    capsys.readouterr()
+    assert main(["subscribers", "list", *common]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "+4915112345678  sites berlin; severity high",
+        "+821012345678  org-wide",
+    ]
+
+
+def test_subscribers_refuse_a_bad_site_id(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["subscribers", "add", "+821012345678", "--site", "Seoul HQ", "--topic-arn", "x"])
+    assert "not a site id" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad", ["01012345678", "+0123456789", "+82abc", "+1234"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,27 +21,22 @@ from facewatch.alerts.slack.messages import (
 )
 from facewatch.alerts.sms.messages import sms_size, sms_text
 from facewatch.alerts.view import ClipLinks, alert_view, format_duration
-from facewatch.clips.links import verify_clip_link
+from facewatch.clips.links import verify_clip_token
 from tests.fanout.builders import SEOUL, alert_detail, health_detail
+from tests.fanout.goldens import GOLDEN, golden
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
-GOLDEN = Path(__file__).parent / "golden"
 LINKS = ClipLinks("https://fw.acme.io", lambda: b"test-signing-key", ttl_days=30)
+# The default ClipLinkBaseUrl: the HTTP API's execute-api URL (a 14-character region name).
+API_LINKS = ClipLinks(
+    "https://a1b2c3d4e5.execute-api.ap-northeast-2.amazonaws.com", lambda: b"k" * 64
+)
 SNAPSHOT = "https://facewatch-dev-snapshots.s3.amazonaws.com/snapshots/2026/11/18/INC-7Q2KX4MZ3B1A.jpg?X-Amz-Signature=abc"
 
 
 def detail(**kwargs: Any) -> AlertDetail:
     return AlertDetail.model_validate(alert_detail(**kwargs))
-
-
-def golden(name: str, payload: dict[str, Any]) -> None:
-    """Compare with tests/fanout/golden/<name>.json (UPDATE_GOLDEN=1 rewrites it)."""
-    path = GOLDEN / f"{name}.json"
-    text = json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    assert json.loads(path.read_text(encoding="utf-8")) == payload
 
 
 @pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.json")), ids=lambda p: p.stem)
@@ -59,13 +53,15 @@ def test_full_alert_reads_at_a_glance() -> None:
     alert = detail()
     message = alert_message(alert_view(alert, LINKS.link_for(alert), SNAPSHOT))
     golden("alert_full", {"text": message.text, "blocks": message.blocks})
-    header, section, image, actions, context = message.blocks
+    header, page, section, image, actions, context = message.blocks
     assert header["text"]["text"] == "🚨 Unknown face at Seoul HQ / Lobby entrance"
+    assert page["text"]["text"] == "<!here> high severity"
     fields = "\n".join(f["text"] for f in section["fields"])
     assert "14:03:12 KST" in fields  # 05:03 UTC at a site in Asia/Seoul
-    assert "5 over 42 s" in fields
-    assert "99.5%" in fields
-    assert "closest: EMP-10442 at 72%" in fields
+    assert "*Last seen*\n14:03:54 KST" in fields
+    assert "5 frames with an unknown face over 42 s" in fields
+    assert "face found (100%)" in fields  # 99.53: the confidence that a face is there
+    assert "possible: EMP-10442 (72%)" in fields
     assert image["image_url"] == SNAPSHOT
     buttons = {b["action_id"]: b for b in actions["elements"]}
     assert {buttons[a]["value"] for a in (ACKNOWLEDGE, FALSE_ALARM, ESCALATE)} == {
@@ -86,7 +82,7 @@ def test_camera_not_in_registry_shows_its_id_and_utc_and_no_clip() -> None:
     assert "05:03:12 UTC" in text
     assert "clip unavailable" in text
     assert "incident_open_clip" not in text
-    assert "closest" not in text
+    assert "no employee match &gt;= 80%" in text  # Slack shows "&gt;" as ">"
     assert not [b for b in message.blocks if b["type"] == "image"]
 
 
@@ -101,11 +97,10 @@ def test_signed_clip_link_verifies_and_lasts_thirty_days_from_the_incident() -> 
     alert = detail()
     link = LINKS.link_for(alert)
     assert link is not None
-    query = dict(part.split("=") for part in link.split("?")[1].split("&"))
-    expiry = verify_clip_link(
-        "INC-7Q2KX4MZ3B1A", query["exp"], query["sig"], b"test-signing-key", now=0
-    )
-    assert expiry == int(alert.first_seen.timestamp()) + 30 * 86400
+    token = link.split("?t=")[1]
+    expiry = verify_clip_token("INC-7Q2KX4MZ3B1A", token, b"test-signing-key", now=0)
+    thirty_days = int(alert.first_seen.timestamp()) + 30 * 86400
+    assert thirty_days <= expiry < thirty_days + 86400  # to the end of that day (UTC)
     assert LINKS.link_for(alert) == link  # a retry makes the same link
 
 
@@ -114,7 +109,7 @@ def test_display_names_are_escaped_for_mrkdwn() -> None:
     alert = detail(location=location)
     message = alert_message(alert_view(alert, None))
     blocks = message.blocks
-    fields = " ".join(f["text"] for f in blocks[1]["fields"])
+    fields = " ".join(f["text"] for b in blocks if "fields" in b for f in b["fields"])
     assert "R&amp;D &lt;Annex&gt;" in fields
     assert "<Annex>" not in fields
     assert blocks[0]["text"]["text"] == "🚨 Unknown face at R&D <Annex> / Door <1>"  # plain_text
@@ -138,7 +133,7 @@ def test_health_message_goes_to_ops_shape() -> None:
     notice = CameraHealthNotice.model_validate(health_detail())
     message = health_message(notice)
     golden("health_offline", {"text": message.text, "blocks": message.blocks})
-    assert message.blocks[0]["text"]["text"] == "📷 Camera offline: seoul-hq-dock-01"
+    assert message.blocks[0]["text"]["text"] == "📷 Camera offline: seoul-hq / seoul-hq-dock-01"
     assert "ONLINE → OFFLINE" in json.dumps(message.blocks, ensure_ascii=False)
     recovered = health_message(
         CameraHealthNotice.model_validate(health_detail("ONLINE", previousState="OFFLINE"))
@@ -164,8 +159,8 @@ def test_durations_read_naturally() -> None:
 def test_sms_with_short_signed_link_fits_one_gsm7_part() -> None:
     alert = detail()
     text = sms_text(alert_view(alert, LINKS.link_for(alert)))
-    assert text.startswith("Unknown face: Seoul HQ / Lobby entrance, 14:03 KST, 5 detections. ")
-    assert "https://fw.acme.io/clips/INC-7Q2KX4MZ3B1A?exp=" in text
+    assert text.startswith("Unknown face: Seoul HQ / Lobby entrance, 14:03 KST. ")
+    assert "https://fw.acme.io/clips/INC-7Q2KX4MZ3B1A?t=" in text
     size = sms_size(text)
     assert (size.encoding, size.parts) == ("GSM-7", 1)
     assert size.units <= 160
@@ -173,35 +168,30 @@ def test_sms_with_short_signed_link_fits_one_gsm7_part() -> None:
 
 def test_sms_gives_the_incident_id_when_the_link_does_not_fit() -> None:
     alert = detail()
-    text = sms_text(alert_view(alert, alert.clip.url if alert.clip else None))  # a long KVS URL
-    assert (
-        text == "Unknown face: Seoul HQ / Lobby entrance, 14:03 KST, 5 detections. INC-7Q2KX4MZ3B1A"
-    )
+    text = sms_text(alert_view(alert, alert.clip.url + "&x=" + "y" * 60 if alert.clip else None))
+    assert text == "Unknown face: Seoul HQ / Lobby entrance, 14:03 KST. INC-7Q2KX4MZ3B1A"
 
 
-def test_sms_keeps_full_names_with_the_id_when_names_and_link_do_not_fit() -> None:
-    location = {**SEOUL, "siteName": "Seoul Headquarters Tower B", "displayName": "Lobby north"}
-    alert = detail(location=location)
-    text = sms_text(alert_view(alert, LINKS.link_for(alert)))
-    assert text == (
-        "Unknown face: Seoul Headquarters Tower B / Lobby north, 14:03 KST, 5 detections. "
-        "INC-7Q2KX4MZ3B1A"
-    )
-
-
-def test_sms_shortens_names_only_when_even_the_id_does_not_fit() -> None:
+def test_sms_drops_the_camera_name_before_the_link() -> None:
     location = {
         **SEOUL,
         "siteName": "Seoul Headquarters Tower B, Gangnam-daero campus",
         "displayName": "Lobby entrance north revolving door by the security desk",
     }
     alert = detail(location=location)
-    text = sms_text(alert_view(alert, LINKS.link_for(alert)))
-    assert text == (
-        "Unknown face: Seoul Headquarters To... / Lobby entrance north..., 14:03 KST, "
-        "5 detections. INC-7Q2KX4MZ3B1A"
-    )
+    text = sms_text(alert_view(alert, API_LINKS.link_for(alert)))
+    assert text.startswith("Unknown face: Seoul Headquarters To..., 14:03 KST. https://")
     assert sms_size(text).parts == 1
+
+
+def test_sms_keeps_full_names_with_the_id_when_even_the_site_and_link_do_not_fit() -> None:
+    location = {**SEOUL, "siteName": "Seoul Headquarters Tower B", "displayName": "Lobby north"}
+    alert = detail(location=location)
+    long_base = ClipLinks("https://" + "x" * 90 + ".example.com", lambda: b"k")
+    text = sms_text(alert_view(alert, long_base.link_for(alert)))
+    assert text == (
+        "Unknown face: Seoul Headquarters Tower B / Lobby north, 14:03 KST. INC-7Q2KX4MZ3B1A"
+    )
 
 
 def test_sms_with_korean_names_is_ucs2_and_still_one_part() -> None:
@@ -211,13 +201,21 @@ def test_sms_with_korean_names_is_ucs2_and_still_one_part() -> None:
     size = sms_size(text)
     assert size.encoding == "UCS-2"
     assert size.parts == 1 and size.units <= 70
-    assert "서울 본사 / 로비 입구" in text and "INC-7Q2KX4MZ3B1A" in text
+    assert "서울 본사 / 로비 입구" in text and "INC-7Q2KX4MZ3B1A" in text  # a link is too long
+
+
+def test_sms_with_very_long_korean_names_keeps_the_site_and_the_id_in_one_part() -> None:
+    location = {**SEOUL, "siteName": "서울 본사 " * 6, "displayName": "로비 입구 " * 6}
+    alert = detail(location=location)
+    text = sms_text(alert_view(alert, LINKS.link_for(alert)))
+    assert text.endswith("14:03 KST. INC-7Q2KX4MZ3B1A") and "로비" not in text
+    assert sms_size(text).parts == 1
 
 
 def test_sms_that_cannot_fit_keeps_everything_and_goes_multipart() -> None:
     location = {**SEOUL, "siteName": "서울 본사 " * 6, "displayName": "로비 입구 " * 6}
     alert = detail(location=location)
-    text = sms_text(alert_view(alert, LINKS.link_for(alert)))
+    text = sms_text(alert_view(alert, LINKS.link_for(alert)), lead="긴급 " * 20)
     assert "https://fw.acme.io/clips/" in text
     assert sms_size(text).parts > 1
 

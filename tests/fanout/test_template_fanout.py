@@ -12,7 +12,7 @@ from facewatch_tools.template import main_template, parameter_defaults, resource
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
-RULES = ["UnknownFaceFanoutRule", "CameraHealthFanoutRule"]
+RULES = ["UnknownFaceFanoutRule", "CameraHealthFanoutRule", "IncidentLifecycleFanoutRule"]
 QUEUES = {
     "SlackAlertsQueue": "SlackAlertsDeadLetterQueue",
     "SmsAlertsQueue": "SmsAlertsDeadLetterQueue",
@@ -139,3 +139,12 @@ def test_settings_name_every_bad_variable() -> None:
     )
     assert (defaults.snapshot_timeout_seconds, defaults.slack_min_interval_seconds) == (2.0, 1.0)
     assert defaults.clip_link_base_url is None  # "" from the template means: not configured
+
+
+@pytest.mark.parametrize("function", ["SlackNotifierFunction", "SmsNotifierFunction"])
+def test_clip_link_base_url_is_a_parameter_with_the_api_as_default(function: str) -> None:
+    base = resource(function)["Properties"]["Environment"]["Variables"]["CLIP_LINK_BASE_URL"]
+    condition, custom, default = base["Fn::If"]
+    assert condition == "HasClipLinkBaseUrl" and custom == {"Ref": "ClipLinkBaseUrl"}
+    assert "execute-api" in default["Fn::Sub"]
+    assert parameter_defaults()["ClipLinkBaseUrl"] == ""

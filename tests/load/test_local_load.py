@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from facewatch.alerts.event import ALERT_DETAIL_TYPE
+from facewatch.fleet.inventory import Camera, Inventory, Severity, Site
 from facewatch_tools.frames import FaceSpec, frame_record
 from facewatch_tools.local.stack import LocalStack
 
@@ -21,6 +22,12 @@ VISITED = {f"load-cam-{i:03d}" for i in range(0, CAMERAS, 10)}  # 5 visitors
 def test_many_cameras_lose_nothing_and_alert_once() -> None:
     with LocalStack() as stack:
         stack.subscribe_phones(["+821055501234"])
+        # high severity: every alert texts as well (normal cameras alert in Slack only)
+        cameras = [
+            Camera(id=c, site="load", display_name=c, severity=Severity.HIGH)
+            for c in (f"load-cam-{i:03d}" for i in range(CAMERAS))
+        ]
+        stack.load_registry(Inventory(sites=[Site(id="load", name="Load")], cameras=cameras))
         start = time.time() - SECONDS - 5
         records = []
         for camera in (f"load-cam-{i:03d}" for i in range(CAMERAS)):

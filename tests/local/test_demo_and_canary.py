@@ -24,7 +24,7 @@ duration_seconds: 12
 sites: [{id: seoul-hq, name: Seoul HQ, time_zone: Asia/Seoul}]
 cameras:
   - {id: seoul-hq-lobby-01, site: seoul-hq, display_name: Lobby entrance}
-  - {id: seoul-hq-dock-01, site: seoul-hq, display_name: Dock door}
+  - {id: seoul-hq-dock-01, site: seoul-hq, display_name: Dock door, severity: high}
 employees: [{id: EMP-10442, name: Ji-woo Park}]
 visits:
   - {person: EMP-10442, camera: seoul-hq-lobby-01, at: 0, seconds: 6}
@@ -64,6 +64,9 @@ def test_demo_shows_the_slack_and_sms_messages(tmp_path: Path) -> None:
     assert "SMS messages (1):" in text
     assert "+821055501234: Unknown face: Seoul HQ / Dock door" in text
     assert "record -> Slack message: p50" in text
+    # one message per visit, updated in place: acknowledged by the operator, then ended
+    assert "v2: Acknowledged: unknown face at Seoul HQ / Dock door" in text
+    assert "thread: ⏹ Visit ended after" in text
     page = (tmp_path / "r.html").read_text()
     assert incident_id in page and "Dock door" in page
 

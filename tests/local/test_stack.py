@@ -8,6 +8,7 @@ import time
 import pytest
 
 from facewatch.alerts.event import ALERT_DETAIL_TYPE
+from facewatch.fleet.inventory import Camera, Inventory, Severity, Site
 from facewatch_tools.frames import FaceSpec, frame_record
 from facewatch_tools.local import LocalStack
 from facewatch_tools.template import main_template, resource
@@ -97,6 +98,10 @@ def test_notifications_follow_the_template(facewatch_stack: LocalStack) -> None:
     """Slack/SMS are asserted as soon as the template has notifier functions."""
     stack = facewatch_stack
     stack.subscribe_phones(["+821055501234"])
+    camera = Camera(
+        id="seoul-hq-lobby-02", site="seoul-hq", display_name="Lobby 2", severity=Severity.HIGH
+    )
+    stack.load_registry(Inventory(sites=[Site(id="seoul-hq", name="Seoul HQ")], cameras=[camera]))
     start = time.time() - 60
     _put(stack, "seoul-hq-lobby-02", [start, start + 1], [FaceSpec()])
     stack.pump()

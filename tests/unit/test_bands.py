@@ -255,7 +255,7 @@ class RecordingTopic(SnsTopic):
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    def publish(self, text: str) -> str:
+    def publish(self, text: str, attributes: dict[str, str] | None = None) -> str:
         self.sent.append(text)
         return "msg-1"
 
@@ -272,7 +272,11 @@ def test_sms_pages_only_what_the_alert_says_to(page: bool, outcome: Outcome, sen
 
 
 def test_slack_shows_the_hint() -> None:
-    detail = alert_detail() | {"band": "possible", "hint": "possible EMP-10442 (84%)"}
+    detail = alert_detail() | {
+        "band": "possible",
+        "hint": "possible EMP-10442 (84%)",
+        "page": False,
+    }
     message = alert_message(alert_view(AlertDetail.model_validate(detail), None))
     assert "possible EMP-10442 (84%)" in str(message.blocks)
 

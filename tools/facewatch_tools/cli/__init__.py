@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "employees",
     "proxy",
     "subscribers",
+    "alerts",
     "dlq",
     "audit",
     "local",

@@ -4,11 +4,17 @@ and with `--ops` the e-mail addresses and phones the stack's alarms notify (the 
 Numbers are E.164 (+8210..., +4917...). A new account is in the SMS sandbox: only numbers
 verified in End User Messaging SMS receive anything until production access is granted. An
 e-mail subscriber confirms through the link AWS mails them before they receive anything.
+
+`add PHONE --site seoul-hq [--site ...] [--severity high]` scopes a phone: an SNS filter policy
+on the ``site`` and ``severity`` message attributes every alert SMS carries, so it gets only its
+sites' texts (of that severity or above). Without ``--site`` a phone is org-wide and gets every
+text, as before. Adding a subscribed phone again sets its scope to the new flags.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from typing import Any
@@ -17,6 +23,8 @@ from facewatch_tools.aws_targets import TargetError, add_aws_arguments, client, 
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # the inventory's site id rule
+SEVERITIES = ("low", "normal", "high")  # ascending
 
 
 def phone_number(value: str) -> str:
@@ -42,6 +50,33 @@ def protocol_of(endpoint: str) -> str:
     return "email" if "@" in endpoint else "sms"
 
 
+def site_id(value: str) -> str:
+    if not SITE_ID.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a site id (as in cameras.yaml)")
+    return value
+
+
+def filter_policy(sites: list[str], severity: str | None) -> dict[str, list[str]]:
+    """The subscription's filter policy; empty for an org-wide phone that takes everything."""
+    policy: dict[str, list[str]] = {}
+    if sites:
+        policy["site"] = sorted(set(sites))
+    if severity:
+        policy["severity"] = list(SEVERITIES[SEVERITIES.index(severity) :])
+    return policy
+
+
+def describe_policy(policy: dict[str, Any]) -> str:
+    if not policy:
+        return "org-wide"
+    parts = []
+    if policy.get("site"):
+        parts.append("sites " + ", ".join(policy["site"]))
+    if policy.get("severity"):
+        parts.append("severity " + "/".join(policy["severity"]))
+    return "; ".join(parts)
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "subscribers",
@@ -57,7 +92,16 @@ def register(subparsers: Any) -> None:
             metavar="PHONE|EMAIL",
             help="E.164, e.g. +821012345678; an e-mail address with --ops",
         )
-    actions.add_parser("list", help="list the subscribers")
+    add = actions.choices["add"]
+    add.add_argument(
+        "--site",
+        action="append",
+        default=[],
+        type=site_id,
+        help="only this site's alerts (repeat for several); default: every site (org-wide)",
+    )
+    add.add_argument("--severity", choices=SEVERITIES, help="only alerts of this severity or above")
+    actions.add_parser("list", help="list the subscribers and their scope")
     for action in actions.choices.values():
         add_aws_arguments(action)
         action.add_argument(
@@ -108,10 +152,10 @@ def run(args: argparse.Namespace) -> int:
     subscribed = _subscriptions(sns, topic_arn, {"sms", "email"} if args.ops else {"sms"})
     if args.action == "list":
         for endpoint in sorted(subscribed):
-            print(endpoint)
+            print(f"{endpoint}  {describe_policy(_policy(sns, subscribed[endpoint]))}")
         return 0
     if args.action == "add":
-        return _add(sns, topic_arn, subscribed, phone)
+        return _add(sns, topic_arn, subscribed, phone, filter_policy(args.site, args.severity))
     arn = subscribed.get(phone)
     if arn is None:
         print(f"error: {phone} is not subscribed", file=sys.stderr)
@@ -121,17 +165,44 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add(sns: Any, topic_arn: str, subscribed: dict[str, str], endpoint: str) -> int:
+def _policy(sns: Any, subscription_arn: str) -> dict[str, Any]:
+    if not subscription_arn.startswith("arn:"):  # "PendingConfirmation" (e-mail): no attributes
+        return {}
+    attributes = sns.get_subscription_attributes(SubscriptionArn=subscription_arn)["Attributes"]
+    policy: dict[str, Any] = json.loads(attributes.get("FilterPolicy") or "{}")
+    return policy
+
+
+def _add(
+    sns: Any,
+    topic_arn: str,
+    subscribed: dict[str, str],
+    endpoint: str,
+    policy: dict[str, list[str]],
+) -> int:
+    scope = describe_policy(policy)
     if endpoint in subscribed:
-        print(f"{endpoint} is already subscribed")
+        arn = subscribed[endpoint]
+        if _policy(sns, arn) == policy:
+            print(f"{endpoint} is already subscribed ({scope})")
+            return 0
+        # "{}" removes a filter policy (SNS): the phone becomes org-wide.
+        sns.set_subscription_attributes(
+            SubscriptionArn=arn, AttributeName="FilterPolicy", AttributeValue=json.dumps(policy)
+        )
+        print(f"{endpoint} now {scope}")
         return 0
     protocol = protocol_of(endpoint)
     sns.subscribe(
-        TopicArn=topic_arn, Protocol=protocol, Endpoint=endpoint, ReturnSubscriptionArn=True
+        TopicArn=topic_arn,
+        Protocol=protocol,
+        Endpoint=endpoint,
+        ReturnSubscriptionArn=True,
+        Attributes={"FilterPolicy": json.dumps(policy)} if policy else {},
     )
     if protocol == "email":
         print(f"{endpoint} subscribed: AWS mails a confirmation link; nothing arrives before")
     else:
-        print(f"{endpoint} subscribed")
+        print(f"{endpoint} subscribed ({scope})")
         _warn_if_sandboxed(sns)
     return 0

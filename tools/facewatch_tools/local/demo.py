@@ -18,12 +18,14 @@ from typing import TextIO
 
 from facewatch.alerts.event import ALERT_DETAIL_TYPE
 from facewatch.audit.history import IncidentHistory
+from facewatch.audit.lifecycle import Actor
 from facewatch.audit.merged import MergedHistory, RegionalHistory
 from facewatch.detections.classification import FaceClass, classify
 from facewatch.detections.records import ProcessorRecord
 from facewatch.fleet.inventory import Inventory
 from facewatch.settings import ThresholdSettings
 from facewatch_tools.local.eventbridge import BusEvent
+from facewatch_tools.local.functions import FunctionRuntime
 from facewatch_tools.local.outcome import alert_latencies
 from facewatch_tools.local.report import Latencies, html_report, incident_table, summary
 from facewatch_tools.local.scenario import load_scenario
@@ -50,6 +52,9 @@ def settings_in_force(stack: LocalStack, environ: Mapping[str, str]) -> str:
         f"{name}={env[name]}" + (" (from your environment)" if name in environ else "")
         for name in shown
     )
+
+
+TICKER_RULE = "AlertTickerFunctionTick"  # the alert ticker's schedule (template.yaml)
 
 
 class Demo:
@@ -150,7 +155,59 @@ class Demo:
             for stack in stacks.values():
                 stack.stop_background()
                 stack.pump()
+                self._follow_up(stack)
             return self._results(stacks, home, playback.put_at, began)
+
+    def _follow_up(self, stack: LocalStack) -> None:
+        """What the minute after a visit brings: the ticker brings each Slack message up to date
+        (the incident grew after its alert), an operator acknowledges the first incident, and
+        once the cameras have been quiet for the incident window the visits end."""
+        ticker = next((r.spec.rule for r in stack.relays if r.spec.rule == TICKER_RULE), None)
+        if ticker is None:
+            return
+        alerts = [e for e in stack.alert_events() if e.detail_type == ALERT_DETAIL_TYPE]
+        now = time.time()
+        stack.run_schedule(ticker, at=now + 1)
+        stack.pump()
+        if alerts:
+            history = IncidentHistory(stack.client("dynamodb"), stack.deployed.outputs["TableName"])
+            operator = Actor(id="security-desk", name="security desk", channel="cli")
+            history.change_status(alerts[0].detail["incidentId"], "acknowledged", operator, now + 2)
+        stack.run_schedule(ticker, at=now + 3)
+        stack.pump()
+        window = float(self._face_events(stack).environment.get("INCIDENT_WINDOW_SECONDS", "60"))
+        stack.run_schedule(ticker, at=now + window + 5)
+        stack.pump()
+
+    def _say_slack(self, stack: LocalStack, region: str = "") -> None:
+        posts = [p for p in stack.slack.posts if not p.payload.get("thread_ts")]
+        title = f"Slack messages in {region}" if region else "Slack messages"
+        self.say(f"{title} ({len(posts)}):")  # thread replies: under their message
+        prefix = f"{region} " if region else ""
+        for post in posts:
+            first = post.text().splitlines()[0] if post.text() else "(no text)"
+            self.say(f"  {prefix}#{post.route}: {first}")
+        for message in stack.slack.top_level():
+            if len(message.versions) > 1 or stack.slack.replies(message):
+                self.say(f"  message {message.ts} in #{message.channel}, as it changed:")
+                for number, version in enumerate(message.versions, 1):
+                    status = [
+                        e.get("text", "")
+                        for b in version.get("blocks", [])
+                        if b.get("block_id") == "facewatch_status"
+                        for e in b.get("elements", [])
+                    ]
+                    line = " · ".join([version.get("text", ""), *status])
+                    self.say(f"    v{number}: {line}")
+                for reply in stack.slack.replies(message):
+                    self.say(f"    thread: {reply.versions[-1].get('text', '')}")
+
+    def _face_events(self, stack: LocalStack) -> FunctionRuntime:
+        return next(
+            stack.runtimes[stack.deployed.function_by_arn(m.function_arn).name]
+            for m in stack.deployed.mappings
+            if m.source_arn.endswith(f"/{stack.detections_stream}")
+        )
 
     def _results(
         self,
@@ -188,10 +245,8 @@ class Demo:
             self.say(f"{title} ({len(rows)}):")
             self.say(incident_table(rows) if rows else "  none")
         self.say("")
-        self.say(f"Slack messages ({len(posts)}):")
-        for region, post in posts:
-            first = post.text().splitlines()[0] if post.text() else "(no text)"
-            self.say(f"  {region + ' ' if several else ''}#{post.route}: {first}")
+        for region, stack in stacks.items():
+            self._say_slack(stack, region if several else "")
         if not any(stack.notifier_functions("slack") for stack in stacks.values()):
             self.say("  (the template has no Slack notifier yet: alert events are on the bus)")
         self.say(f"SMS messages ({len(sms)}):")
@@ -228,11 +283,7 @@ class Demo:
     def _alert_latencies(
         self, stack: LocalStack, put_at: list[tuple[SimFrame, float]]
     ) -> tuple[dict[str, float], list[BusEvent]]:
-        face_events = next(
-            stack.runtimes[stack.deployed.function_by_arn(m.function_arn).name]
-            for m in stack.deployed.mappings
-            if m.source_arn.endswith(f"/{stack.detections_stream}")
-        )
+        face_events = self._face_events(stack)
         env = face_events.environment
         thresholds = ThresholdSettings.from_env(env)
         puts = []

@@ -46,6 +46,7 @@ class LocalStack:
         template_path: Path = ROOT / "template.yaml",
         root: Path | None = None,
         slack_routes: Iterable[str] = (),
+        slack_app: bool = True,
         clock: Callable[[], float] = time.time,
         region: str = LOCAL_REGION,
     ) -> None:
@@ -58,13 +59,14 @@ class LocalStack:
         self.clock = clock
         self.endpoint = MotoEndpoint(region)
         self.slack = SlackSink(clock=clock)
+        self.slack_app = slack_app  # app mode (chat.postMessage/update) or incoming webhooks
         self.deployment: Deployment | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.pollers: list[KinesisPoller | SqsPoller] = []
         self.relays: list[Relay] = []
         self.taps: list[Tap] = []
         self._clients: dict[str, Any] = {}
-        self._sms_taps: list[str] = []
+        self._sms_taps: list[tuple[str, str]] = []  # (topic arn, tap queue url)
         self._phones: list[str] = []
         self._topic_sms: list[tuple[str, str]] = []
         self._pump_lock = threading.Lock()
@@ -76,6 +78,7 @@ class LocalStack:
         try:
             self.endpoint.start()
             self.slack.start()
+            self.overrides.setdefault("SLACK_API_URL", self.slack.api_url)
             self.deployment = deploy(
                 DeployRequest(
                     self.stack_name, self.parameters, self.account_id, self.template_path, self.root
@@ -123,13 +126,25 @@ class LocalStack:
             self._clients[service] = self.endpoint.client(service)
         return self._clients[service]
 
+    def slack_channel(self, route: str) -> str:
+        """The local channel id of a route in app mode ("seoul" -> "CSEOUL")."""
+        return "C" + "".join(c for c in route.upper() if c.isalnum())
+
     def _store_slack_secret(self) -> None:
-        """The Slack webhook secret (a secret named for Slack webhooks) points at the local sink."""
+        """The Slack secrets point at the local sink: webhook URLs, and (app mode) the sink's
+        bot token with a channel per route; without app mode the app secret has no token."""
         secrets = self.deployed.of_type("AWS::SecretsManager::Secret")
-        value = json.dumps({route: self.slack.url(route) for route in self.slack_routes})
+        webhooks = json.dumps({route: self.slack.url(route) for route in self.slack_routes})
+        channels = {route: self.slack_channel(route) for route in self.slack_routes}
+        app = {"botToken": self.slack.token if self.slack_app else "", "channels": channels}
         for logical_id, secret_id in secrets.items():
             name = f"{logical_id} {secret_id}".lower()
+            value = None
             if "slack" in name and "webhook" in name:
+                value = webhooks
+            elif logical_id == "SlackAppSecret":
+                value = json.dumps(app)
+            if value is not None:
                 self.client("secretsmanager").put_secret_value(
                     SecretId=secret_id, SecretString=value
                 )
@@ -183,13 +198,20 @@ class LocalStack:
         registry = Registry(table.Table(self.deployed.outputs["TableName"]))
         registry.apply(registry.plan(inventory, {}, prune=False))
 
-    def subscribe_phones(self, phones: Iterable[str]) -> None:
-        """`facewatch subscribers add` for each phone, on every SNS topic of the stack."""
+    def subscribe_phones(
+        self, phones: Iterable[str], filter_policy: Mapping[str, list[str]] | None = None
+    ) -> None:
+        """`facewatch subscribers add` for each phone, on every SNS topic of the stack
+        (``filter_policy``: what `--site`/`--severity` set; None = org-wide)."""
         sns = self.client("sns")
-        self._phones += [str(p) for p in phones]
+        phones = [str(p) for p in phones]
+        self._phones += phones
+        attributes = {"FilterPolicy": json.dumps(dict(filter_policy))} if filter_policy else {}
         for topic_arn in self.deployed.of_type("AWS::SNS::Topic").values():
             for phone in phones:
-                sns.subscribe(TopicArn=topic_arn, Protocol="sms", Endpoint=phone)
+                sns.subscribe(
+                    TopicArn=topic_arn, Protocol="sms", Endpoint=phone, Attributes=attributes
+                )
 
     def _tap_topics(self) -> None:
         """moto does not deliver topic messages to phones: a queue on each topic records what
@@ -204,7 +226,7 @@ class LocalStack:
                 Endpoint=arn["Attributes"]["QueueArn"],
                 Attributes={"RawMessageDelivery": "true"},
             )
-            self._sms_taps.append(url)
+            self._sms_taps.append((topic_arn, url))
 
     # ---- running --------------------------------------------------------------------------------
     def invoke(self, function: str, event: Any) -> Any:
@@ -214,9 +236,10 @@ class LocalStack:
                 return runtime.invoke(event)
         raise KeyError(function)
 
-    def run_schedule(self, rule: str) -> int:
+    def run_schedule(self, rule: str, at: float | None = None) -> int:
         """Fire a schedule rule once (moto runs no schedules): each target gets the Scheduled
-        Event EventBridge would send. ``rule`` is the rule's logical id; returns the targets."""
+        Event EventBridge would send (``time``: ``at``, default now). ``rule`` is the rule's
+        logical id; returns the targets."""
         name = self.deployed.physical_id(rule)
         event = json.dumps(
             {
@@ -225,7 +248,7 @@ class LocalStack:
                 "detail-type": "Scheduled Event",
                 "source": "aws.events",
                 "account": self.account_id,
-                "time": iso(self.clock()).replace(".000Z", "Z"),
+                "time": iso(self.clock() if at is None else at).replace(".000Z", "Z"),
                 "region": self.region,
                 "resources": [f"arn:aws:events:{self.region}:{self.account_id}:rule/{name}"],
                 "detail": {},
@@ -305,25 +328,48 @@ class LocalStack:
         return list_incidents(self.client("dynamodb"), table, self.alert_events())
 
     def sms_messages(self) -> list[tuple[str, str]]:
-        """SMS sent through SNS: to a phone directly (moto keeps them in its backend, in this
-        process) or to a topic the phones subscribe to (read from the topic's local queue)."""
+        """SMS sent through SNS, one (phone, text) per phone that gets it: to a phone directly
+        (moto keeps them in its backend, in this process) or to a topic the phones subscribe to
+        (read from the topic's local queue; each phone's filter policy decides, as in SNS)."""
         from moto.sns.models import sns_backends  # noqa: PLC0415
 
         sqs = self.client("sqs")
-        for url in self._sms_taps:
+        for topic_arn, url in self._sms_taps:
             while True:
-                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-                    "Messages", []
-                )
+                messages = sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+                ).get("Messages", [])
                 if not messages:
                     break
                 for message in messages:
-                    to = ", ".join(self._phones) or "(no phone subscribed)"
-                    self._topic_sms.append((to, message["Body"]))
+                    attributes = message.get("MessageAttributes", {})
+                    phones = self._sms_recipients(topic_arn, attributes)
+                    self._topic_sms += [(phone, message["Body"]) for phone in phones]
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         backend = sns_backends[self.account_id][self.region]
         direct = [(phone, message) for phone, message in backend.sms_messages.values()]
         return direct + self._topic_sms
+
+    def _sms_recipients(self, topic_arn: str, attributes: dict[str, Any]) -> list[str]:
+        """The topic's phones whose subscription filter policy matches (moto's own matcher)."""
+        from moto.sns.utils import FilterPolicyMatcher  # noqa: PLC0415
+
+        sns = self.client("sns")
+        as_published = {
+            name: {"Type": value["DataType"], "Value": value.get("StringValue")}
+            for name, value in attributes.items()
+        }
+        phones: list[str] = []
+        pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn)
+        for page in pages:
+            for sub in page["Subscriptions"]:
+                if sub["Protocol"] != "sms":
+                    continue
+                found = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
+                policy = json.loads(found["Attributes"].get("FilterPolicy") or "{}")
+                if not policy or FilterPolicyMatcher(policy, None).matches(as_published, ""):
+                    phones.append(sub["Endpoint"])
+        return phones
 
     def notifier_functions(self, channel: str) -> list[str]:
         """The stack's functions named for a channel ("slack", "sms")."""

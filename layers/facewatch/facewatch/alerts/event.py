@@ -24,8 +24,10 @@ UtcTime = Annotated[
 ]
 ALERT_DETAIL_TYPE = "Unknown Face Detected"
 ALERT_SCHEMA_VERSION: Literal["1.2"] = "1.2"
-# 1.1 added location.slackRoute (optional); 1.2 added band, hint and page (optional, defaults
-# are what earlier events meant); 1.0 and 1.1 events still validate.
+# 1.1 added location.slackRoute (optional); 1.2 added band, hint and page, and
+# location.severity (optional, defaults are what earlier events meant); 1.0 and 1.1 events
+# still validate.
+Severity = Literal["low", "normal", "high"]
 
 
 class ContractModel(BaseModel):
@@ -83,6 +85,10 @@ class CameraLocation(ContractModel):
     time_zone: str = "UTC"
     slack_route: str | None = Field(
         default=None, description="Key of the site's Slack webhook (inventory); since 1.1"
+    )
+    severity: Severity | None = Field(
+        default=None,
+        description="The camera's severity (cameras.yaml): chooses the alert's routes; since 1.2",
     )
 
 

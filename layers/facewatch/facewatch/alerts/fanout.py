@@ -53,6 +53,7 @@ class Outcome(StrEnum):
     SENT = "Sent"
     DUPLICATE = "Duplicate"  # already sent by an earlier delivery of the same incident
     CANARY = "Canary"  # detail.test: acknowledged, nothing sent
+    NOT_ROUTED = "NotRouted"  # the alert's severity route skips this channel (e.g. no SMS)
     NOT_PAGED = "NotPaged"  # a low-priority hint (detail.page false): no SMS
     NOT_ON_RECORD = "NotOnRecord"  # an alert whose incident never alerted: forged, not sent
 
@@ -228,7 +229,8 @@ def run_notifier_batch(
 
     response = process_partial_response(event, handle, processor, context)
     prefix = channel.name.capitalize()
-    for outcome in ("Sent", "Duplicate", "Canary", "NotPaged", "NotOnRecord", "Failed", "Deferred"):
+    outcomes = ("Sent", "Duplicate", "Canary", "NotPaged", "NotOnRecord", "NotRouted")
+    for outcome in (*outcomes, "Failed", "Deferred"):
         metrics.add_metric(name=f"{prefix}{outcome}", unit=MetricUnit.Count, value=counts[outcome])
     logger.info("batch done", extra={"channel": channel.name, **counts})
     return response

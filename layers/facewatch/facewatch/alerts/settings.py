@@ -35,7 +35,31 @@ class NotifierSettings(EnvSettings):
         return self
 
 
-class SlackNotifierSettings(NotifierSettings):
+class SlackAppSettings(EnvSettings):
+    """App mode (chat.postMessage + chat.update) and the message lifecycle; shared by the
+    Slack notifier and the alert ticker."""
+
+    slack_app_secret_arn: str | None = Field(None, alias="SLACK_APP_SECRET_ARN")
+    slack_api_url: str = Field(
+        "https://slack.com/api/", alias="SLACK_API_URL", pattern=r"^https?://\S+/$"
+    )
+    table_name: str | None = Field(None, alias="TABLE_NAME")
+    # At most one chat.update per message in this many seconds (Slack's tiers allow more).
+    slack_update_min_interval_seconds: float = Field(
+        10.0, alias="SLACK_UPDATE_MIN_INTERVAL_SECONDS", ge=0, le=600
+    )
+    slack_mention: str = Field("<!here>", alias="SLACK_MENTION", max_length=64)
+    incident_window_seconds: float = Field(60.0, alias="INCIDENT_WINDOW_SECONDS", gt=0)
+    face_match_threshold: float = Field(80.0, alias="FACE_MATCH_THRESHOLD", ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _app_needs_table(self) -> Self:
+        if self.slack_app_secret_arn and not self.table_name:
+            raise ValueError("SLACK_APP_SECRET_ARN needs TABLE_NAME (messages live on incidents)")
+        return self
+
+
+class SlackNotifierSettings(NotifierSettings, SlackAppSettings):
     slack_webhook_secret_arn: str = Field(alias="SLACK_WEBHOOK_SECRET_ARN", min_length=1)
     slack_timeout_seconds: int = Field(5, alias="SLACK_TIMEOUT_SECONDS", ge=1, le=30)
     # Slack takes about one message a second per webhook: pace to it instead of collecting 429s.
@@ -51,8 +75,26 @@ class SlackNotifierSettings(NotifierSettings):
     snapshot_url_ttl_seconds: int = Field(
         24 * 3600, alias="SNAPSHOT_URL_TTL_SECONDS", ge=60, le=7 * 24 * 3600
     )
+    # TABLE_NAME (SlackAppSettings): the incidents table, for the camera's privacy profile
+    # (registry), the access log and, in app mode, the incident's Slack message.
 
 
 class SmsNotifierSettings(NotifierSettings):
     alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=r"^arn:[\w-]+:sns:")
     sms_type: Literal["Transactional", "Promotional"] = Field("Transactional", alias="SMS_TYPE")
+
+
+class AlertTickerSettings(SlackAppSettings):
+    """The alert ticker (functions/alert_ticker): Slack growth, end of visit, escalation."""
+
+    table_name: str | None = Field(alias="TABLE_NAME", min_length=1)
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+    escalation_topic_arn: str = Field(alias="ESCALATION_TOPIC_ARN", pattern=r"^arn:[\w-]+:sns:")
+    # "site=minutes,...", "*=minutes" for every other site; empty: no auto-escalation.
+    escalate_after_minutes: str = Field("", alias="ESCALATE_AFTER_MINUTES", max_length=2000)
+    clip_link_base_url: str | None = Field(
+        None, alias="CLIP_LINK_BASE_URL", pattern=r"^https?://[^\s?#]+$"
+    )
+    clip_link_key_secret_arn: str | None = Field(None, alias="CLIP_LINK_KEY_SECRET_ARN")
+    clip_link_ttl_days: int = Field(30, alias="CLIP_LINK_TTL_DAYS", ge=1, le=400)
+    secret_max_age_seconds: int = Field(300, alias="SECRET_MAX_AGE_SECONDS", ge=0, le=3600)

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from facewatch.alerts.event import AlertDetail, ClosestEmployee
-from facewatch.clips.links import sign_clip_link
+from facewatch.alerts.event import AlertDetail, ClosestEmployee, Severity
+from facewatch.alerts.routes import AlertRoute, alert_route
+from facewatch.clips.links import sign_short_clip_link
 from facewatch.observability import logger
+
+DEFAULT_MATCH_THRESHOLD = 80.0  # Rekognition's default FaceMatchThreshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +36,32 @@ class AlertView:
     closest: ClosestEmployee | None
     clip_link: str | None
     snapshot_url: str | None = None
+    route: AlertRoute | None = None
+    test: bool = False
+    match_threshold: float = DEFAULT_MATCH_THRESHOLD
+    last_seen: datetime | None = None  # in the site's time zone
     hint: str | None = None  # a possible incident: "possible EMP-10442 (84%)", low priority
 
     @property
     def place(self) -> str:
         """ "Seoul HQ / Lobby entrance" or the camera id alone."""
         return f"{self.site} / {self.camera}" if self.site else self.camera
+
+    @property
+    def severity(self) -> Severity:
+        return self.route.severity if self.route else "normal"
+
+    @property
+    def face_found(self) -> str:
+        """What the confidence is: that a face is there, not that it is a stranger."""
+        return f"face found ({self.confidence:.0f}%)"
+
+    @property
+    def match(self) -> str:
+        """What the search found: nothing at the threshold, or a possible employee below it."""
+        if self.closest:
+            return f"possible: {self.closest.employee_id} ({self.closest.similarity:.0f}%)"
+        return f"no employee match >= {self.match_threshold:.0f}%"
 
 
 def site_time(at: datetime, time_zone: str) -> tuple[datetime, str]:
@@ -93,18 +116,27 @@ class ClipLinks:
                     extra={"incident_id": detail.incident_id, "error": type(exc).__name__},
                 )
             else:
-                return sign_clip_link(self._base_url, detail.incident_id, expires, key)
+                # The short form: it keeps an SMS to one part (see clips/links.py).
+                return sign_short_clip_link(self._base_url, detail.incident_id, expires, key)
         return detail.clip.url if detail.clip else None
 
 
 def alert_view(
-    detail: AlertDetail, clip_link: str | None, snapshot_url: str | None = None
+    detail: AlertDetail,
+    clip_link: str | None,
+    snapshot_url: str | None = None,
+    *,
+    match_threshold: float = DEFAULT_MATCH_THRESHOLD,
 ) -> AlertView:
     location = detail.location
     first_seen = detail.first_seen
     if first_seen.tzinfo is None:
         first_seen = first_seen.replace(tzinfo=UTC)
-    started, zone_label = site_time(first_seen, location.time_zone if location else "UTC")
+    zone_name = location.time_zone if location else "UTC"
+    started, zone_label = site_time(first_seen, zone_name)
+    last_seen = (
+        detail.last_seen if detail.last_seen.tzinfo else detail.last_seen.replace(tzinfo=UTC)
+    )
     return AlertView(
         incident_id=detail.incident_id,
         camera_id=detail.camera_id,
@@ -120,5 +152,9 @@ def alert_view(
         closest=detail.closest_employee,
         clip_link=clip_link,
         snapshot_url=snapshot_url,
+        route=alert_route(detail),
+        test=detail.test,
+        match_threshold=match_threshold,
+        last_seen=site_time(last_seen, zone_name)[0],
         hint=detail.hint,
     )

@@ -24,7 +24,7 @@ from facewatch.clips.access import CLIP_VIEWED, AccessLog
 from facewatch.clips.archive import GONE_ERRORS, ArchiveIncident, ArchiveLedger, ObjectStore
 from facewatch.clips.fragments import FragmentSource, clip_start
 from facewatch.clips.hls import ClipProvider
-from facewatch.clips.links import ClipLinkError, verify_clip_link
+from facewatch.clips.links import ClipLinkError, verify_clip_link, verify_clip_token
 from facewatch.observability import MetricUnit, logger, metrics
 from facewatch.web import HttpReply
 
@@ -114,9 +114,13 @@ def serve_clip(
     deps: ClipDeps,
     now: float,
     viewer: Viewer | None = None,
+    token: str | None = None,
 ) -> HttpReply:
     try:
-        verify_clip_link(incident_id, expires or "", signature or "", deps.link_key(), now)
+        if token:  # the short SMS form (?t=)
+            verify_clip_token(incident_id, token, deps.link_key(), now)
+        else:
+            verify_clip_link(incident_id, expires or "", signature or "", deps.link_key(), now)
     except ClipLinkError as exc:
         logger.warning("Clip link refused", extra={"incidentId": incident_id, "reason": str(exc)})
         metrics.add_metric(name="ClipLinkRefused", unit=MetricUnit.Count, value=1)

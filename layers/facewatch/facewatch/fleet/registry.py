@@ -216,6 +216,7 @@ class RegistryReader:
             display_name=info.display_name,
             time_zone=info.time_zone,
             slack_route=info.slack_route,
+            severity=info.severity.value,
         )
 
     def privacy(self, camera_id: str) -> PrivacyProfile | None:

@@ -1,23 +1,62 @@
-"""The Slack channel: alerts to the site's webhook (or the default), health changes to ops."""
+"""The Slack channel: alerts to the site's channel (app) or webhook, health changes to ops.
+
+App mode (a bot token in the app secret): the alert is posted with chat.postMessage, its channel
+and ts kept on the incident, and the message follows the incident: ``Incident Status Changed``
+and ``Incident Merged`` re-render it in place and add a note to its thread; the alert ticker
+does the same every minute for growth and the end of the visit (``threads.py``). Webhook mode
+posts one message per incident and cannot update it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from facewatch.alerts.event import ALERT_DETAIL_TYPE, AlertDetail
+from pydantic import Field
+
+from facewatch.alerts.event import ALERT_DETAIL_TYPE, AlertDetail, ContractModel
 from facewatch.alerts.fanout import BusEnvelope, Once, Outcome, UnsupportedEventError
 from facewatch.alerts.slack.alarms import ALARM_DETAIL_TYPE, AlarmStateChange, alarm_message
+from facewatch.alerts.slack.app import SlackAppConfig
 from facewatch.alerts.slack.messages import (
     HEALTH_DETAIL_TYPE,
     CameraHealthNotice,
+    Lifecycle,
     SlackMessage,
     alert_message,
     health_message,
 )
+from facewatch.alerts.slack.threads import SlackThreads
 from facewatch.alerts.slack.webhooks import OPS_ROUTE, WebhookRoutes
 from facewatch.alerts.view import ClipLinks, alert_view
 from facewatch.observability import logger
+
+STATUS_CHANGED_DETAIL_TYPE = "Incident Status Changed"  # audit/lifecycle.py publishes it
+MERGED_DETAIL_TYPE = "Incident Merged"  # detections publishes it (schemas/incident-merged)
+_STATUS_NOTES = {
+    "acknowledged": "✅ Acknowledged",
+    "false_alarm": "⚪ Marked a false alarm",
+    "escalated": "🔺 Escalated",
+    "open": "🔴 Reopened",
+}
+
+
+class StatusNotice(ContractModel):
+    """What this notifier reads of ``Incident Status Changed`` (tolerant reader)."""
+
+    incident_id: str
+    status: str
+    changed_at: str = ""
+    actor: dict[str, Any] = Field(default_factory=dict)
+
+
+class MergedNotice(ContractModel):
+    """What this notifier reads of ``Incident Merged``: the absorbed incident and its survivor."""
+
+    incident_id: str = Field(description="The absorbed incident (its message says merged)")
+    merged_into: str = Field(description="The incident that continues the visit")
 
 
 class SlackSender(Protocol):
@@ -33,6 +72,10 @@ class NoSnapshots:
         return None
 
 
+def _no_app() -> SlackAppConfig | None:
+    return None
+
+
 @dataclass(slots=True)
 class SlackAdapters:
     routes: WebhookRoutes
@@ -40,6 +83,11 @@ class SlackAdapters:
     once: Once
     clip_links: ClipLinks
     snapshots: Snapshots
+    app: Callable[[], SlackAppConfig | None] = _no_app  # None: webhook mode
+    threads: SlackThreads | None = None
+    clock: Callable[[], float] = field(default=time.time)
+    mention: str = "<!here>"
+    match_threshold: float = 80.0
 
 
 class SlackNotifier:
@@ -58,7 +106,7 @@ class SlackNotifier:
         elif envelope.detail_type == HEALTH_DETAIL_TYPE:
             notice = CameraHealthNotice.model_validate(envelope.detail)
             sent = self._adapters.once.run(
-                f"health#{notice.camera_id}#{notice.state}#{notice.at.isoformat()}",
+                notice.once_key(),
                 lambda: self._send_health(notice),
             )
             key = notice.camera_id
@@ -66,6 +114,10 @@ class SlackNotifier:
             change = AlarmStateChange.model_validate(envelope.detail)
             sent = self._adapters.once.run(change.once_key, lambda: self._send_alarm(change))
             key = change.alarm_name
+        elif envelope.detail_type == STATUS_CHANGED_DETAIL_TYPE:
+            return self._status_changed(StatusNotice.model_validate(envelope.detail))
+        elif envelope.detail_type == MERGED_DETAIL_TYPE:
+            return self._merged(MergedNotice.model_validate(envelope.detail))
         else:
             raise UnsupportedEventError(
                 f"no Slack message for detail-type {envelope.detail_type!r}"
@@ -79,19 +131,71 @@ class SlackNotifier:
         location = detail.location
         # the inventory's route for the site, then the site id, then "default"
         site_keys = [k for k in (location.slack_route, location.site_id) if k] if location else []
-        route, url = adapters.routes.url_for(site_keys)
+        app = adapters.app()
         snapshot = adapters.snapshots.snapshot_url(detail)
-        view = alert_view(detail, adapters.clip_links.link_for(detail), snapshot)
-        adapters.sender.post(url, alert_message(view), route)
+        view = alert_view(
+            detail,
+            adapters.clip_links.link_for(detail),
+            snapshot,
+            match_threshold=adapters.match_threshold,
+        )
+        message = alert_message(view, Lifecycle(mention=adapters.mention))
+        if app is not None and adapters.threads is not None:
+            route, channel = app.channel_for(site_keys)
+            adapters.threads.post(channel, detail, message, snapshot)
+        else:
+            route, url = adapters.routes.url_for(site_keys)
+            adapters.sender.post(url, message, route)
         logger.info(
             "alert sent to Slack",
             extra={
                 "incident_id": detail.incident_id,
                 "route": route,
+                "mode": "app" if app else "webhook",
                 "snapshot": snapshot is not None,
                 "clip": view.clip_link is not None,
             },
         )
+
+    def _threads(self) -> SlackThreads | None:
+        if self._adapters.threads is None or self._adapters.app() is None:
+            return None
+        return self._adapters.threads
+
+    def _status_changed(self, notice: StatusNotice) -> Outcome:
+        threads = self._threads()
+        if threads is None:
+            return Outcome.NOT_ROUTED  # webhook mode: the button already replaced the message
+        result = threads.reconcile(notice.incident_id, self._adapters.clock())
+        actor = notice.actor
+        if actor.get("channel") != "facewatch":  # the ticker writes its own escalation note
+            who = actor.get("id") or ""
+            name = f"<@{who}>" if actor.get("channel") == "slack" else actor.get("name") or who
+            text = _STATUS_NOTES.get(notice.status, notice.status) + (f" by {name}" if name else "")
+            threads.note(notice.incident_id, f"status#{notice.status}#{notice.changed_at}", text)
+        logger.info(
+            "Slack message follows a status change",
+            extra={"incident_id": notice.incident_id, "status": notice.status, "update": result},
+        )
+        return Outcome.SENT
+
+    def _merged(self, notice: MergedNotice) -> Outcome:
+        threads = self._threads()
+        if threads is None:
+            return Outcome.NOT_ROUTED
+        now = self._adapters.clock()
+        result = threads.reconcile(notice.incident_id, now, merged_into=notice.merged_into)
+        threads.note(
+            notice.incident_id,
+            f"merged#{notice.merged_into}",
+            f"🔗 Merged into `{notice.merged_into}`: the same visit; its message carries on.",
+        )
+        threads.reconcile(notice.merged_into, now)  # the survivor grew by the absorbed frames
+        logger.info(
+            "Slack message follows a merge",
+            extra={"incident_id": notice.incident_id, "into": notice.merged_into, "update": result},
+        )
+        return Outcome.SENT
 
     def _send_health(self, notice: CameraHealthNotice) -> None:
         route, url = self._adapters.routes.url_for([OPS_ROUTE])

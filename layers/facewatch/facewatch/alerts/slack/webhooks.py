@@ -161,6 +161,24 @@ class ConnectionErrors(_SleepingHandler, ConnectionErrorRetryHandler):
         )
 
 
+def retry_handlers(
+    sleep: Callable[[float], None],
+    *,
+    rate_limit_retries: int,
+    max_retry_after: float,
+    error_retries: int,
+    backoff: float,
+) -> tuple[PacedRateLimitHandler, list[RetryHandler]]:
+    """slack_sdk's handlers for 429 (Retry-After), 5xx and connection errors, on ``sleep``;
+    shared by the webhook poster and the Web API client."""
+    rate_limit = PacedRateLimitHandler(rate_limit_retries, sleep, max_retry_after)
+    interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
+    server = ServerErrors(max_retry_count=error_retries, interval_calculator=interval)
+    connection = ConnectionErrors(max_retry_count=error_retries, interval_calculator=interval)
+    server.sleep = connection.sleep = sleep
+    return rate_limit, [connection, rate_limit, server]
+
+
 class SlackPoster:
     def __init__(
         self,
@@ -178,12 +196,13 @@ class SlackPoster:
         self._min_interval = min_interval
         self._sleep = sleep
         self._clock = clock
-        self.rate_limit = PacedRateLimitHandler(rate_limit_retries, sleep, max_retry_after)
-        interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
-        server = ServerErrors(max_retry_count=error_retries, interval_calculator=interval)
-        connection = ConnectionErrors(max_retry_count=error_retries, interval_calculator=interval)
-        server.sleep = connection.sleep = sleep
-        self._handlers: list[RetryHandler] = [connection, self.rate_limit, server]
+        self.rate_limit, self._handlers = retry_handlers(
+            sleep,
+            rate_limit_retries=rate_limit_retries,
+            max_retry_after=max_retry_after,
+            error_retries=error_retries,
+            backoff=backoff,
+        )
         self._clients: dict[str, WebhookClient] = {}
         self._last_post: dict[str, float] = {}
 

@@ -2,8 +2,14 @@
 
 A single character outside GSM-7 (a Korean site name, an emoji) makes the whole message UCS-2,
 so the budget is chosen from the text itself. Information gives way in a fixed order until the
-text fits one part: long names are shortened, then the link gives way to the incident id. If even
-that does not fit, the full text goes out and SNS splits it (up to 1,600 characters).
+text fits one part: long names are shortened, then the camera's name, then the link gives way to
+the incident id. If even that does not fit, the full text goes out and SNS splits it (up to
+1,600 characters).
+
+The text carries no detection count: an SMS goes out once, when the incident alerts (at
+MIN_DETECTIONS), and is never updated; Slack shows how the incident grows. The link is the
+short signed form (clips/links.py), so the default alert with the default execute-api URL fits
+one GSM-7 part.
 """
 
 from __future__ import annotations
@@ -52,22 +58,24 @@ def _shorten(name: str, limit: int = NAME_LIMIT) -> str:
     return name if len(name) <= limit else name[: limit - 3].rstrip() + "..."
 
 
-def _text(view: AlertView, place: str, reference: str) -> str:
-    count = "1 detection" if view.detections == 1 else f"{view.detections} detections"
+def _text(view: AlertView, place: str, reference: str, lead: str) -> str:
     when = f"{view.started:%H:%M} {view.zone_label}"
-    return f"Unknown face: {place}, {when}, {count}. {reference}"
+    test = "TEST " if view.test else ""
+    return f"{test}{lead}: {place}, {when}. {reference}"
 
 
-def sms_text(view: AlertView) -> str:
-    short_place = (
-        f"{_shorten(view.site)} / {_shorten(view.camera)}" if view.site else _shorten(view.camera)
-    )
+def sms_text(view: AlertView, lead: str = "Unknown face") -> str:
+    """``lead`` names the message: "Unknown face", or "ESCALATED, no answer in 5 min"."""
+    places = [view.place]
+    if view.site:
+        places += [f"{_shorten(view.site)} / {_shorten(view.camera)}", _shorten(view.site)]
+    else:
+        places.append(_shorten(view.camera))
+    places = list(dict.fromkeys(places))
     # A tappable clip link is worth more on a phone than the full names.
     references = [view.clip_link, view.incident_id] if view.clip_link else [view.incident_id]
     candidates = [
-        _text(view, place, reference)
-        for reference in references
-        for place in (view.place, short_place)
+        _text(view, place, reference, lead) for reference in references for place in places
     ]
     for text in candidates:
         if sms_size(text).parts == 1:

@@ -1,4 +1,10 @@
-"""The SMS channel: one text per incident, published to the alerts topic phones subscribe to."""
+"""The SMS channel: one text per high-severity incident, to its site's phones and the org's.
+
+Every publish carries message attributes ``site``, ``severity`` and ``kind``; a phone added with
+``facewatch subscribers add --site S [--severity high]`` has an SNS filter policy on them, so SNS
+delivers only its site's texts. Org-wide phones have no policy and get every text. An alert of a
+camera not in the registry has no ``site`` and reaches only the org-wide phones.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,20 @@ from typing import Any, Literal
 
 from facewatch.alerts.event import ALERT_DETAIL_TYPE, AlertDetail
 from facewatch.alerts.fanout import BusEnvelope, Once, Outcome, UnsupportedEventError
+from facewatch.alerts.routes import alert_route, severity_of
 from facewatch.alerts.sms.messages import sms_size, sms_text
 from facewatch.alerts.view import ClipLinks, alert_view
 from facewatch.observability import logger
+
+SmsKind = Literal["alert", "escalation", "test"]
+
+
+def sms_attributes(detail: AlertDetail, kind: SmsKind) -> dict[str, str]:
+    """What subscribers' filter policies match on (``site`` absent for unregistered cameras)."""
+    attributes: dict[str, str] = {"severity": severity_of(detail), "kind": kind}
+    if detail.location:
+        attributes["site"] = detail.location.site_id
+    return attributes
 
 
 class SnsTopic:
@@ -23,14 +40,15 @@ class SnsTopic:
         self._topic_arn = topic_arn
         self._sms_type = sms_type
 
-    def publish(self, text: str) -> str:
+    def publish(self, text: str, attributes: dict[str, str] | None = None) -> str:
+        message_attributes = {
+            # Transactional: delivered ahead of marketing traffic, also to DND numbers.
+            "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": self._sms_type},
+        }
+        for name, value in (attributes or {}).items():
+            message_attributes[name] = {"DataType": "String", "StringValue": value}
         response = self._client.publish(
-            TopicArn=self._topic_arn,
-            Message=text,
-            MessageAttributes={
-                # Transactional: delivered ahead of marketing traffic, also to DND numbers.
-                "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": self._sms_type},
-            },
+            TopicArn=self._topic_arn, Message=text, MessageAttributes=message_attributes
         )
         message_id: str = response["MessageId"]
         return message_id
@@ -56,6 +74,13 @@ class SmsNotifier:
         if not detail.page:  # a possible incident's hint (POSSIBLE_MATCH_ACTION): Slack only
             logger.info("hint not paged", extra={"incident_id": detail.incident_id})
             return Outcome.NOT_PAGED
+        route = alert_route(detail)
+        if not route.sms:
+            logger.info(
+                "no SMS for this alert's route",
+                extra={"incident_id": detail.incident_id, "severity": route.severity},
+            )
+            return Outcome.NOT_ROUTED
         sent = self._adapters.once.run(f"alert#{detail.incident_id}", lambda: self._send(detail))
         if not sent:
             logger.info("SMS already sent", extra={"incident_id": detail.incident_id})
@@ -64,7 +89,8 @@ class SmsNotifier:
     def _send(self, detail: AlertDetail) -> None:
         text = sms_text(alert_view(detail, self._adapters.clip_links.link_for(detail)))
         size = sms_size(text)
-        message_id = self._adapters.topic.publish(text)
+        attributes = sms_attributes(detail, "alert")
+        message_id = self._adapters.topic.publish(text, attributes)
         logger.info(
             "alert sent by SMS",
             extra={
@@ -72,5 +98,6 @@ class SmsNotifier:
                 "message_id": message_id,
                 "encoding": size.encoding,
                 "parts": size.parts,
+                "site": attributes.get("site"),
             },
         )
