@@ -54,6 +54,9 @@ class FaceEventsSettings(ThresholdSettings):
     clip_pre_roll_seconds: float = Field(5.0, alias="CLIP_PRE_ROLL_SECONDS", ge=0, le=300)
     clip_url_ttl_seconds: int = Field(43200, alias="CLIP_URL_TTL_SECONDS", ge=300, le=43200)
     retention_days: int = Field(400, alias="RETENTION_DAYS", ge=1, le=3650)
+    # A frame whose producer clock is further than this from KVS's server time is placed at
+    # the server time (and counted): one bad clock never trims a camera's state.
+    max_clock_skew_seconds: float = Field(300.0, alias="MAX_CLOCK_SKEW_SECONDS", gt=0, le=86400)
 
 
 class SlackActionsSettings(EnvSettings):
