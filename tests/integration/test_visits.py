@@ -220,8 +220,8 @@ def test_a_duplicate_of_an_old_first_frame_never_sticks_the_shard(world: World) 
     world.deliver(world.batch([T0, T0 + 1]))
     for hour in range(1, 3):  # 140 newer frames: the first visit leaves the state entirely
         world.deliver(world.batch([T0 + hour * 3700 + t for t in range(70)]))
-    # the producer's duplicate of the first frame, then a new visitor on the same shard
-    deliveries = world.deliver(world.batch([T0, T0 + 3 * 3700, T0 + 3 * 3700 + 1]))
+    # the producer's duplicates of the first visit (its id again), then a new visitor
+    deliveries = world.deliver(world.batch([T0, T0 + 1, T0 + 3 * 3700, T0 + 3 * 3700 + 1]))
     assert deliveries == 1
     assert len(alerts(world.events())) == 4
     first = next(i for i in world.incidents() if i["firstSeen"] == iso(T0))
