@@ -202,9 +202,10 @@ class _Draft:
     best_score: float
     closest_similarity: float
     recalled: bool = False
-    best: FaceSummary | None = None
-    first: FaceSummary | None = None
-    closest: ClosestMatch | None = None
+    # faces as seen (converted once, in build); a merge brings the other's summaries
+    best: ClassifiedFace | FaceSummary | None = None
+    first: ClassifiedFace | FaceSummary | None = None
+    closest: ClosestEmployee | ClosestMatch | None = None
     frames: set[int] | None = None  # decoded on first use
     touched: bool = False
     absorbed_by: _Draft | None = None
@@ -235,23 +236,22 @@ class _Draft:
     def add(self, detection: Detection) -> bool:
         """Count the frame; False when it was counted already (a duplicate)."""
         ms = frame_set.frame_ms(detection.frame_time)
-        times = self.frame_times
+        times = self.frames if self.frames is not None else self.frame_times
         if ms in times:
             return False
         times.add(ms)
         at = detection.frame_time
         face = detection.face
         if at < self.first_seen:
-            self.first_seen, self.first = at, FaceSummary.of(face)
+            self.first_seen, self.first = at, face
         self.last_seen = max(self.last_seen, at)
         self.detections += 1
         score = face.width * face.height * face.confidence
         if score > self.best_score:
-            self.best, self.best_score = FaceSummary.of(face), score
+            self.best, self.best_score = face, score
         seen = detection.closest
         if seen is not None and seen.similarity > self.closest_similarity:
-            self.closest = ClosestMatch(employee_id=seen.employee_id, similarity=seen.similarity)
-            self.closest_similarity = seen.similarity
+            self.closest, self.closest_similarity = seen, seen.similarity
         self.touched = True
         return True
 
@@ -286,14 +286,20 @@ class _Draft:
                 "frames": frame_set.encode(self.frame_times),
             }
             if self.best is not None:
-                update["best_face"] = self.best
+                update["best_face"] = _summary(self.best)
             if self.first is not None:
-                update["first_face"] = self.first
+                update["first_face"] = _summary(self.first)
             if self.closest is not None:
-                update["closest"] = self.closest
+                update["closest"] = ClosestMatch(
+                    employee_id=self.closest.employee_id, similarity=self.closest.similarity
+                )
         if not source.alerted and self.detections >= min_detections:
             update["alerted"] = True
         return source.model_copy(update=update) if update else source
+
+
+def _summary(face: ClassifiedFace | FaceSummary) -> FaceSummary:
+    return face if isinstance(face, FaceSummary) else FaceSummary.of(face)
 
 
 def _open(detection: Detection, version: int) -> IncidentState:
@@ -397,7 +403,11 @@ def _place(
     fresh = 0
     for detection in sorted(detections, key=lambda d: (d.frame_time, d.frame_key)):
         at = detection.frame_time
-        near = [d for d in drafts if d.absorbed_by is None and d.covers(at, window)]
+        near = [
+            d
+            for d in drafts
+            if d.first_seen - window <= at <= d.last_seen + window and d.absorbed_by is None
+        ]
         if not near:
             opened = _open(detection, version)
             if opened.incident_id in {d.source.incident_id for d in drafts}:

@@ -205,14 +205,12 @@ class FaceEventsBatch:
         """The producer's frame time, unless its clock is off by more than the allowed skew
         from KVS's own (server) time: then the server time. One bad clock never trims a
         camera's state or splits a visit."""
-        video = frame.video
-        if (
-            abs(video.ProducerTimestamp - video.ServerTimestamp)
-            <= self._settings.max_clock_skew_seconds
-        ):
-            return frame.frame_time
+        video = frame.InputInformation.KinesisVideo
+        producer, offset = video.ProducerTimestamp, video.FrameOffsetInSeconds
+        if abs(producer - video.ServerTimestamp) <= self._settings.max_clock_skew_seconds:
+            return producer + offset
         self.counts["clock_corrected"] += 1
-        return video.ServerTimestamp + video.FrameOffsetInSeconds
+        return video.ServerTimestamp + offset
 
     def _reject(self, record: KinesisStreamRecord, reason: str) -> None:
         self.counts["rejected"] += 1
