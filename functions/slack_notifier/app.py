@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
@@ -12,11 +13,24 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from facewatch.alerts.fanout import powertools_once, run_notifier_batch, signed_clip_links
+from facewatch.alerts.fanout import (
+    DynamoAlertRecords,
+    powertools_once,
+    run_notifier_batch,
+    signed_clip_links,
+)
 from facewatch.alerts.settings import SlackNotifierSettings
 from facewatch.alerts.slack.notifier import NoSnapshots, SlackAdapters, SlackNotifier, Snapshots
 from facewatch.alerts.slack.webhooks import SlackPoster, WebhookRoutes
-from facewatch.alerts.snapshots import BoundedSnapshots, KvsFrameGrabber, S3Snapshots
+from facewatch.alerts.snapshots import (
+    BoundedSnapshots,
+    KvsFrameGrabber,
+    RekognitionFaceLocator,
+    S3Snapshots,
+)
+from facewatch.audit.history import IncidentHistory
+from facewatch.fleet.profiles import snapshot_policy
+from facewatch.fleet.registry import RegistryReader
 from facewatch.observability import logger, metrics, tracer
 
 settings = SlackNotifierSettings.from_env()  # fails the cold start with a clear message
@@ -46,11 +60,25 @@ def _snapshots() -> Snapshots:
             "kinesis-video-archived-media", endpoint_url=url, config=_snapshot
         ),
     )
+    privacy: dict[str, Any] = {}
+    if settings.table_name:
+        registry = RegistryReader(
+            boto3.resource("dynamodb", config=_aws).Table(settings.table_name)
+        )
+        privacy = {
+            "policy_for": lambda detail: snapshot_policy(registry.privacy(detail.camera_id)),
+            "faces": RekognitionFaceLocator(boto3.client("rekognition", config=_snapshot)),
+            "access_log": IncidentHistory(
+                boto3.client("dynamodb", config=_aws), settings.table_name
+            ),
+            "actor": "lambda:" + os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "slack-notifier"),
+        }
     store = S3Snapshots(
         grabber,
         _regional_s3(),
         settings.snapshot_bucket_name,
         settings.snapshot_url_ttl_seconds,
+        **privacy,
     )
     return BoundedSnapshots(store, settings.snapshot_timeout_seconds)
 
@@ -78,6 +106,13 @@ def default_adapters() -> SlackAdapters:
     )
 
 
+@cache
+def alert_records() -> DynamoAlertRecords | None:
+    if not settings.table_name:
+        return None
+    return DynamoAlertRecords(boto3.client("dynamodb", config=_aws), settings.table_name)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -93,4 +128,5 @@ def lambda_handler(
         processor,
         reserve_seconds=settings.deadline_reserve_seconds,
         metrics=metrics,
+        alerts=alert_records(),
     )

@@ -8,13 +8,19 @@ from typing import Any
 import pytest
 
 from facewatch.audit.lifecycle import STATUS_CHANGED_DETAIL_TYPE, StatusChangedDetail
-from facewatch.settings import ClipLinksSettings, EnvSettings, SlackActionsSettings
+from facewatch.settings import (
+    ClipLinksSettings,
+    EnvSettings,
+    SlackActionsSettings,
+    SlackClicksSettings,
+)
 from facewatch_tools.template import ROOT, main_template, resource
 from tests.conftest import load_event
 
 FUNCTIONS: dict[str, tuple[str, type[EnvSettings]]] = {
     "SlackActionsFunction": ("slack-actions", SlackActionsSettings),
     "ClipLinksFunction": ("clip-links", ClipLinksSettings),
+    "SlackClicksFunction": ("slack-clicks", SlackClicksSettings),
 }
 
 
@@ -37,20 +43,25 @@ def test_function_conventions(name: str) -> None:
     required = {f.alias for f in settings.model_fields.values() if f.is_required()}
     assert required <= set(props["Environment"]["Variables"])
     for statement in _statements(resource(name)):
-        assert statement["Resource"] != "*", statement["Sid"]
-    events = list(props["Events"].values())
+        assert statement.get("Resource") != "*", statement["Sid"]
+    events = list(props.get("Events", {}).values())
     assert all(
         e["Type"] == "HttpApi" and e["Properties"]["ApiId"] == {"Ref": "AuditApi"} for e in events
     )
 
 
-def test_put_events_is_limited_to_our_source() -> None:
+def test_put_events_is_limited_to_our_source_and_detail_type() -> None:
     (statement,) = [
-        s
-        for s in _statements(resource("SlackActionsFunction"))
-        if s["Action"] == "events:PutEvents"
+        s for s in _statements(resource("SlackClicksFunction")) if s["Action"] == "events:PutEvents"
     ]
-    assert statement["Condition"] == {"StringEquals": {"events:source": "facewatch"}}
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "events:source": "facewatch",
+            "events:detail-type": STATUS_CHANGED_DETAIL_TYPE,
+        }
+    }
+    front = _statements(resource("SlackActionsFunction"))
+    assert not [s for s in front if "events:PutEvents" in s["Action"]]  # internet-facing
 
 
 def test_api_logs_access_without_query_strings_and_is_throttled() -> None:

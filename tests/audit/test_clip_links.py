@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from base64 import b64encode
@@ -189,3 +190,28 @@ def test_non_ascii_signature_is_a_bad_signature() -> None:
 
     with _pytest.raises(ClipLinkError, match="bad signature"):
         verify_clip_link("INC-1", "9999999999", "sig\u00e9", b"key", now=0)
+
+
+def test_every_clip_view_is_in_the_incident_trail_with_who_and_when(
+    world: World, dynamodb: Any
+) -> None:
+    history = IncidentHistory(dynamodb, TABLE)
+    world.deps = dataclasses.replace(world.deps, access_log=history)
+    assert world.signed("inc-1", NOW + 3600)["statusCode"] == 200
+    assert world.signed("inc-1", NOW + 3600, redirect="1")["statusCode"] == 302
+    assert world.signed("inc-1", NOW - 1)["statusCode"] == 403  # refused: not a view
+    views = [t for t in history.trail("inc-1") if t.kind == "clip-viewed"]
+    # both at NOW: two views in one millisecond are both kept (a random suffix keeps them apart)
+    assert sorted(v.details["mode"] for v in views) == ["player", "redirect"]
+    assert all(v.at.timestamp() == NOW and v.actor == "clip-link" for v in views)
+    assert all(v.details["sourceIp"] for v in views)  # from the API Gateway request context
+    record = history.get("inc-1")
+    items = dynamodb.query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
+        ExpressionAttributeValues={":pk": {"S": "INCIDENT#inc-1"}, ":sk": {"S": "EVENT#"}},
+    )["Items"]
+    assert record is not None
+    assert {int(i["expiresAt"]["N"]) for i in items if "clip-viewed" in i["SK"]["S"]} == {
+        record.expires_at
+    }

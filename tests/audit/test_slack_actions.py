@@ -5,126 +5,33 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
 import boto3
 import pytest
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from facewatch.audit.history import IncidentHistory
 from facewatch.audit.lifecycle import STATUS_CHANGED_DETAIL_TYPE
-from facewatch.audit.slack_actions import (
-    DynamoReplayStore,
-    SlackActionDeps,
-    SlackRequestGuard,
-    SnsEscalation,
-    WebhookResponder,
-    parse_payload,
-)
+from facewatch.audit.slack_actions import SnsEscalation, WebhookResponder
+from facewatch.audit.slack_requests import parse_payload
 from facewatch.clips.links import verify_clip_link
-from facewatch.detections.store import DynamoIncidentStore
-from tests.conftest import load_event, load_function
-from tests.fakes import FakePublisher
+from tests.conftest import load_event
+from tests.slack_world import LINK_KEY, World, incident_for, make_world, signed
 
-from .conftest import REGION, T0, TABLE, incident_item, incident_state
+from .conftest import REGION, T0, TABLE
 
 pytestmark = pytest.mark.integration
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # pragma: allowlist secret - test signing secret
-LINK_KEY = b"test-clip-link-key"
 NOW = T0 + 120
-ENV = {
-    "TABLE_NAME": TABLE,
-    "EVENT_BUS_NAME": "facewatch-test",
-    # pragma: allowlist nextline secret
-    "SLACK_SIGNING_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:slack",
-    # pragma: allowlist nextline secret
-    "CLIP_LINK_KEY_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:link",
-    "ESCALATION_TOPIC_ARN": "arn:aws:sns:ap-northeast-2:123456789012:facewatch-test-escalation",
-    "POWERTOOLS_METRICS_NAMESPACE": "FacewatchTest",
-}
-
-
-@dataclass
-class FakeResponder:
-    messages: list[tuple[str, str, list[dict[str, Any]]]] = field(default_factory=list)
-
-    def replace(self, response_url: str, text: str, blocks: Sequence[dict[str, Any]]) -> None:
-        self.messages.append((response_url, text, list(blocks)))
-
-
-@dataclass
-class FakeEscalation:
-    sent: list[tuple[str, str]] = field(default_factory=list)
-    fail: bool = False
-
-    def escalate(self, message: str, incident_id: str) -> None:
-        if self.fail:
-            raise RuntimeError("SNS throttled")
-        self.sent.append((message, incident_id))
-
-
-@dataclass
-class World:
-    app: ModuleType
-    deps: SlackActionDeps
-    responder: FakeResponder
-    publisher: FakePublisher
-    escalation: FakeEscalation
-    history: IncidentHistory
-    clock: list[float]
-
-    def call(self, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.app.lambda_handler(event, _Context(), deps=self.deps)
-        return result
-
-
-class _Context:
-    function_name = "facewatch-test-slack-actions"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:ap-northeast-2:123456789012:function:x"
-    aws_request_id = "req-1"
 
 
 @pytest.fixture
 def world(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    store = DynamoIncidentStore(dynamodb, TABLE, retention_days=400)
-    item = incident_item(store, incident_state("inc-demo-0001", "hq-lobby-1", T0), "hq")
-    dynamodb.put_item(TableName=TABLE, Item=item)
-    clock = [NOW]
-    history = IncidentHistory(dynamodb, TABLE)
-    responder, publisher, escalation = FakeResponder(), FakePublisher(), FakeEscalation()
-    deps = SlackActionDeps(
-        guard=SlackRequestGuard(
-            lambda: SECRET, DynamoReplayStore(dynamodb, TABLE), now=lambda: clock[0]
-        ),
-        history=history,
-        responder=responder,
-        publisher=publisher,
-        escalation=escalation,
-        clip_link_key=lambda: LINK_KEY,
+    yield make_world(
+        dynamodb, monkeypatch, table=TABLE, now=NOW, incident_item=incident_for(dynamodb, TABLE, T0)
     )
-    app = load_function("slack_actions", ENV, monkeypatch)
-    monkeypatch.setattr(app, "clock", lambda: clock[0])
-    yield World(app, deps, responder, publisher, escalation, history, clock)
-
-
-def signed(name: str, at: float, secret: str = SECRET, body: str | None = None) -> dict[str, Any]:
-    event = load_event(f"slack_actions_{name}.json")
-    if body is not None:
-        event["body"] = body
-    timestamp = str(int(at))
-    signature = SignatureVerifier(secret).generate_signature(
-        timestamp=timestamp, body=event["body"]
-    )
-    event["headers"]["x-slack-request-timestamp"] = timestamp
-    event["headers"]["x-slack-signature"] = signature
-    return event
 
 
 def test_good_signature_acknowledges_updates_message_and_publishes(world: World) -> None:
@@ -144,7 +51,7 @@ def test_good_signature_acknowledges_updates_message_and_publishes(world: World)
     assert event.detail_type == STATUS_CHANGED_DETAIL_TYPE
     detail = event.detail.model_dump(mode="json", by_alias=True)
     assert detail["previousStatus"] == "open" and detail["status"] == "acknowledged"
-    assert detail["actor"]["id"] == "U0AUDIT01" and detail["schemaVersion"] == "1.0"
+    assert detail["actor"]["id"] == "U0AUDIT01" and detail["schemaVersion"] == "1.1"
     assert world.escalation.sent == []
     assert response["headers"]["Referrer-Policy"] == "no-referrer"
 

@@ -6,6 +6,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -47,6 +48,12 @@ def one_line_and_code(capsys: pytest.CaptureFixture[str], argv: list[str], code:
     assert "Traceback" not in err
     assert len(err.splitlines()) == 1, err
     return err
+
+
+@pytest.fixture(autouse=True)
+def _fresh_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3 caches resolved credentials in its default session: earlier tests must not leak."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
 @pytest.fixture

@@ -55,7 +55,12 @@ def test_every_face_events_setting_is_a_template_parameter_with_the_same_default
         if field.is_required():
             continue
         assert isinstance(value, dict) and "Ref" in value, name
-        assert float(defaults[value["Ref"]]) == float(field.default), field.alias
+        if isinstance(field.default, bool):
+            assert defaults[value["Ref"]] == str(field.default).lower(), field.alias
+        elif isinstance(field.default, str):
+            assert defaults[value["Ref"]] == field.default, field.alias
+        else:
+            assert float(defaults[value["Ref"]]) == float(field.default), field.alias
 
 
 def test_functions_run_python313_on_arm64_with_tracing() -> None:
@@ -68,7 +73,7 @@ def test_functions_run_python313_on_arm64_with_tracing() -> None:
 def test_layer_requirements_match_the_project_pins() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     pins = {re.split(r"[\[=]", p)[0].lower(): p for p in project}
-    layer = (ROOT / "layers" / "facewatch" / "requirements.txt").read_text().splitlines()
+    layer = (ROOT / "layers" / "facewatch" / "requirements.in").read_text().splitlines()
     for line in (line for line in layer if line and not line.startswith("#")):
         name = re.split(r"[\[=]", line)[0].lower()
         assert pins.get(name) == line, f"{line} differs from pyproject.toml"

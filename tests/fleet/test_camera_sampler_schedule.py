@@ -11,7 +11,7 @@ import pytest
 
 from facewatch.fleet.inventory import Detector, load_inventory
 from facewatch.sampler.run import SamplerRequest
-from facewatch_tools.fleet.stacks import MainStack, desired_stacks
+from facewatch_tools.fleet.stacks import VIDEO_ONLY, MainStack, desired_stacks
 
 from .conftest import ROOT, load_template
 
@@ -23,7 +23,6 @@ PROCESSOR_ONLY = {
     "ProcessorRole",
     "StreamProcessor",
     "DetectionsMapping",
-    "ProcessorControl",
 }
 SAMPLER_ARN_IMPORT = {"Fn::ImportValue": {"Fn::Sub": "${MainStack}-SamplerFunctionArn"}}
 
@@ -54,11 +53,16 @@ def schedule_input(camera_id: str) -> str:
     return template.replace("${CameraId}", camera_id)
 
 
-def test_the_detector_allows_exactly_the_two_conditions() -> None:
-    assert CAMERA["Parameters"]["Detector"]["AllowedValues"] == [d.value for d in Detector]
+def test_the_detector_allows_exactly_the_two_conditions_and_video_only() -> None:
+    allowed = [d.value for d in Detector] + [VIDEO_ONLY]
+    assert CAMERA["Parameters"]["Detector"]["AllowedValues"] == allowed
     for detector in Detector:
         assert holds("IsSampler", detector.value) is (detector is Detector.SAMPLER)
         assert holds("IsStreamProcessor", detector.value) is (detector is Detector.STREAM_PROCESSOR)
+
+
+def test_a_recognition_off_camera_gets_the_video_stream_only() -> None:
+    assert created(VIDEO_ONLY) == {"VideoStream"}
 
 
 def test_only_sampler_cameras_get_the_schedule() -> None:

@@ -28,7 +28,14 @@ from facewatch_tools.fleet.stacks import (
     stack_name_for,
 )
 
-from .conftest import REGION, ROOT, TABLE, load_template, table_definition
+from .conftest import (
+    INVENTORY,
+    REGION,
+    TABLE,
+    WITH_PROCESSOR,
+    load_template,
+    table_definition,
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -88,28 +95,33 @@ def fleet(table: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
     template = tmp_path / "camera.json"
     template.write_text(stand_in_camera_template())
     inventory = tmp_path / "cameras.yaml"
-    inventory.write_text((ROOT / "cameras.yaml").read_text())
+    inventory.write_text(WITH_PROCESSOR)
     rek = boto3.client("rekognition", region_name=REGION)
     sq = boto3.client("service-quotas", region_name=REGION)
-    with Stubber(rek) as rek_stub, Stubber(sq) as sq_stub:
+    lam = boto3.client("lambda", region_name=REGION)  # moto lacks GetAccountSettings
+    with Stubber(rek) as rek_stub, Stubber(sq) as sq_stub, Stubber(lam) as lambda_stub:
         clients = Clients(
             cloudformation=cfn,
             rekognition=rek,
             kinesis=boto3.client("kinesis", region_name=REGION),
             service_quotas=sq,
             dynamodb=boto3.resource("dynamodb", region_name=REGION),
+            iam=boto3.client("iam", region_name=REGION),
+            lambda_=lam,
         )
         yield {
             "clients": clients,
             "cfn": cfn,
             "rek": rek_stub,
             "sq": sq_stub,
+            "lambda": lambda_stub,
             "table": table,
             "template": template,
             "inventory": inventory,
         }
         rek_stub.assert_no_pending_responses()
         sq_stub.assert_no_pending_responses()
+        lambda_stub.assert_no_pending_responses()
 
 
 def args(fleet: dict[str, Any], command: str, *extra: str) -> Any:
@@ -133,44 +145,64 @@ def engine(fleet: dict[str, Any]) -> CloudFormationEngine:
 
 
 def expect_quotas(
-    fleet: dict[str, Any], processors_limit: float = 10, processors_in_use: int = 0
+    fleet: dict[str, Any],
+    processors_limit: float = 10,
+    processors_in_use: int = 0,
+    concurrency: float = 1000,
+    applied: dict[str, list[dict[str, Any]]] | None = None,
+    refused: bool = False,
 ) -> None:
-    fleet["rek"].add_response(
-        "list_stream_processors",
-        {
-            "StreamProcessors": [
-                {"Name": f"other-{i}", "Status": "RUNNING"} for i in range(processors_in_use)
-            ]
-        },
+    """The calls of one quota check, in order: ListStreamProcessors (once, shared with the
+    account check), then per service the applied and the default quotas (Service Quotas),
+    Lambda's account settings; moto answers Kinesis, CloudFormation and IAM."""
+    if refused:
+        fleet["rek"].add_client_error(
+            "list_stream_processors", "AccessDeniedException", "not available to new customers"
+        )
+    else:
+        fleet["rek"].add_response(
+            "list_stream_processors",
+            {
+                "StreamProcessors": [
+                    {"Name": f"other-{i}", "Status": "RUNNING"} for i in range(processors_in_use)
+                ]
+            },
+            {},
+        )
+    quotas: dict[str, list[dict[str, Any]]] = {
+        "rekognition": [
+            {
+                "ServiceCode": "rekognition",
+                "QuotaName": "Stream processors",
+                "QuotaCode": "L-5A7E1D3B",
+                "Value": processors_limit,
+            }
+        ],
+        "kinesis": [
+            {
+                "ServiceCode": "kinesis",
+                "QuotaName": "Shards per Region",
+                "QuotaCode": "L-0DA8A1F2",
+                "Value": 500.0,
+            }
+        ],
+        "cloudformation": [],
+        "iam": [],
+        "lambda": [],
+    }
+    for service, extra in (applied or {}).items():
+        quotas[service] = quotas[service] + extra
+    for service, listed in quotas.items():
+        fleet["sq"].add_response(
+            "list_service_quotas", {"Quotas": listed}, {"ServiceCode": service}
+        )
+        fleet["sq"].add_response(
+            "list_aws_default_service_quotas", {"Quotas": []}, {"ServiceCode": service}
+        )
+    fleet["lambda"].add_response(
+        "get_account_settings",
+        {"AccountLimit": {"ConcurrentExecutions": int(concurrency)}},
         {},
-    )
-    fleet["sq"].add_response(
-        "list_service_quotas",
-        {
-            "Quotas": [
-                {
-                    "ServiceCode": "rekognition",
-                    "QuotaName": "Stream processors",
-                    "QuotaCode": "L-5A7E1D3B",
-                    "Value": processors_limit,
-                }
-            ]
-        },
-        {"ServiceCode": "rekognition"},
-    )
-    fleet["sq"].add_response(
-        "list_service_quotas",
-        {
-            "Quotas": [
-                {
-                    "ServiceCode": "kinesis",
-                    "QuotaName": "Shards per Region",
-                    "QuotaCode": "L-0DA8A1F2",
-                    "Value": 500.0,
-                }
-            ]
-        },
-        {"ServiceCode": "kinesis"},
     )
 
 
@@ -253,6 +285,98 @@ def test_quota_shortage_is_reported_with_what_to_raise(fleet: dict[str, Any], ca
     assert camera_stacks(fleet["cfn"]) == {}
 
 
+def test_every_quota_that_grows_with_cameras_is_checked(fleet: dict[str, Any], capsys: Any) -> None:
+    """A new account: total concurrency 10, 5 DetectFaces TPS; the plan says what to raise."""
+    (fleet["inventory"]).write_text(INVENTORY)  # three sampler cameras
+    expect_quotas(
+        fleet,
+        concurrency=10,
+        applied={
+            "rekognition": [
+                {
+                    "ServiceCode": "rekognition",
+                    "QuotaName": "Transactions per second per account for the Amazon "
+                    "Rekognition Image operation SearchFacesByImage",
+                    "QuotaCode": "L-SEARCH01",
+                    "Value": 5.0,
+                }
+            ]
+        },
+    )
+    assert run_plan(args(fleet, "plan"), fleet["clients"], engine(fleet)) == 1
+    out = capsys.readouterr().out
+    for title in (
+        "Rekognition stream processors",
+        "Kinesis shards per Region",
+        "CloudFormation stacks: 4 of 2000",  # the main stack + 3
+        "IAM roles (one a camera): 3 of 1000",
+        "KVS GetImages TPS per stream",
+        "KVS GetHLSStreamingSessionURL TPS per stream",
+        "Rekognition DetectFaces TPS (sampler cameras at peak): 3 of 5",
+    ):
+        assert title in out, title
+    assert (
+        "RAISE Lambda concurrent executions (one a camera + the main stack's): 18 needed, "
+        "limit 10" in out
+    )
+    assert "--service-code lambda --quota-code L-B99A9384 --desired-value 18" in out
+    assert "RAISE Rekognition SearchFacesByImage TPS (sampler cameras at peak): 6 needed" in out
+    assert "--quota-code L-SEARCH01 --desired-value 6" in out
+
+
+def test_an_account_without_stream_processors_is_told_to_use_the_sampler(
+    fleet: dict[str, Any], capsys: Any
+) -> None:
+    expect_quotas(fleet, refused=True)
+    assert run_plan(args(fleet, "plan"), fleet["clients"], engine(fleet)) == 1
+    out = capsys.readouterr().out
+    assert "stream processors: NOT available" in out and "use `detector: sampler`" in out
+    fleet["rek"].add_client_error("list_stream_processors", "AccessDeniedException", "no")
+    assert run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet)) == 1
+    assert "cannot run where they are" in capsys.readouterr().out
+    assert camera_stacks(fleet["cfn"]) == {}
+
+
+def test_a_new_account_gets_a_warning_not_a_refusal(fleet: dict[str, Any], capsys: Any) -> None:
+    expect_quotas(fleet, processors_in_use=0)
+    assert run_plan(args(fleet, "plan"), fleet["clients"], engine(fleet)) == 0
+    assert "WARNING stream processors: probably not available" in capsys.readouterr().out
+
+
+def test_a_stream_processor_camera_in_a_region_without_them_is_refused(
+    table: Any, tmp_path: Path, capsys: Any
+) -> None:
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn.create_stack(
+        StackName=MAIN,
+        TemplateBody=json.dumps(MAIN_TEMPLATE),
+        Parameters=[
+            {"ParameterKey": "Environment", "ParameterValue": "dev"},
+            {"ParameterKey": "FaceMatchThreshold", "ParameterValue": "85"},
+        ],
+    )
+    template = tmp_path / "camera.json"
+    template.write_text(stand_in_camera_template())
+    inventory = tmp_path / "cameras.yaml"
+    inventory.write_text(WITH_PROCESSOR)
+    clients = Clients(
+        cloudformation=cfn,
+        rekognition=boto3.client("rekognition", region_name="ap-northeast-2"),  # Seoul
+        kinesis=None,
+        service_quotas=None,
+        dynamodb=boto3.resource("dynamodb", region_name=REGION),
+    )
+    fleet = {"inventory": inventory, "template": template, "cfn": cfn}
+    # a local endpoint: no account or quota calls, only the Region table
+    extra = ("--endpoint-url", "http://127.0.0.1:9")
+    assert run_plan(args(fleet, "plan", *extra), clients, engine(fleet)) == 1
+    out = capsys.readouterr().out
+    assert "REFUSED camera seoul-hq-lobby-01: ap-northeast-2 cannot run the stream-processor" in out
+    assert "use `detector: sampler`" in out and "seoul-hq-dock-01:" not in out
+    assert run_apply(args(fleet, "apply", "--yes", *extra), clients, engine(fleet)) == 1
+    assert camera_stacks(cfn) == {}
+
+
 def test_status_lists_stack_processor_and_health(fleet: dict[str, Any], capsys: Any) -> None:
     expect_quotas(fleet)
     run_apply(args(fleet, "apply", "--yes"), fleet["clients"], engine(fleet))
@@ -316,7 +440,7 @@ class FlakyEngine:
 
 def test_partial_failure_is_fixed_by_running_apply_again(tmp_path: Path) -> None:
     path = tmp_path / "cameras.yaml"
-    path.write_text((ROOT / "cameras.yaml").read_text())
+    path.write_text(WITH_PROCESSOR)
     main = MainStack(MAIN, "dev", "facewatch-employees", "80")
     desired = desired_stacks(load_inventory(path), main, "body", 72)
     failing = stack_name_for(MAIN, "seoul-hq-lobby-01")
@@ -366,7 +490,8 @@ def test_cloudformation_waits_through_throttling_with_backoff() -> None:
         "cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
     )
     slept: list[float] = []
-    eng = CloudFormationEngine(cfn, sleep=slept.append, clock=lambda: sum(slept))
+    lines: list[str] = []
+    eng = CloudFormationEngine(cfn, sleep=slept.append, clock=lambda: sum(slept), echo=lines.append)
     with Stubber(cfn) as stub:
         stub.add_response(
             "describe_stacks",
@@ -399,6 +524,8 @@ def test_cloudformation_waits_through_throttling_with_backoff() -> None:
         )
         assert eng.wait(["a"]) == {"a": "CREATE_COMPLETE"}
     assert slept == [5.0, 7.5]
+    # progress: one line a status change, with N/M and the time waited (clock injected)
+    assert lines == ["  [0/1] a: CREATE_IN_PROGRESS (0 s)", "  [1/1] a: CREATE_COMPLETE (12 s)"]
 
 
 def test_plan_refuses_a_main_stack_without_the_exports(fleet: dict[str, Any], capsys: Any) -> None:
@@ -470,7 +597,7 @@ def test_cli_against_a_local_moto_server(tmp_path: Path, monkeypatch: Any, capsy
         template = tmp_path / "camera.json"
         template.write_text(stand_in_camera_template())
         inventory = tmp_path / "cameras.yaml"
-        inventory.write_text((ROOT / "cameras.yaml").read_text())
+        inventory.write_text(WITH_PROCESSOR)
         common = [
             "--stack",
             MAIN,

@@ -72,18 +72,26 @@ def test_processor_role_has_confused_deputy_conditions() -> None:
 
 
 def test_processor_control_is_served_by_the_main_stack() -> None:
-    control = CAMERA["Resources"]["ProcessorControl"]
-    assert control["Properties"]["ServiceToken"] == {
+    processor = CAMERA["Resources"]["StreamProcessor"]
+    # A custom resource, never AWS::Rekognition::StreamProcessor: CloudFormation would replace
+    # that new-before-old on the same streams, which Rekognition refuses.
+    assert processor["Type"] == "Custom::StreamProcessor"
+    assert not [r for r in CAMERA["Resources"].values() if r["Type"].startswith("AWS::Rekognition")]
+    props = processor["Properties"]
+    assert props["ServiceToken"] == {
         "Fn::ImportValue": {"Fn::Sub": "${MainStack}-ProcessorControlFunctionArn"}
     }
-    assert control["Properties"]["ProcessorName"] == {"Ref": "StreamProcessor"}
     assert export_value("ProcessorControlFunctionArn") == {
         "Fn::GetAtt": ["ProcessorControlFunction", "Arn"]
     }
-    assert CAMERA["Resources"]["StreamProcessor"]["Properties"]["FaceSearchSettings"] == {
-        "CollectionId": {"Ref": "CollectionId"},
-        "FaceMatchThreshold": {"Ref": "FaceMatchThreshold"},
-    }
+    assert (props["CollectionId"], props["FaceMatchThreshold"]) == (
+        {"Ref": "CollectionId"},
+        {"Ref": "FaceMatchThreshold"},
+    )
+    assert props["VideoStreamArn"] == {"Fn::GetAtt": ["VideoStream", "Arn"]}
+    assert props["DataStreamArn"] == {"Fn::GetAtt": ["DetectionStream", "Arn"]}
+    assert props["RoleArn"] == {"Fn::GetAtt": ["ProcessorRole", "Arn"]}
+    assert props["ProcessorName"] == {"Ref": "ProcessorName"}
 
 
 def test_watchdog_is_scheduled_and_knows_the_offline_window() -> None:

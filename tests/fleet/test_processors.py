@@ -1,4 +1,4 @@
-"""Stream processor adapter and Custom::ProcessorControl against a Stubber-checked client."""
+"""Stream processor adapter and Custom::StreamProcessor against a Stubber-checked client."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from .conftest import REGION
 
 NAME = "facewatch-dev-lobby-abc123"
 ARN = f"arn:aws:rekognition:{REGION}:123456789012:streamprocessor/{NAME}"
-SPEC = {
+SPEC: dict[str, Any] = {
     "Input": {
         "KinesisVideoStream": {
             "Arn": f"arn:aws:kinesisvideo:{REGION}:123456789012:stream/lobby/1700000000000"
@@ -123,8 +123,27 @@ def test_recreate_of_a_missing_processor_says_so(rek: tuple[Any, Stubber]) -> No
         make(rek[0], Sleeps()).recreate(NAME)
 
 
+PROPS = {
+    "ServiceToken": "arn:x",
+    "ProcessorName": NAME,
+    "CameraId": "lobby",
+    "RoleArn": SPEC["RoleArn"],
+    "VideoStreamArn": SPEC["Input"]["KinesisVideoStream"]["Arn"],
+    "DataStreamArn": SPEC["Output"]["KinesisDataStream"]["Arn"],
+    "CollectionId": "facewatch-employees",
+    "FaceMatchThreshold": "80",  # CloudFormation sends every property as a string
+    "Start": "true",
+}
+OLD = "facewatch-dev-lobby-old999"
+TAGS = {"facewatch:camera": "lobby"}
+
+
 def request(
-    kind: str, start: str = "true", name: str = NAME, old: str | None = None
+    kind: str,
+    start: str = "true",
+    name: str = NAME,
+    old: dict[str, Any] | None = None,
+    physical: str | None = None,
 ) -> CustomResourceRequest:
     return CustomResourceRequest.model_validate(
         {
@@ -132,32 +151,88 @@ def request(
             "ResponseURL": "https://cfn.example/response",
             "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/cam/1",
             "RequestId": "r1",
-            "LogicalResourceId": "ProcessorControl",
-            "PhysicalResourceId": None if kind == "Create" else "pc-1",
-            "ResourceProperties": {"ServiceToken": "arn:x", "ProcessorName": name, "Start": start},
-            **({"OldResourceProperties": {"ProcessorName": old}} if old else {}),
+            "LogicalResourceId": "StreamProcessor",
+            "PhysicalResourceId": None if kind == "Create" else (physical or name),
+            "ResourceProperties": {**PROPS, "ProcessorName": name, "Start": start},
+            **({"OldResourceProperties": old} if old else {}),
         }
     )
 
 
-def test_create_starts_the_processor(rek: tuple[Any, Stubber]) -> None:
+class Notices:
+    def __init__(self, stub: Stubber | None = None) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+        self.stub = stub
+
+    def unwatched(self, camera_id: str, reason: str) -> None:
+        # the old processor is still there when operators are told
+        assert self.stub is None or len(self.stub._queue) > 0
+        self.sent.append(("unwatched", camera_id, reason))
+
+    def restarted(self, camera_id: str, reason: str) -> None:
+        self.sent.append(("restarted", camera_id, reason))
+
+
+def described(stub: Stubber, name: str, status: str | None) -> None:
+    if status is None:
+        stub.add_client_error(
+            "describe_stream_processor", "ResourceNotFoundException", expected_params={"Name": name}
+        )
+    else:
+        stub.add_response(
+            "describe_stream_processor", {"Name": name, "Status": status}, {"Name": name}
+        )
+
+
+def test_create_creates_and_starts_the_processor(rek: tuple[Any, Stubber]) -> None:
     client, stub = rek
+    stub.add_response(
+        "create_stream_processor", {"StreamProcessorArn": ARN}, {"Name": NAME, **SPEC, "Tags": TAGS}
+    )
     stub.add_response("start_stream_processor", {"SessionId": "s"}, {"Name": NAME})
     describe(stub, "STARTING")
     outcome = control_processor(request("Create"), make(client, Sleeps()), wait_seconds=60)
-    assert outcome.status == "SUCCESS" and outcome.data == {"Status": "STARTING"}
-    assert outcome.physical_id == "ProcessorControl-r1"
+    assert outcome.status == "SUCCESS" and outcome.data["Status"] == "STARTING"
+    assert outcome.physical_id == NAME  # the processor name: a new name means a replacement
 
 
-def test_delete_stops_and_waits_until_stopped(rek: tuple[Any, Stubber]) -> None:
+def test_create_refused_by_rekognition_fails_the_resource(rek: tuple[Any, Stubber]) -> None:
+    client, stub = rek
+    stub.add_client_error(
+        "create_stream_processor",
+        "AccessDeniedException",
+        "This feature is not available to new customers",
+        expected_params={"Name": NAME, **SPEC, "Tags": TAGS},
+    )
+    outcome = control_processor(request("Create"), make(client, Sleeps()), wait_seconds=60)
+    assert outcome.status == "FAILED" and "AccessDenied" in outcome.reason
+    assert outcome.physical_id == NAME
+
+
+def test_delete_stops_waits_then_deletes(rek: tuple[Any, Stubber]) -> None:
     client, stub = rek
     sleeps = Sleeps()
     stub.add_response("stop_stream_processor", {}, {"Name": NAME})
     describe(stub, "STOPPING")
     describe(stub, "STOPPED")
+    stub.add_response("delete_stream_processor", {}, {"Name": NAME})
     outcome = control_processor(request("Delete"), make(client, sleeps), wait_seconds=60)
-    assert outcome.status == "SUCCESS" and outcome.physical_id == "pc-1"
+    assert outcome.status == "SUCCESS" and outcome.physical_id == NAME
     assert sleeps.total == 2.0
+
+
+def test_delete_of_a_processor_already_gone_succeeds(rek: tuple[Any, Stubber]) -> None:
+    """The Delete CloudFormation sends for the old name after a replacement finds it gone."""
+    client, stub = rek
+    stub.add_client_error(
+        "stop_stream_processor", "ResourceNotFoundException", expected_params={"Name": OLD}
+    )
+    described(stub, OLD, None)
+    stub.add_client_error(
+        "delete_stream_processor", "ResourceNotFoundException", expected_params={"Name": OLD}
+    )
+    outcome = control_processor(request("Delete", name=OLD), make(client, Sleeps()), 60)
+    assert outcome.status == "SUCCESS"
 
 
 def test_delete_that_cannot_stop_in_time_fails_loudly(rek: tuple[Any, Stubber]) -> None:
@@ -169,23 +244,73 @@ def test_delete_that_cannot_stop_in_time_fails_loudly(rek: tuple[Any, Stubber]) 
     assert outcome.status == "FAILED" and "still STOPPING" in outcome.reason
 
 
-def test_update_to_a_new_processor_stops_the_old_one_first(rek: tuple[Any, Stubber]) -> None:
+def test_a_settings_change_deletes_the_old_processor_before_creating_the_new(
+    rek: tuple[Any, Stubber],
+) -> None:
+    """Rekognition allows one processor per input and per output stream: new-before-old (what
+    CloudFormation does with AWS::Rekognition::StreamProcessor) would be refused."""
     client, stub = rek
-    stub.add_response("stop_stream_processor", {}, {"Name": "old-name"})
-    stub.add_response(
-        "describe_stream_processor", {"Name": "old-name", "Status": "STOPPED"}, {"Name": "old-name"}
+    sleeps = Sleeps()
+    old = {**PROPS, "ProcessorName": OLD, "FaceMatchThreshold": "90"}
+    stub.add_response("stop_stream_processor", {}, {"Name": OLD})
+    described(stub, OLD, "STOPPING")
+    described(stub, OLD, "STOPPED")
+    stub.add_response("delete_stream_processor", {}, {"Name": OLD})
+    create = {"Name": NAME, **SPEC, "Tags": TAGS}
+    # the old one's input and output stay taken for a moment after the delete
+    stub.add_client_error(
+        "create_stream_processor",
+        "ResourceInUseException",
+        "Output stream is already in use",
+        expected_params=create,
     )
+    stub.add_response("create_stream_processor", {"StreamProcessorArn": ARN}, create)
     stub.add_response("start_stream_processor", {"SessionId": "s"}, {"Name": NAME})
     describe(stub, "STARTING")
-    outcome = control_processor(request("Update", old="old-name"), make(client, Sleeps()), 60)
-    assert outcome.status == "SUCCESS"
+    notices = Notices(stub)
+    outcome = control_processor(
+        request("Update", old=old, physical=OLD), make(client, sleeps), 60, notices
+    )
+    assert outcome.status == "SUCCESS" and outcome.physical_id == NAME
+    assert [(kind, cam) for kind, cam, _ in notices.sent] == [
+        ("unwatched", "lobby"),
+        ("restarted", "lobby"),
+    ]
+    assert "unwatched" in notices.sent[0][2] and OLD in notices.sent[0][2]
+
+
+def test_a_replacement_whose_old_processor_will_not_stop_creates_nothing(
+    rek: tuple[Any, Stubber],
+) -> None:
+    client, stub = rek
+    old = {**PROPS, "ProcessorName": OLD, "CollectionId": "other"}
+    stub.add_response("stop_stream_processor", {}, {"Name": OLD})
+    for _ in range(5):
+        described(stub, OLD, "STOPPING")
+    outcome = control_processor(
+        request("Update", old=old, physical=OLD), make(client, Sleeps()), 20, Notices()
+    )
+    assert outcome.status == "FAILED" and "still STOPPING" in outcome.reason  # no create call
+
+
+def test_a_start_change_only_starts_or_stops(rek: tuple[Any, Stubber]) -> None:
+    client, stub = rek
+    stub.add_response("stop_stream_processor", {}, {"Name": NAME})
+    describe(stub, "STOPPING")
+    notices = Notices()
+    outcome = control_processor(
+        request("Update", start="false", old=PROPS), make(client, Sleeps()), 60, notices
+    )
+    assert outcome.status == "SUCCESS" and outcome.physical_id == NAME and notices.sent == []
 
 
 def test_errors_become_failed_responses(rek: tuple[Any, Stubber]) -> None:
     rek[1].add_client_error(
         "stop_stream_processor", "AccessDeniedException", expected_params={"Name": NAME}
     )
-    outcome = control_processor(request("Update", start="false"), make(rek[0], Sleeps()), 60)
+    outcome = control_processor(
+        request("Update", start="false", old=PROPS), make(rek[0], Sleeps()), 60
+    )
     assert outcome.status == "FAILED" and "AccessDenied" in outcome.reason
     bad = control_processor(request("Create", name="bad name"), make(rek[0], Sleeps()), 60)
     assert bad.status == "FAILED"

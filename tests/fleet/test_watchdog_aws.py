@@ -294,6 +294,8 @@ class LambdaContext:
 
 def test_processor_control_handler_answers_cloudformation(aws: None, monkeypatch: Any) -> None:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("EVENT_BUS_NAME", BUS)
     app = load_function("processor_control")
     rek = boto3.client("rekognition", region_name=REGION)
     monkeypatch.setattr(app, "processors", lambda: StreamProcessors(rek))
@@ -302,12 +304,51 @@ def test_processor_control_handler_answers_cloudformation(aws: None, monkeypatch
     event = json.loads((ROOT / "events/processor_control_create.json").read_text())
     name = event["ResourceProperties"]["ProcessorName"]
     with Stubber(rek) as stub:
+        stub.add_response("create_stream_processor", {"StreamProcessorArn": "arn:x:1"}, None)
         stub.add_response("start_stream_processor", {"SessionId": "s"}, {"Name": name})
         stub.add_response(
             "describe_stream_processor", {"Name": name, "Status": "STARTING"}, {"Name": name}
         )
         result = app.lambda_handler(event, LambdaContext())
     assert result["status"] == "SUCCESS" and sent[0].status == "SUCCESS"
+    assert result["physical_id"] == name
+
+
+def test_processor_replacement_publishes_that_the_camera_is_briefly_unwatched(
+    table: Any, monkeypatch: Any
+) -> None:
+    sqs, url = bus_with_queue()
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("EVENT_BUS_NAME", BUS)
+    app = load_function("processor_control")
+    rek = boto3.client("rekognition", region_name=REGION)
+    monkeypatch.setattr(app, "processors", lambda: StreamProcessors(rek, sleep=lambda _s: None))
+    monkeypatch.setattr(app, "send_response", lambda req, outcome: None)
+    event = json.loads((ROOT / "events/processor_control_update.json").read_text())
+    new, old = (event["ResourceProperties"], event["OldResourceProperties"])
+    with Stubber(rek) as stub:
+        stub.add_response("stop_stream_processor", {}, {"Name": old["ProcessorName"]})
+        stub.add_response(
+            "describe_stream_processor",
+            {"Name": old["ProcessorName"], "Status": "STOPPED"},
+            {"Name": old["ProcessorName"]},
+        )
+        stub.add_response("delete_stream_processor", {}, {"Name": old["ProcessorName"]})
+        stub.add_response("create_stream_processor", {"StreamProcessorArn": "arn:x:1"}, None)
+        stub.add_response("start_stream_processor", {"SessionId": "s"}, None)
+        stub.add_response(
+            "describe_stream_processor", {"Name": new["ProcessorName"], "Status": "STARTING"}, None
+        )
+        result = app.lambda_handler(event, LambdaContext())
+        stub.assert_no_pending_responses()
+    assert result["status"] == "SUCCESS"
+    first, second = (CameraHealthChanged.model_validate(m["detail"]) for m in received(sqs, url))
+    assert first.camera_id == new["CameraId"]
+    assert first.current.recognition is RecognitionState.RECREATING
+    assert "unwatched" in first.current.reason
+    assert second.previous == first.current
+    assert second.current.recognition is RecognitionState.STARTING
 
 
 def test_watchdog_handle_fails_the_invocation_when_changes_were_not_published() -> None:

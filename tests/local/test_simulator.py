@@ -7,6 +7,7 @@ import pytest
 from facewatch.detections.classification import FaceClass, classify
 from facewatch.detections.records import ProcessorRecord
 from facewatch.settings import ThresholdSettings
+from facewatch_tools.frames import record_problems
 from facewatch_tools.local.scenario import ScenarioError, load_scenario, parse_scenario
 from facewatch_tools.local.simulator import SimFrame, frames, play
 
@@ -35,7 +36,8 @@ def test_same_seed_same_records() -> None:
 def test_records_are_processor_records_that_classify_as_the_scenario_says() -> None:
     scenario = load_scenario()
     employees = scenario.employee_ids()
-    thresholds = ThresholdSettings()
+    # a band above the processor's 80: side-on matches (80-89.5) are possible, not known
+    thresholds = ThresholdSettings.model_validate({"FACE_MATCH_THRESHOLD": 90})
     side_on = weak = 0
     for frame in frames(scenario, START, {}):
         record = ProcessorRecord.model_validate(frame.record)
@@ -54,11 +56,31 @@ def test_records_are_processor_records_that_classify_as_the_scenario_says() -> N
                 side_on += 1
                 weak += bool(entry.MatchedFaces)
                 assert found.face_class is not FaceClass.KNOWN
+                assert all(m.Similarity >= 80 for m in entry.MatchedFaces)
             else:
                 [match] = entry.MatchedFaces
                 assert match.Face.ExternalImageId == person
                 assert found.face_class is FaceClass.KNOWN
     assert side_on > 0 and 0 < weak < side_on
+
+
+def test_every_simulated_record_is_one_rekognition_can_produce() -> None:
+    planned = frames(load_scenario(), START, {})
+    assert planned and all(record_problems(f.record) == [] for f in planned)
+
+
+def test_the_simulator_refuses_a_search_threshold_it_cannot_meet() -> None:
+    # a sampler searching from 70 may return 70: a processor (80) never does
+    planned = frames(load_scenario(), START, {}, search_threshold=70.0)
+    weak = [
+        m["Similarity"]
+        for f in planned
+        for e in f.record["FaceSearchResponse"]
+        for m in e["MatchedFaces"]
+        if m["Similarity"] < 80
+    ]
+    assert weak and all(s >= 70 for s in weak)
+    assert any(record_problems(f.record) for f in planned)  # not processor records
 
 
 def test_an_unknown_camera_in_a_visit_is_a_clear_error() -> None:

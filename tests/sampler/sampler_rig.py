@@ -21,6 +21,7 @@ from tests.sampler.sampler_scene import (
     SimClock,
     detect_faces_responder,
     get_images_responder,
+    list_fragments_responder,
     search_responder,
 )
 
@@ -83,7 +84,7 @@ def build_rig(settings: SamplerSettings | None = None, real_work: bool = False) 
         boto3.client("rekognition", region_name=REGION),
         {
             "DetectFaces": detect_faces_responder(scene),
-            "SearchFacesByImage": search_responder(),
+            "SearchFacesByImage": search_responder(scene=scene),
         },
     )
     media: list[JitStub] = []
@@ -92,7 +93,11 @@ def build_rig(settings: SamplerSettings | None = None, real_work: bool = False) 
         client = boto3.client(
             "kinesis-video-archived-media", region_name=REGION, endpoint_url=endpoint
         )
-        media.append(JitStub(client, {"GetImages": get_images_responder(scene)}))
+        responders = {
+            "GetImages": get_images_responder(scene),
+            "ListFragments": list_fragments_responder(scene),
+        }
+        media.append(JitStub(client, responders))
         return client
 
     frames = KvsFrames(video, media_client)

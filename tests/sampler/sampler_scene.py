@@ -29,8 +29,16 @@ from botocore.stub import Stubber
 from PIL import Image, ImageChops, ImageDraw
 
 WIDTH, HEIGHT = 640, 360
-EMPLOYEE_COLOURS = {"EMP-10442": (200, 40, 40), "EMP-20001": (40, 40, 200)}
+EMPLOYEE_COLOURS = {
+    "EMP-10442": (200, 40, 40),
+    "EMP-20001": (40, 40, 200),
+    "EMP-30003": (210, 210, 40),
+    "EMP-40004": (200, 40, 200),
+}
 STRANGER_COLOUR = (40, 200, 40)
+HAIR_COLOUR = (50, 35, 20)  # the back of a head: DetectFaces finds no face
+TURNED_YAW = 55.0  # a face detected at the edge of a turn: searched, it matches poorly
+TURNED_SIMILARITY = 72.0  # an employee's turned face: below the default threshold of 80
 
 
 class SimClock:
@@ -55,12 +63,25 @@ class SimClock:
 
 @dataclass(frozen=True)
 class Visit:
-    """Someone crossing the frame from ``enter`` to ``leave`` (Unix seconds)."""
+    """Someone in view from ``enter`` to ``leave`` (Unix seconds), moving from ``start_x`` to
+    ``end_x`` (the face box's left edge, ratio of the frame; default: left to right across).
+
+    ``facing``: the intervals (absolute seconds) in which the face is towards the camera; None:
+    the whole visit. Outside them only the back of the head is seen (no face). Within
+    ``turn_seconds`` of an interval's edges the face is seen turned (yaw 55): detected, but an
+    employee's turned face matches below the threshold. ``sway``: a seated person's head moves
+    this fraction of the frame back and forth (period 6 s)."""
 
     enter: float
     leave: float
     who: str | None = None  # employee id, or None for a stranger
     face_height: float = 0.3  # fraction of the frame height
+    start_x: float = 0.1
+    end_x: float | None = None
+    top: float = 0.15
+    facing: tuple[tuple[float, float], ...] | None = None
+    turn_seconds: float = 0.0
+    sway: float = 0.0
 
     def box(self, t: float) -> tuple[float, float, float, float] | None:
         """(left, top, width, height) of the face, as ratios of the frame, at time t."""
@@ -69,12 +90,57 @@ class Visit:
         progress = (t - self.enter) / max(self.leave - self.enter, 1e-6)
         h = self.face_height
         w = h * HEIGHT / WIDTH * 0.8
-        left = 0.1 + progress * (0.8 - w)
-        return (left, 0.15, w, h)
+        end = 0.8 - w if self.end_x is None else self.end_x
+        left = self.start_x + progress * (end - self.start_x)
+        if self.sway:
+            left += self.sway * math.sin(2 * math.pi * (t - self.enter) / 6.0)
+        return (left, self.top, w, h)
+
+    def pose(self, t: float) -> str | None:
+        """ "front", "turned" (detected, matches poorly) or None (no face seen) at time t."""
+        if not self.enter <= t < self.leave:
+            return None
+        intervals = self.facing if self.facing is not None else ((self.enter, self.leave),)
+        for a, b in intervals:
+            if a <= t < b:
+                inner_a = a + self.turn_seconds if a > self.enter else a
+                inner_b = b - self.turn_seconds if b < self.leave else b
+                return "front" if inner_a <= t < inner_b else "turned"
+        return None
 
     @property
     def colour(self) -> tuple[int, int, int]:
         return EMPLOYEE_COLOURS[self.who] if self.who else STRANGER_COLOUR
+
+
+@dataclass(frozen=True)
+class Lighting:
+    """A lighting change: ``kind`` "switch" (the whole frame times ``gain`` from ``start`` to
+    ``end``), "cloud" (the whole frame dims smoothly to ``gain`` and back over the interval) or
+    "door" (a light patch ``area`` (x0, y0, x1, y1) on the floor times ``gain``)."""
+
+    kind: str
+    start: float
+    end: float
+    gain: float
+    area: tuple[float, float, float, float] = (0.45, 0.72, 0.98, 1.0)
+
+    def factor(self, t: float) -> float:
+        if not self.start <= t < self.end:
+            return 1.0
+        if self.kind == "cloud":
+            phase = (t - self.start) / (self.end - self.start)
+            return 1.0 - (1.0 - self.gain) * math.sin(math.pi * phase)
+        return self.gain
+
+
+@dataclass(frozen=True)
+class SeenFace:
+    """A face DetectFaces finds in a rendered frame: its box, yaw and who it is."""
+
+    box: tuple[float, float, float, float]
+    yaw: float
+    who: str | None
 
 
 @dataclass
@@ -90,7 +156,14 @@ class Scene:
     upload_jitter: float = 0.0  # + up to this much, different for each fragment (seeded)
     full_size: tuple[int, int] = (WIDTH, HEIGHT)
     noise: float = 6.0  # sensor noise, grey levels (sigma); JPEG artefacts come on top
-    _faces: dict[str, list[tuple[float, float, float, float]]] = field(default_factory=dict)
+    lighting: list[Lighting] = field(default_factory=list)
+    # The producer's clock minus true time (-8: the office host's clock is 8 s slow). Frames
+    # are stamped, and asked for, by producer time; KVS's server clock is true time.
+    producer_offset: float = 0.0
+    _faces: dict[str, list[SeenFace]] = field(default_factory=dict)
+    # The faces of the last frame DetectFaces was asked about: the sampler searches crops of
+    # the frame it has just detected, and a crop's colour says who, this says how turned.
+    last_detected: list[SeenFace] = field(default_factory=list)
 
     def available_at(self, t: float) -> float:
         fragment = math.floor(t / self.fragment_seconds)
@@ -98,12 +171,22 @@ class Scene:
         return (fragment + 1) * self.fragment_seconds + self.upload_seconds + jitter
 
     def people(self, t: float) -> list[tuple[Visit, tuple[float, float, float, float]]]:
+        """Everyone in view at t with their face box, farthest (smallest face) first."""
         found = []
         for visit in self.visits:
             box = visit.box(t)
             if box:
                 found.append((visit, box))
-        return found
+        return sorted(found, key=lambda item: item[0].face_height)
+
+    def seen_faces(self, t: float) -> list[SeenFace]:
+        """The faces a detector finds at t (front or turned), as DetectFaces reports them."""
+        faces = []
+        for visit, box in self.people(t):
+            pose = visit.pose(t)
+            if pose:
+                faces.append(SeenFace(box, 0.0 if pose == "front" else TURNED_YAW, visit.who))
+        return faces
 
     def is_offline(self, t: float) -> bool:
         return any(a <= t < b for a, b in self.offline)
@@ -114,15 +197,33 @@ class Scene:
         draw = ImageDraw.Draw(image)
         for i in range(0, width, max(1, width // 16)):  # static texture: a wall with panels
             draw.line([(i, 0), (i, height)], fill=(110, 110, 110), width=1)
-        boxes = []
         for visit, (left, top, w, h) in self.people(t):
             x0, y0 = left * width, top * height
             draw.rectangle(
                 [x0 - w * width * 0.3, y0 + h * height, x0 + w * width * 1.3, height - 1],
                 fill=(60, 60, 90),
             )
-            draw.ellipse([x0, y0, x0 + w * width, y0 + h * height], fill=visit.colour)
-            boxes.append((left, top, w, h))
+            pose = visit.pose(t)
+            face = [x0, y0, x0 + w * width, y0 + h * height]
+            draw.ellipse(face, fill=visit.colour if pose else HAIR_COLOUR)
+            if pose == "turned":  # half the face is the side of the head
+                draw.chord(face, 90, 270, fill=HAIR_COLOUR)
+        for light in self.lighting:
+            gain = light.factor(t)
+            if gain == 1.0:
+                continue
+            if light.kind == "door":
+                x0, y0, x1, y1 = light.area
+                area = (
+                    round(x0 * width),
+                    round(y0 * height),
+                    round(x1 * width),
+                    round(y1 * height),
+                )
+                patch = image.crop(area).point(lambda v, g=gain: min(255, round(v * g)))
+                image.paste(patch, area[:2])
+            else:
+                image = image.point(lambda v, g=gain: min(255, round(v * g)))
         if self.noise:
             grain = Image.effect_noise(size, self.noise).convert("RGB")
             image = ImageChops.add(image, grain, scale=1.0, offset=-128)
@@ -130,10 +231,10 @@ class Scene:
         image.save(out, format="JPEG", quality=85)
         jpeg = out.getvalue()
         if size == self.full_size:
-            self._faces[hashlib.sha1(jpeg).hexdigest()] = boxes
+            self._faces[hashlib.sha1(jpeg).hexdigest()] = self.seen_faces(t)
         return jpeg
 
-    def faces_in(self, jpeg: bytes) -> list[tuple[float, float, float, float]]:
+    def faces_in(self, jpeg: bytes) -> list[SeenFace]:
         return self._faces.get(hashlib.sha1(jpeg).hexdigest(), [])
 
 
@@ -198,11 +299,12 @@ def get_images_responder(scene: Scene) -> Callable[[dict[str, Any]], Any]:
         )
         now = scene.clock.now()
         times = list(range(start, end + 1, interval)) or [start]
-        page = times[offset : offset + params.get("MaxResults", 25)]
+        # Pages of at most 25 images, whatever MaxResults (1-100) says.
+        page = times[offset : offset + min(25, params.get("MaxResults", 25))]
         images: list[dict[str, Any]] = []
         for t_ms in page:
-            t = t_ms / 1000.0
-            stamp = datetime.fromtimestamp(t, tz=params["StartTimestamp"].tzinfo)
+            stamp = datetime.fromtimestamp(t_ms / 1000.0, tz=params["StartTimestamp"].tzinfo)
+            t = t_ms / 1000.0 - scene.producer_offset  # the true time of that producer time
             if scene.available_at(t) > now or scene.is_offline(t):
                 images.append({"TimeStamp": stamp, "Error": "NO_MEDIA"})
             elif t_ms in scene.media_errors:
@@ -218,10 +320,48 @@ def get_images_responder(scene: Scene) -> Callable[[dict[str, Any]], Any]:
     return respond
 
 
+def list_fragments_responder(scene: Scene) -> Callable[[dict[str, Any]], Any]:
+    """ListFragments by SERVER_TIMESTAMP: fragments KVS has received in the range, with the
+    producer's start time (its clock) and the server's (true time, plus 0.2 s upload of the
+    first frame)."""
+
+    def respond(params: dict[str, Any]) -> dict[str, Any]:
+        selector = params["FragmentSelector"]
+        assert selector["FragmentSelectorType"] == "SERVER_TIMESTAMP"
+        window = selector["TimestampRange"]
+        start, end = _ms(window["StartTimestamp"]), _ms(window["EndTimestamp"])
+        length = scene.fragment_seconds
+        now = scene.clock.now()
+        fragments = []
+        k = math.ceil((start / 1000.0 - 0.2) / length)
+        while (k * length + 0.2) * 1000 <= min(end, now * 1000):
+            t = k * length
+            if not scene.is_offline(t):
+                tz = window["StartTimestamp"].tzinfo
+                fragments.append(
+                    {
+                        "FragmentNumber": str(91343852333181432392682062 + k),
+                        "FragmentSizeInBytes": 250_000,
+                        "ProducerTimestamp": datetime.fromtimestamp(
+                            t + scene.producer_offset, tz=tz
+                        ),
+                        "ServerTimestamp": datetime.fromtimestamp(t + 0.2, tz=tz),
+                        "FragmentLengthInMilliseconds": round(length * 1000),
+                    }
+                )
+            k += 1
+        return {"Fragments": fragments[-params.get("MaxResults", 1000) :]}
+
+    return respond
+
+
 def detect_faces_responder(scene: Scene) -> Callable[[dict[str, Any]], Any]:
     def respond(params: dict[str, Any]) -> dict[str, Any]:
         details = []
-        for left, top, w, h in scene.faces_in(params["Image"]["Bytes"]):
+        scene.last_detected = scene.faces_in(params["Image"]["Bytes"])
+        for face in scene.last_detected:
+            left, top, w, h = face.box
+            turned = face.yaw != 0.0
             details.append(
                 {
                     "BoundingBox": {"Width": w, "Height": h, "Left": left, "Top": top},
@@ -231,8 +371,8 @@ def detect_faces_responder(scene: Scene) -> Callable[[dict[str, Any]], Any]:
                         {"Type": "eyeRight", "X": left + w * 0.7, "Y": top + h * 0.4},
                         {"Type": "nose", "X": left + w * 0.5, "Y": top + h * 0.6},
                     ],
-                    "Pose": {"Roll": 1.0, "Yaw": -2.0, "Pitch": 3.0},
-                    "Quality": {"Brightness": 60.0, "Sharpness": 80.0},
+                    "Pose": {"Roll": 1.0, "Yaw": face.yaw if turned else -2.0, "Pitch": 3.0},
+                    "Quality": {"Brightness": 60.0, "Sharpness": 45.0 if turned else 80.0},
                 }
             )
         return {"FaceDetails": details}
@@ -244,31 +384,53 @@ def _who(crop: bytes) -> str | bool | None:
     """Employee id, None for a stranger, False when there is no face in the crop."""
     with Image.open(io.BytesIO(crop)) as image:
         rgb = image.convert("RGB")
-        centre = rgb.getpixel((rgb.width // 2, rgb.height // 2))
+        # Right of centre: a turned face (its left half the side of the head) still shows there.
+        centre = rgb.getpixel((rgb.width * 6 // 10, rgb.height // 2))
     assert isinstance(centre, tuple)
 
-    def distance(colour: tuple[int, int, int]) -> int:
-        return sum(abs(int(a) - int(b)) for a, b in zip(centre, colour, strict=False))
+    def chroma(colour: tuple[int, ...]) -> tuple[float, ...]:
+        total = max(1, sum(colour[:3]))
+        return tuple(c / total for c in colour[:3])
+
+    def distance(colour: tuple[int, int, int]) -> float:
+        # By chromaticity: a face in a dimmed room is still that face.
+        return sum(abs(a - b) for a, b in zip(chroma(centre), chroma(colour), strict=True))
 
     best = min([*EMPLOYEE_COLOURS.items(), (None, STRANGER_COLOUR)], key=lambda i: distance(i[1]))
-    if distance(best[1]) > 90:
+    if distance(best[1]) > 0.2 or sum(centre[:3]) < 60:
         return False
     return best[0]
 
 
-def search_responder(threshold_seen: list[float] | None = None) -> Callable[[dict[str, Any]], Any]:
+def search_responder(
+    threshold_seen: list[float] | None = None, scene: Scene | None = None
+) -> Callable[[dict[str, Any]], Any]:
+    """SearchFacesByImage as AWS answers it: an image under 80 x 80 px, or one without a face,
+    is an InvalidParameterException; matches below FaceMatchThreshold are not returned. With a
+    ``scene``, an employee's turned face matches at TURNED_SIMILARITY."""
+
     def respond(params: dict[str, Any]) -> Any:
         if threshold_seen is not None:
             threshold_seen.append(params["FaceMatchThreshold"])
+        with Image.open(io.BytesIO(params["Image"]["Bytes"])) as image:
+            if image.width < 80 or image.height < 80:
+                return ("error", "InvalidParameterException")
         who = _who(params["Image"]["Bytes"])
         if who is False:
             return ("error", "InvalidParameterException")
         box = {"Width": 0.5, "Height": 0.6, "Left": 0.25, "Top": 0.2}
         matches = []
+        similarity = 98.7
+        if who and scene is not None:
+            turned = [f for f in scene.last_detected if f.who == who and f.yaw != 0.0]
+            if turned and len(turned) == len([f for f in scene.last_detected if f.who == who]):
+                similarity = TURNED_SIMILARITY
+        if similarity < params["FaceMatchThreshold"]:
+            who = None
         if who:
             matches.append(
                 {
-                    "Similarity": 98.7,
+                    "Similarity": similarity,
                     "Face": {
                         "FaceId": "6c1f4e0a-93d2-4c55-9b0e-2f7f0d1a9e11",
                         "BoundingBox": box,

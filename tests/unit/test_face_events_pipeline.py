@@ -17,7 +17,7 @@ from tests.fakes import FakeClips, FakeMetrics, FakePublisher, FakeRejects, Fake
 pytestmark = pytest.mark.usefixtures("no_network")
 
 SETTINGS = FaceEventsSettings.model_validate(
-    {"TABLE_NAME": "t", "EVENT_BUS_NAME": "b", "REJECTED_QUEUE_URL": "q"}
+    {"TABLE_NAME": "t", "EVENT_BUS_NAME": "b", "REJECTED_QUEUE_URL": "q", "ALERT_HLS_URL": "true"}
 )
 STRANGER = FaceSpec()
 EMPLOYEE = FaceSpec(employee_id="EMP-10442", similarity=97.0, left=0.1)
@@ -63,7 +63,7 @@ def test_employee_and_unknown_in_a_frame_alert() -> None:
     assert detail["cameraId"] == "cam-1"
     assert detail["detections"] == 2
     assert detail["clip"]["url"].startswith("https://kvs.example/LIVE_REPLAY/95")
-    assert detail["schemaVersion"] == "1.1"
+    assert detail["schemaVersion"] == "1.2"
 
 
 def test_only_employees_publish_nothing_and_touch_no_store() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 
 # Every reply: nothing is cached (links carry signatures, pages carry session tokens), nothing
@@ -28,3 +30,19 @@ class HttpReply:
 
     def all_headers(self) -> dict[str, str]:
         return {**SECURITY_HEADERS, **self.headers}
+
+
+class MalformedRequestError(ValueError):
+    """A request body that does not decode (answered 400)."""
+
+
+def request_text(body: str | None, is_base64_encoded: bool) -> str:
+    """The body as text: strict base64 when API Gateway encoded it, then strict UTF-8."""
+    if not body:
+        return ""
+    if not is_base64_encoded:
+        return body
+    try:
+        return base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise MalformedRequestError(type(exc).__name__) from None

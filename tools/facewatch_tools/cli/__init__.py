@@ -28,6 +28,8 @@ COMMANDS: tuple[str, ...] = (
     "audit",
     "local",
     "local_mode",
+    "consent",
+    "privacy",
     "completion",
 )
 
@@ -99,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("facewatch: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        line = explain(exc)
+        local = bool(getattr(args, "endpoint_url", None) or os.environ.get("AWS_ENDPOINT_URL"))
+        line = explain(exc, local=local)
         if line is None or args.debug:
             if args.debug:
                 traceback.print_exc()

@@ -13,16 +13,21 @@ import json
 import re
 import socket
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
+from botocore.exceptions import ClientError
 
 from facewatch.audit.history import IncidentHistory, IncidentNotFoundError, IncidentRecord
 from facewatch.audit.lifecycle import STATUSES, Actor
-from facewatch_tools.audit.report import collect, render_html
+from facewatch.clips.links import sign_clip_link
+from facewatch.fleet.registry import RegistryReader
+from facewatch_tools.audit.browser import print_pdf
+from facewatch_tools.audit.report import MIN_CAMERA_INCIDENTS, collect, render_html
+from facewatch_tools.aws_targets import DEFAULT_STACK
 
 COLUMNS = (
     "incident_id",
@@ -98,7 +103,7 @@ def write_incidents(incidents: Iterable[IncidentRecord], fmt: str, out: TextIO) 
     elif fmt == "json":
         out.write("[")
         for count, incident in enumerate(incidents, 1):
-            out.write(("," if count > 1 else "") + "\n  " + incident.model_dump_json())
+            out.write(("," if count > 1 else "") + "\n  " + incident.model_dump_json(by_alias=True))
         out.write("\n]\n")
     else:
         widths = (26, 24, 24, 14, 18, 12, 5, 24, 24, 16)
@@ -139,7 +144,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     trail = list(history.trail(args.incident))
     if args.format == "json":
         document = {
-            "incident": incident.model_dump(mode="json"),
+            "incident": incident.model_dump(mode="json", by_alias=True),
             "trail": [t.model_dump(mode="json") for t in trail],
         }
         print(json.dumps(document, indent=2))
@@ -156,7 +161,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_set_status(args: argparse.Namespace) -> int:
     history = history_for(args)
     actor = Actor(
-        id=args.by or getpass.getuser(), channel="cli", origin=f"cli:{socket.gethostname()}"
+        id=args.by or getpass.getuser(),
+        channel="cli",
+        origin=f"cli:{socket.gethostname()}",
+        # --by is what the caller claims; the trail also keeps who AWS says the caller is.
+        principal=_client(args, "sts").get_caller_identity()["Arn"],
     )
     now = datetime.now(UTC).timestamp()
     try:
@@ -186,15 +195,63 @@ def cmd_report(args: argparse.Namespace) -> int:
         history.employee_events(since=since, until=until),
     )
     source = args.table or f"stack {args.stack}"
-    Path(args.out).write_text(render_html(data, datetime.now(UTC), source), encoding="utf-8")
+    page = render_html(
+        data,
+        datetime.now(UTC),
+        source,
+        min_camera_incidents=args.min_incidents,
+        site_zones=_site_zones(args),
+        clip_link=_clip_links(args),
+    )
+    Path(args.out).write_text(page, encoding="utf-8")
     print(f"{args.out}: {data.total} incidents, {len(data.employees)} employee changes")
+    if args.pdf:
+        print_pdf(Path(args.out), Path(args.pdf))
+        print(f"{args.pdf}: printed by headless Chromium")
     return 0
+
+
+def _site_zones(args: argparse.Namespace) -> dict[str, str]:
+    """Each site's time zone from the registry in the table (the ledger shows site time)."""
+    table = boto3.resource(
+        "dynamodb", region_name=args.region, endpoint_url=args.endpoint_url
+    ).Table(resolve_table(args))
+    return {site.site_id: site.time_zone for site in RegistryReader(table).sites()}
+
+
+CLIP_LINK_DAYS = 30  # the report's clip links play this long (the video's own retention aside)
+
+
+def _clip_links(args: argparse.Namespace) -> Callable[[str], str] | None:
+    """Signed clip links for the ledger when the stack and its link key can be read."""
+    if args.table or args.no_clip_links:
+        return None
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in _client(args, "cloudformation")
+        .describe_stacks(StackName=args.stack)["Stacks"][0]
+        .get("Outputs", [])
+    }
+    base, secret = outputs.get("ClipLinkBaseUrl"), outputs.get("ClipLinkKeySecretArn")
+    if not (base and secret):
+        return None
+    try:
+        key = _client(args, "secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
+    except ClientError as exc:
+        print(f"no clip links in the ledger: {exc.response['Error']['Code']}", file=sys.stderr)
+        return None
+    expires = int(datetime.now(UTC).timestamp()) + CLIP_LINK_DAYS * 86_400
+    return lambda incident: sign_clip_link(base, incident, expires, key.encode())
 
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    where = common.add_mutually_exclusive_group(required=True)
-    where.add_argument("--stack", help="facewatch stack name (table from its TableName output)")
+    where = common.add_mutually_exclusive_group()
+    where.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     where.add_argument("--table", help="incidents table name")
     common.add_argument("--endpoint-url", help="e.g. http://127.0.0.1:5000 for local mode")
     common.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
@@ -213,13 +270,17 @@ def register(subparsers: Any) -> None:
     incidents.add_argument("--status", choices=STATUSES)
     incidents.add_argument("--since", type=parse_time, help="first seen at or after")
     incidents.add_argument("--until", type=parse_time, help="first seen before")
-    incidents.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    incidents.add_argument(
+        "--output", "--format", dest="format", choices=("table", "csv", "json"), default="table"
+    )
     incidents.add_argument("--newest-first", action="store_true")
     incidents.set_defaults(func=cmd_incidents)
 
     show = commands.add_parser("show", parents=[common], help="one incident and its whole trail")
     show.add_argument("incident")
-    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.add_argument(
+        "--output", "--format", dest="format", choices=("text", "json"), default="text"
+    )
     show.set_defaults(func=cmd_show)
 
     status = commands.add_parser(
@@ -234,4 +295,14 @@ def register(subparsers: Any) -> None:
     report.add_argument("--since", type=parse_time, required=True)
     report.add_argument("--until", type=parse_time, required=True)
     report.add_argument("--out", required=True, help="FILE.html")
+    report.add_argument("--pdf", help="also print it to FILE.pdf (headless Chromium)")
+    report.add_argument(
+        "--min-incidents",
+        type=int,
+        default=MIN_CAMERA_INCIDENTS,
+        help="rank false alarms only for cameras with this many incidents (%(default)s)",
+    )
+    report.add_argument(
+        "--no-clip-links", action="store_true", help="leave clip links out of the ledger"
+    )
     report.set_defaults(func=cmd_report)

@@ -18,11 +18,14 @@ from botocore.config import Config
 
 from facewatch.fleet.inventory import InventoryError, load_inventory
 from facewatch.fleet.registry import Registry, RegistryPlan
+from facewatch_tools.aws_targets import DEFAULT_STACK
 from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.costs import CostAssumptions, cost_table
-from facewatch_tools.fleet.quotas import QuotaCheck, check_quotas
+from facewatch_tools.fleet.quotas import QuotaCheck, QuotaClients, check_quotas
+from facewatch_tools.fleet.regions import check_region, stream_processor_access
 from facewatch_tools.fleet.stacks import (
     DEFAULT_TEMPLATE,
+    VIDEO_ONLY,
     Action,
     CloudFormationEngine,
     MainStack,
@@ -56,6 +59,8 @@ class Clients:
     kinesis: Any
     service_quotas: Any
     dynamodb: Any  # the service resource
+    iam: Any = None  # for the quota check (roles); None: not checked
+    lambda_: Any = None  # for the quota check (concurrency); None: not checked
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Clients:
@@ -66,6 +71,8 @@ class Clients:
             kinesis=session.client("kinesis", **kw),
             service_quotas=session.client("service-quotas", **kw),
             dynamodb=session.resource("dynamodb", **kw),
+            iam=session.client("iam", **kw),
+            lambda_=session.client("lambda", **kw),
         )
 
 
@@ -99,6 +106,10 @@ class Context:
         return registry.plan(inventory, names, self.args.prune)
 
 
+def _progress(line: str) -> None:
+    print(line, flush=True)
+
+
 def _context(args: argparse.Namespace, clients: Clients, engine: StackEngine | None) -> Context:
     try:
         main = read_main_stack(clients.cloudformation, args.stack)
@@ -111,7 +122,11 @@ def _context(args: argparse.Namespace, clients: Clients, engine: StackEngine | N
         ) from exc
     body = Path(args.template).read_text(encoding="utf-8")
     return Context(
-        main, body, engine or CloudFormationEngine(clients.cloudformation), args, clients
+        main,
+        body,
+        engine or CloudFormationEngine(clients.cloudformation, echo=_progress),
+        args,
+        clients,
     )
 
 
@@ -126,21 +141,59 @@ def print_plan(current: Plan, registry: RegistryPlan | None) -> None:
         )
     counts = {a.value: len(current.by_action(a)) for a in Action if current.by_action(a)}
     print("stacks: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
+    video_only = [c.camera_id for c in current.changes if c.detector == VIDEO_ONLY]
+    if video_only:
+        print("recognition off (privacy profile), video stream only: " + ", ".join(video_only))
     if registry is None:
         print("registry: main stack has no TableName output; skipped")
     else:
         print(f"registry: {len(registry.put)} item(s) to write, {len(registry.delete)} to delete")
 
 
-def quota_report(ctx: Context, current: Plan) -> list[QuotaCheck] | None:
+def capability_report(ctx: Context, current: Plan) -> tuple[bool, int | None]:
+    """Can each camera's detector run where it is? Its Region (the capability table) and, for
+    stream processors, the account. (ok, processors in use when they were listed)."""
+    default_region = ctx.clients.rekognition.meta.region_name
+    ok = True
+    for change in current.changes:
+        if change.desired is None:
+            continue
+        camera = change.desired.camera
+        region = getattr(camera, "region", None) or default_region
+        detector = None if change.detector == VIDEO_ONLY else camera.detector
+        refusal = check_region(camera.id, detector, region)
+        if refusal is not None:
+            print("REFUSED " + refusal.message())
+            ok = False
+    wants_processors = any(
+        c.desired is not None and c.detector == "stream-processor" for c in current.changes
+    )
+    if not wants_processors or ctx.args.endpoint_url:
+        return ok, None
+    access = stream_processor_access(ctx.clients.rekognition)
+    print(("" if access.can_create else "WARNING ") + access.advice())
+    if access.can_create is False:
+        ok = False
+    return ok, access.processors_in_use
+
+
+def quota_report(
+    ctx: Context, current: Plan, processors_in_use: int | None = None
+) -> list[QuotaCheck] | None:
     if ctx.args.endpoint_url:
         # A local emulator has no quotas (and answers 500, which the retries would wait out).
         print("quotas: not checked against a local endpoint")
         return None
+    clients = QuotaClients(
+        service_quotas=ctx.clients.service_quotas,
+        rekognition=ctx.clients.rekognition,
+        kinesis=ctx.clients.kinesis,
+        cloudformation=ctx.clients.cloudformation,
+        iam=ctx.clients.iam,
+        lambda_=ctx.clients.lambda_,
+    )
     try:
-        checks = check_quotas(
-            current, ctx.clients.service_quotas, ctx.clients.rekognition, ctx.clients.kinesis
-        )
+        checks = check_quotas(current, clients, processors_in_use)
     except Exception as exc:  # e.g. no Service Quotas in a local endpoint: say so, go on
         print(f"quotas: not checked ({type(exc).__name__}: {exc})")
         return None
@@ -177,13 +230,33 @@ def run_plan(args: argparse.Namespace, clients: Clients, engine: StackEngine | N
     ctx = _context(args, clients, engine)
     current = ctx.plan()
     print_plan(current, ctx.registry_plan(current))
-    checks = quota_report(ctx, current)
+    runnable, processors_in_use = capability_report(ctx, current)
+    checks = quota_report(ctx, current, processors_in_use)
     missing = missing_outputs(ctx, current)
     if missing:
         print(missing_message(ctx, missing))
     invalid = current.by_action(Action.INVALID)
-    failed = invalid or missing or (checks and not all(c.ok for c in checks))
+    failed = invalid or missing or not runnable or (checks and not all(c.ok for c in checks))
     return EXIT_RUNTIME if failed else 0
+
+
+def _refuse_apply(ctx: Context, current: Plan) -> str | None:
+    """Why apply must not start (invalid cameras, missing exports, detectors that cannot run,
+    quotas), or None."""
+    if current.by_action(Action.INVALID):
+        return "fix the invalid cameras first"
+    missing = missing_outputs(ctx, current)
+    if missing:
+        return missing_message(ctx, missing)
+    if not current.pending:
+        return None
+    runnable, processors_in_use = capability_report(ctx, current)
+    if not runnable:
+        return "refusing to apply: these cameras cannot run where they are (see above)"
+    checks = quota_report(ctx, current, processors_in_use)
+    if checks and not all(c.ok for c in checks) and not ctx.args.ignore_quotas:
+        return "refusing to apply: raise the quotas above first (or --ignore-quotas)"
+    return None
 
 
 def run_apply(args: argparse.Namespace, clients: Clients, engine: StackEngine | None = None) -> int:
@@ -191,16 +264,9 @@ def run_apply(args: argparse.Namespace, clients: Clients, engine: StackEngine | 
     current = ctx.plan()
     registry_plan = ctx.registry_plan(current)
     print_plan(current, registry_plan)
-    if current.by_action(Action.INVALID):
-        print("fix the invalid cameras first")
-        return EXIT_RUNTIME
-    missing = missing_outputs(ctx, current)
-    if missing:
-        print(missing_message(ctx, missing))
-        return EXIT_RUNTIME
-    checks = quota_report(ctx, current) if current.pending else []
-    if checks and not all(c.ok for c in checks) and not args.ignore_quotas:
-        print("refusing to apply: raise the quotas above first (or --ignore-quotas)")
+    refusal = _refuse_apply(ctx, current)
+    if refusal:
+        print(refusal)
         return EXIT_RUNTIME
     nothing = not current.pending and not current.by_action(Action.WAIT)
     if nothing and (registry_plan is None or registry_plan.empty):
@@ -309,7 +375,11 @@ def register(subparsers: Any) -> None:
         help="KVS retention per camera (>= 24)",
     )
     aws = argparse.ArgumentParser(add_help=False)
-    aws.add_argument("--stack", default="facewatch-dev", help="main stack name")
+    aws.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     aws.add_argument("--region", default=None)
     aws.add_argument("--endpoint-url", default=None, help="e.g. a local moto server")
     aws.add_argument(

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from facewatch.fleet.employees import AuditLog, EmployeeCollection, EnrollmentRefusedError
+from facewatch.fleet.registry import RegistryReader
+from facewatch.privacy.consent import ConsentLedger
+from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError
 from facewatch_tools.cli.cameras import aws_session
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -36,25 +39,53 @@ class Clients:
         )
 
 
+def _outputs(args: argparse.Namespace, clients: Clients) -> dict[str, str]:
+    stack = clients.cloudformation.describe_stacks(StackName=args.stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
 def collection_for(args: argparse.Namespace, clients: Clients) -> EmployeeCollection:
     collection, table = args.collection_id, args.table
     if not (collection and table):
-        stack = clients.cloudformation.describe_stacks(StackName=args.stack)["Stacks"][0]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        collection = collection or outputs["CollectionId"]
-        table = table or outputs["TableName"]
+        outputs = _outputs(args, clients)
+        collection = collection or outputs.get("CollectionId")
+        table = table or outputs.get("TableName")
+        if not (collection and table):
+            raise TargetError(
+                f"stack {args.stack} has no CollectionId/TableName output (a local stack: "
+                "Rekognition collections are not emulated locally; pass --collection-id)"
+            )
     actor = clients.sts.get_caller_identity()["Arn"]
     audit = AuditLog(clients.dynamodb.Table(table))
-    return EmployeeCollection(clients.rekognition, collection, audit, actor)
+    return EmployeeCollection(
+        clients.rekognition, collection, audit, actor, consent=consent_gate(args, clients, table)
+    )
 
 
-def _enroll_one(people: EmployeeCollection, employee_id: str, photo: Path) -> bool:
+def consent_gate(args: argparse.Namespace, clients: Clients, table: str) -> ConsentLedger | None:
+    """The ledger when a registered site's privacy profile needs consent before enrollment (one
+    collection serves every site: the strictest decides); None when none does."""
+    sites = RegistryReader(clients.dynamodb.Table(table)).sites()
+    strict = sorted(s.site_id for s in sites if s.privacy.consent_required)
+    if not strict:
+        return None
+    name = args.consent_table or _outputs(args, clients).get("ConsentTableName")
+    if not name:
+        raise SystemExit(
+            f"sites {', '.join(strict)} need consent records, and the stack has no consent table"
+        )
+    return ConsentLedger(clients.dynamodb.Table(name))
+
+
+def _enroll_one(people: EmployeeCollection, employee_id: str, photo: Path, step: str = "") -> bool:
+    """Enroll one photo; ``step`` ("3/120 ") prefixes the line so a long folder shows progress."""
     try:
         result = people.enroll(employee_id, photo.read_bytes(), photo.name)
     except EnrollmentRefusedError as refused:
-        print(f"{employee_id} {photo.name}: REFUSED {refused.reason}: {refused.detail}")
+        print(f"{step}{employee_id} {photo.name}: REFUSED {refused.reason}: {refused.detail}")
         return False
-    print(f"{employee_id} {photo.name}: " + ("enrolled" if result.indexed else "already enrolled"))
+    state = "enrolled" if result.indexed else "already enrolled"
+    print(f"{step}{employee_id} {photo.name}: {state}", flush=True)
     return True
 
 
@@ -84,7 +115,10 @@ def run(args: argparse.Namespace, clients: Clients) -> int:
         return 0 if all(results) else 1
     if action == "enroll-dir":
         pairs = photos_in(Path(args.directory), Path(args.csv) if args.csv else None)
-        results = [_enroll_one(people, emp, photo) for emp, photo in pairs]
+        results = [
+            _enroll_one(people, emp, photo, f"{n}/{len(pairs)} ")
+            for n, (emp, photo) in enumerate(pairs, start=1)
+        ]
         print(f"{sum(results)} enrolled or already enrolled, {len(results) - sum(results)} refused")
         return 0 if all(results) else 1
     if action == "remove":
@@ -109,9 +143,14 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("employees", help="enroll and remove employee faces")
     commands = parser.add_subparsers(dest="employees_command", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", default="facewatch-dev", help="main stack (collection, table)")
+    common.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     common.add_argument("--collection-id", default=None)
     common.add_argument("--table", default=None)
+    common.add_argument("--consent-table", default=None, help="the stack's consent ledger")
     common.add_argument("--region", default=None)
     common.add_argument("--endpoint-url", default=None)
     enroll = commands.add_parser("enroll", parents=[common], help="enroll photos of one person")

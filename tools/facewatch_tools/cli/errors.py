@@ -20,15 +20,17 @@ from botocore.exceptions import (
     TokenRetrievalError,
     UnauthorizedSSOTokenError,
 )
+from botocore.parsers import ResponseParserError
 from pydantic import ValidationError
 
 from facewatch.fleet.inventory import InventoryError
+from facewatch_tools.audit.browser import BrowserMissingError
 from facewatch_tools.aws_targets import TargetError
 from facewatch_tools.canary import CanaryError
 from facewatch_tools.local.session import NotRunningError
 
 # Errors whose message already is the one line (it names the problem and the fix).
-_PLAIN = (InventoryError, TargetError, CanaryError, NotRunningError)
+_PLAIN = (InventoryError, TargetError, CanaryError, NotRunningError, BrowserMissingError)
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1
@@ -37,10 +39,27 @@ EXIT_USAGE = 2
 _STACK_MISSING = re.compile(r"Stack with id (?P<stack>\S+) does not exist")
 
 
-def explain(exc: BaseException) -> str | None:  # noqa: PLR0911 - one answer per kind
-    """The one line for an ordinary mistake, or None for a bug (shown as a traceback)."""
+def explain(exc: BaseException, *, local: bool = False) -> str | None:
+    """The one line for an ordinary mistake, or None for a bug (shown as a traceback).
+
+    ``local``: the command talks to a local endpoint (moto), where a 500 means "not emulated".
+    """
     if isinstance(exc, _PLAIN):
         return str(exc).strip().replace("\n", "; ")
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if local and status in {500, 501}:
+            return f"{exc.operation_name} {_NOT_EMULATED}"
+        return _client_error(exc)
+    if local and isinstance(exc, ResponseParserError):
+        return f"this {_NOT_EMULATED}"
+    return _sdk_error(exc) or _input_error(exc)
+
+
+_NOT_EMULATED = "is not emulated locally (moto answered 500); try it against a real AWS account"
+
+
+def _sdk_error(exc: BaseException) -> str | None:  # noqa: PLR0911 - one answer per kind
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return (
             "no AWS credentials: run `aws configure` (or `aws sso login`), pass --profile, or "
@@ -60,8 +79,10 @@ def explain(exc: BaseException) -> str | None:  # noqa: PLR0911 - one answer per
         )
     if isinstance(exc, ReadTimeoutError):
         return f"AWS did not answer in time ({exc}); try again"
-    if isinstance(exc, ClientError):
-        return _client_error(exc)
+    return None
+
+
+def _input_error(exc: BaseException) -> str | None:
     if isinstance(exc, FileNotFoundError | IsADirectoryError | NotADirectoryError):
         name = exc.filename or str(exc)
         return f"no such file: {name} (check the path; paths are relative to where you run)"

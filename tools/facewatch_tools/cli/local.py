@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from facewatch.detections.classification import FaceClass, classify
 from facewatch.detections.records import ProcessorRecord
 from facewatch.settings import ThresholdSettings
+from facewatch_tools.aws_targets import DEFAULT_STACK
 
 
 def register(subparsers: Any) -> None:
@@ -45,7 +46,11 @@ def register(subparsers: Any) -> None:
     canary = subparsers.add_parser(
         "canary", help="prove a deployed stack alerts end to end (a marked test record)"
     )
-    canary.add_argument("--stack", required=True, help="CloudFormation stack name")
+    canary.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     canary.add_argument("--region", help="AWS region (default: from the environment)")
     canary.add_argument("--endpoint-url", help="AWS endpoint (a local stack)")
     canary.add_argument("--timeout", type=float, default=60.0, help="seconds to wait")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from facewatch.detections.bands import processor_threshold
 from facewatch.fleet.inventory import Camera, Detector, Inventory
 from facewatch_tools.template import ROOT
 
@@ -23,6 +24,7 @@ TAG_CAMERA = "facewatch:camera"
 TAG_MAIN = "facewatch:main-stack"
 TAG_TEMPLATE = "facewatch:template-sha256"
 MAX_CAMERA_ID = 100  # camera-template.yaml's CameraId pattern: names derived from it fit limits
+VIDEO_ONLY = "none"  # camera-template.yaml's Detector for a camera with recognition off
 DEFAULT_TEMPLATE = ROOT / "camera-template.yaml"
 
 
@@ -44,7 +46,7 @@ class MainStack:
     name: str
     environment: str
     collection_id: str
-    face_match_threshold: str
+    face_match_threshold: str  # the processors': max(80, PossibleMatchFloor) (bands.py)
     outputs: dict[str, str] = field(default_factory=dict)
     # Output keys that are exported: camera stacks import exports (Fn::ImportValue), and an
     # older main stack may have an output without its export.
@@ -61,7 +63,8 @@ class DesiredStack:
     @property
     def processor_name(self) -> str | None:
         name = self.parameters.get("ProcessorName")
-        return None if self.camera.detector is Detector.SAMPLER else name
+        searches = self.parameters.get("Detector") == Detector.STREAM_PROCESSOR.value
+        return name if searches else None
 
 
 @dataclass(frozen=True)
@@ -127,11 +130,13 @@ def desired_stacks(
     digest = template_digest(template_body)
     desired = []
     for camera in inventory.cameras:
+        # A recognition-off site (privacy profile): the video stream only, no face search.
+        searches = inventory.recognition_at(camera)
         params = {
             "MainStack": main.name,
             "Environment": main.environment,
             "CameraId": camera.id,
-            "Detector": camera.detector.value,
+            "Detector": camera.detector.value if searches else VIDEO_ONLY,
             "RetentionHours": str(retention_hours),
             "CollectionId": main.collection_id,
             "FaceMatchThreshold": main.face_match_threshold,
@@ -139,7 +144,7 @@ def desired_stacks(
             # time-dependent value would make every apply an update.
             "StartProcessor": "true",
             "ProcessorName": processor_name_for(main, camera.id)
-            if camera.detector is Detector.STREAM_PROCESSOR
+            if searches and camera.detector is Detector.STREAM_PROCESSOR
             else "unused",
         }
         tags = {TAG_CAMERA: camera.id, TAG_MAIN: main.name, TAG_TEMPLATE: digest}
@@ -158,6 +163,7 @@ class StackEngine(Protocol):
         """Wait until no stack is in progress; final status per stack (DELETED if gone)."""
 
 
+_THROTTLED = "THROTTLED_IN_PROGRESS"  # not a CloudFormation status: asked too often
 _FAILED_CREATE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"}
 
 
@@ -166,7 +172,7 @@ def plan(desired: Sequence[DesiredStack], current: dict[str, StackState], prune:
     wanted = {d.camera.id for d in desired}
     for stack in desired:
         cam = stack.camera.id
-        det = stack.camera.detector.value
+        det = stack.parameters["Detector"]  # "none" at a recognition-off site
         if len(cam) > MAX_CAMERA_ID:
             changes.append(
                 Change(
@@ -302,8 +308,10 @@ class CloudFormationEngine:
         timeout: float = 3600.0,
         first_delay: float = 5.0,
         max_delay: float = 30.0,
+        echo: Callable[[str], None] = lambda _line: None,
     ) -> None:
         self._cfn = cloudformation
+        self._echo = echo  # progress while waiting: each stack's status as it changes
         self._sleep = sleep
         self._clock = clock
         self._timeout = timeout
@@ -350,11 +358,20 @@ class CloudFormationEngine:
     def wait(self, stack_names: Sequence[str]) -> dict[str, str]:
         pending = set(stack_names)
         final: dict[str, str] = {}
-        deadline = self._clock() + self._timeout
+        seen: dict[str, str] = {}
+        started = self._clock()
+        deadline = started + self._timeout
         delay = self._first
         while pending:
             for name in sorted(pending):
                 status = self._status(name)
+                if status is not None and status != _THROTTLED and seen.get(name) != status:
+                    seen[name] = status
+                    done = len(stack_names) - len(pending) + (not status.endswith("_IN_PROGRESS"))
+                    self._echo(
+                        f"  [{done}/{len(stack_names)}] {name}: {status} "
+                        f"({self._clock() - started:.0f} s)"
+                    )
                 if status is not None and status.endswith("_IN_PROGRESS"):
                     continue
                 final[name] = status or "DELETED"
@@ -375,7 +392,7 @@ class CloudFormationEngine:
             if "does not exist" in str(exc):
                 return None
             if "Throttling" in str(exc) or "Rate exceeded" in str(exc):
-                return "THROTTLED_IN_PROGRESS"  # look again on the next round
+                return _THROTTLED  # look again on the next round
             raise
         status: str = stacks[0]["StackStatus"]
         return None if status == "DELETE_COMPLETE" else status
@@ -396,6 +413,13 @@ def _parameters(stack: DesiredStack) -> list[dict[str, str]]:
     return [{"ParameterKey": k, "ParameterValue": v} for k, v in stack.parameters.items()]
 
 
+def _processor_threshold(params: dict[str, str]) -> str:
+    """Processors search from the possible-match floor (face_events decides the band)."""
+    threshold = float(params.get("FaceMatchThreshold") or 80)
+    floor = float(params.get("PossibleMatchFloor") or threshold)
+    return f"{processor_threshold(threshold, floor):g}"
+
+
 def read_main_stack(cloudformation: Any, name: str) -> MainStack:
     stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
@@ -406,7 +430,7 @@ def read_main_stack(cloudformation: Any, name: str) -> MainStack:
         environment=params.get("Environment", "dev"),
         collection_id=outputs.get("CollectionId")
         or params.get("CollectionId", "facewatch-employees"),
-        face_match_threshold=params.get("FaceMatchThreshold", "80"),
+        face_match_threshold=_processor_threshold(params),
         outputs=outputs,
         exported=exported,
     )

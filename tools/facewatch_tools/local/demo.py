@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -20,6 +22,25 @@ from facewatch_tools.local.stack import LocalStack
 from facewatch_tools.template import ROOT
 
 
+def settings_in_force(stack: LocalStack, environ: Mapping[str, str]) -> str:
+    """The detection settings face_events runs with; those taken from the environment marked."""
+    runtime = next(
+        stack.runtimes[stack.deployed.function_by_arn(m.function_arn).name]
+        for m in stack.deployed.mappings
+        if m.source_arn.endswith(f"/{stack.detections_stream}")
+    )
+    env = runtime.environment
+    shown = [
+        name
+        for name in sorted(runtime.spec.settings)
+        if name in env and not name.startswith(("POWERTOOLS_", "FACEWATCH_"))
+    ]
+    return ", ".join(
+        f"{name}={env[name]}" + (" (from your environment)" if name in environ else "")
+        for name in shown
+    )
+
+
 class Demo:
     def __init__(
         self,
@@ -30,7 +51,11 @@ class Demo:
         *,
         template_path: Path | None = None,
         root: Path | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        # The same settings as `facewatch replay`: the caller's environment, where the
+        # template lets a function be configured (MIN_DETECTIONS, FACE_MATCH_THRESHOLD, ...).
+        self.environ = dict(os.environ if environ is None else environ)
         self.scenario = load_scenario(scenario)
         self.template_path = template_path or ROOT / "template.yaml"
         self.root = root
@@ -49,7 +74,10 @@ class Demo:
         self.say(f"facewatch demo: {scenario.name} ({scenario.duration:.0f} s at {self.speed:g}x)")
         self.say("starting the local stack: moto on 127.0.0.1, the project's template.yaml ...")
         with LocalStack(
-            template_path=self.template_path, root=self.root, slack_routes=scenario.slack_routes()
+            template_path=self.template_path,
+            root=self.root,
+            slack_routes=scenario.slack_routes(),
+            overrides=self.environ,
         ) as stack:
             deployed = stack.deployed
             self.say(
@@ -57,6 +85,7 @@ class Demo:
                 f"{len(deployed.functions)} function(s), {len(deployed.mappings)} event source "
                 f"mapping(s), {len(deployed.relays)} rule target(s) delivered by the runner"
             )
+            self.say(f"  settings in force: {settings_in_force(stack, self.environ)}")
             stack.load_registry(Inventory(sites=scenario.sites, cameras=scenario.cameras))
             stack.subscribe_phones(scenario.phones)
             arns = {camera.id: stack.video_stream_arn(camera.id) for camera in scenario.cameras}

@@ -28,8 +28,15 @@ class IncidentRow:
     alerted: bool
     clip_url: str | None
     closest_employee: str | None = None
+    band: str = "unknown"
+    closest_similarity: float | None = None
 
     def as_json(self) -> dict[str, Any]:
+        closest = (
+            {"employeeId": self.closest_employee, "similarity": self.closest_similarity}
+            if self.closest_employee
+            else None
+        )
         return {
             "incidentId": self.incident_id,
             "cameraId": self.camera_id,
@@ -38,6 +45,8 @@ class IncidentRow:
             "detections": self.detections,
             "alerted": self.alerted,
             "clipUrl": self.clip_url,
+            "band": self.band,
+            "closestEmployee": closest,
         }
 
 
@@ -57,7 +66,10 @@ def clip_urls(events: Iterable[BusEvent]) -> dict[str, str]:
     return urls
 
 
-def list_incidents(dynamodb: Any, table: str, events: Iterable[BusEvent]) -> list[IncidentRow]:
+def list_incidents(
+    dynamodb: Any, table: str, events: Iterable[BusEvent], min_detections: int = 2
+) -> list[IncidentRow]:
+    """``min_detections``: the stack's MIN_DETECTIONS (an incident's band depends on it)."""
     clips = clip_urls(events)
     rows: dict[str, IncidentRow] = {}
     for item in _scan(dynamodb, table):
@@ -75,6 +87,10 @@ def list_incidents(dynamodb: Any, table: str, events: Iterable[BusEvent]) -> lis
                         alerted=incident.alerted,
                         clip_url=clips.get(incident.incident_id),
                         closest_employee=incident.closest.employee_id if incident.closest else None,
+                        band=incident.band(min_detections).value,
+                        closest_similarity=incident.closest.similarity
+                        if incident.closest
+                        else None,
                     ),
                 )
     for item in _scan(dynamodb, table):
@@ -90,6 +106,8 @@ def list_incidents(dynamodb: Any, table: str, events: Iterable[BusEvent]) -> lis
                 alerted=True,
                 clip_url=clips.get(incident_id),
                 closest_employee=known.closest_employee if known else None,
+                band=known.band if known else "unknown",
+                closest_similarity=known.closest_similarity if known else None,
             )
     return sorted(rows.values(), key=lambda r: (r.first_seen, r.incident_id))
 

@@ -2,8 +2,10 @@
 
 Employees are matched with their ExternalImageId; strangers have empty MatchedFaces; now and
 then an employee turns side-on and Rekognition returns a weak match or none (real life: those
-frames look like a stranger). Everything is drawn from one seeded generator: the same scenario
-gives the same records.
+frames look like a stranger). A weak match is never below the detector's search threshold (a
+stream processor's is at least 80: it returns nothing lower), and every record passes
+``frames.check_record``. Everything is drawn from one seeded generator: the same scenario gives
+the same records.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from facewatch_tools.frames import FaceSpec, frame_record
+from facewatch.detections.bands import PROCESSOR_MIN_THRESHOLD
+from facewatch_tools.frames import FaceSpec, check_record, frame_record
 from facewatch_tools.local.scenario import Scenario, Visit
 
 
@@ -43,7 +46,9 @@ def _anchor(person: str, camera: str) -> float:
     return 0.1 + (digest[0] / 255) * 0.6  # where in the frame the person walks in
 
 
-def _face(visit: Visit, t: float, employee: bool, rng: random.Random) -> FaceSpec:
+def _face(
+    visit: Visit, t: float, employee: bool, rng: random.Random, search_threshold: float
+) -> FaceSpec:
     progress = (t - visit.at) / visit.seconds
     width = round(rng.uniform(0.08, 0.13), 4)
     left = round(min(0.85, _anchor(visit.person, visit.camera) + 0.15 * progress), 4)
@@ -53,7 +58,8 @@ def _face(visit: Visit, t: float, employee: bool, rng: random.Random) -> FaceSpe
         yaw = round(rng.choice((-1, 1)) * rng.uniform(45, 75), 1)
         confidence = round(rng.uniform(88.0, 98.5), 2)
         if employee and rng.random() < 0.5:
-            similarity = round(rng.uniform(55.0, 79.0), 2)
+            # just above what the detector returns at all: possible or known, by the threshold
+            similarity = round(rng.uniform(search_threshold, min(search_threshold + 9.5, 99.0)), 2)
             return FaceSpec(visit.person, similarity, confidence, yaw=yaw, **base)
         return FaceSpec(None, confidence=confidence, yaw=yaw, **base)
     yaw = round(rng.uniform(-15, 15), 1)
@@ -65,8 +71,14 @@ def _face(visit: Visit, t: float, employee: bool, rng: random.Random) -> FaceSpe
     return FaceSpec(None, confidence=confidence, yaw=yaw, **base)
 
 
-def frames(scenario: Scenario, start: float, arns: dict[str, str]) -> list[SimFrame]:
-    """Every analysed frame of the scenario, in time order; ``arns``: camera id -> KVS ARN."""
+def frames(
+    scenario: Scenario,
+    start: float,
+    arns: dict[str, str],
+    search_threshold: float = PROCESSOR_MIN_THRESHOLD,
+) -> list[SimFrame]:
+    """Every analysed frame of the scenario, in time order; ``arns``: camera id -> KVS ARN;
+    ``search_threshold``: the detector's (a stream processor's, by default)."""
     rng = random.Random(scenario.seed)  # noqa: S311 - simulation, not security
     employees = scenario.employee_ids()
     step = 1.0 / scenario.fps
@@ -81,8 +93,11 @@ def frames(scenario: Scenario, start: float, arns: dict[str, str]) -> list[SimFr
             if not present and t - last_frame < scenario.idle_frame_seconds:
                 continue
             last_frame = t
-            faces = [_face(v, t, v.person in employees, rng) for v in present]
-            record = frame_record(camera.id, start + t, faces, arn=arns.get(camera.id))
+            faces = [_face(v, t, v.person in employees, rng, search_threshold) for v in present]
+            record = check_record(
+                frame_record(camera.id, start + t, faces, arn=arns.get(camera.id)),
+                min_similarity=search_threshold,
+            )
             out.append(SimFrame(t, camera.id, record, tuple(v.person for v in present)))
     out.sort(key=lambda f: (f.offset, f.camera_id))
     return out

@@ -23,8 +23,9 @@ UtcTime = Annotated[
     PlainSerializer(lambda value: iso(value.timestamp()), return_type=str, when_used="json"),
 ]
 ALERT_DETAIL_TYPE = "Unknown Face Detected"
-ALERT_SCHEMA_VERSION: Literal["1.1"] = "1.1"
-# 1.1 added location.slackRoute (optional); 1.0 events still validate.
+ALERT_SCHEMA_VERSION: Literal["1.2"] = "1.2"
+# 1.1 added location.slackRoute (optional); 1.2 added band, hint and page (optional, defaults
+# are what earlier events meant); 1.0 and 1.1 events still validate.
 
 
 class ContractModel(BaseModel):
@@ -56,14 +57,18 @@ class BestFace(ContractModel):
 
 
 class ClosestEmployee(ContractModel):
-    """The best employee match below FACE_MATCH_THRESHOLD: a hint, never a recognition."""
+    """The best employee match in the possible band (at or above POSSIBLE_MATCH_FLOOR, below
+    FACE_MATCH_THRESHOLD): a hint, never a recognition."""
 
     employee_id: str
     similarity: float = Field(ge=0, le=100)
 
 
 class Clip(ContractModel):
-    url: str = Field(description="HLS (LIVE_REPLAY) URL; carries a session token, do not share")
+    url: str = Field(
+        description="HLS (LIVE_REPLAY) URL, only when the stack sets ALERT_HLS_URL (the signed "
+        "clip link is the alert's clip); carries a session token, do not share"
+    )
     expires_at: UtcTime
     start: UtcTime = Field(description="First detection minus the pre-roll")
 
@@ -84,7 +89,7 @@ class CameraLocation(ContractModel):
 class AlertDetail(ContractModel):
     """detail of ``Unknown Face Detected``: one per incident, published once."""
 
-    schema_version: Literal["1.0", "1.1"] = ALERT_SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1", "1.2"] = ALERT_SCHEMA_VERSION
     incident_id: str
     camera_id: str
     stream_arn: str
@@ -93,6 +98,18 @@ class AlertDetail(ContractModel):
     detections: int = Field(ge=1, description="Frames with an unknown face so far")
     best_face: BestFace
     closest_employee: ClosestEmployee | None = None
+    band: Literal["unknown", "possible"] = Field(
+        default="unknown",
+        description="Match band of the incident (README, Match bands); since 1.2",
+    )
+    hint: str | None = Field(
+        default=None,
+        description='For a possible incident, e.g. "possible EMP-10442 (84%)"; since 1.2',
+    )
+    page: bool = Field(
+        default=True,
+        description="False for a low-priority hint: SMS pagers skip it; since 1.2",
+    )
     clip: Clip | None = None
     clip_unavailable_reason: str | None = Field(
         default=None, description="Why clip is null (the alert went out without it)"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import heapq
+import uuid
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ from typing import Any, cast
 from boto3.dynamodb.types import Binary
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 from facewatch.audit.lifecycle import STATUSES, Actor, Status
 from facewatch.detections.store import deserialize, incident_key, to_item
@@ -44,9 +46,9 @@ class IncidentNotFoundError(LookupError):
 
 
 class IncidentRecord(BaseModel):
-    """An incident item as the auditors read it."""
+    """An incident item as the auditors read it (camelCase in JSON, as the event contract)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
     incident_id: str
     camera_id: str
     site_id: str
@@ -305,6 +307,34 @@ class IncidentHistory:
         for item in self._index_items(BY_CAMERA, EMPLOYEES_PARTITION, since, until):
             yield EmployeeEvent.from_item(item)
 
+    # ---- access log --------------------------------------------------------------------------
+    def record_access(
+        self, incident_id: str, kind: str, actor: str, at: float, details: dict[str, str]
+    ) -> None:
+        """One access entry in the trail (clips.access.AccessLog), expiring with the incident.
+
+        A random suffix keeps two views in one millisecond apart; an incident that is gone
+        (erased, expired) gets no entry: there is nothing left to have accessed.
+        """
+        current = self.get(incident_id)
+        if current is None:
+            return
+        self._client.put_item(
+            TableName=self._table,
+            Item=to_item(
+                {
+                    "PK": f"INCIDENT#{incident_id}",
+                    "SK": f"EVENT#{iso(at)}#{kind}#{uuid.uuid4().hex[:8]}",
+                    "kind": kind,
+                    "at": iso(at),
+                    "actor": actor,
+                    "expiresAt": current.expires_at,
+                    **details,
+                }
+            ),
+            ConditionExpression="attribute_not_exists(SK)",
+        )
+
     # ---- status changes ----------------------------------------------------------------------
     def change_status(
         self,
@@ -409,6 +439,7 @@ class IncidentHistory:
                 "actorName": actor.name,
                 "channel": actor.channel,
                 "origin": actor.origin,
+                "principal": actor.principal,
                 "fromStatus": current.status,
                 "toStatus": status,
                 "expiresAt": current.expires_at,

@@ -20,7 +20,7 @@ STATUSES: tuple[Status, ...] = get_args(Status)
 Channel = Literal["slack", "cli", "facewatch"]
 
 STATUS_CHANGED_DETAIL_TYPE = "Incident Status Changed"
-STATUS_CHANGED_SCHEMA_VERSION: Literal["1.0"] = "1.0"
+STATUS_CHANGED_SCHEMA_VERSION: Literal["1.1"] = "1.1"
 
 # Slack button action_id -> the status it sets (the fan-out notifier renders these buttons).
 SLACK_ACTIONS: dict[str, Status] = {
@@ -49,12 +49,18 @@ class Actor(ContractModel):
     origin: str | None = Field(
         default=None, max_length=256, description="e.g. slack:T0123/C0456 or cli:host"
     )
+    principal: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="1.1: the caller's IAM identity (STS GetCallerIdentity ARN) for CLI changes; "
+        "`id` is what the caller says (--by), this is who AWS says they are",
+    )
 
 
 class StatusChangedDetail(ContractModel):
     """detail of ``Incident Status Changed``: one per applied change (never for a no-op)."""
 
-    schema_version: Literal["1.0"] = STATUS_CHANGED_SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = STATUS_CHANGED_SCHEMA_VERSION
     incident_id: str
     camera_id: str
     site_id: str

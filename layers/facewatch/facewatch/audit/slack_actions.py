@@ -1,26 +1,23 @@
-"""Acknowledge, false alarm, escalate: the alert's Slack buttons, from request to trail.
+"""Acknowledge, false alarm, escalate: a recorded Slack click, from the clicks queue to the trail.
 
-1. The request's Slack signature is checked (slack_sdk, 5-minute window) and its signature is
-   remembered for the window (a conditional put with TTL), so a replayed request is refused.
-2. Each button press appends a status change (``IncidentHistory.change_status``).
-3. The message is replaced in place (``response_url``) with the incident's current status.
-4. An applied change is published as ``Incident Status Changed``; Escalate also sends an SMS to
+``slack_requests`` authenticated, authorised and recorded the click and Slack has its answer;
+the slack_clicks function applies it here:
+
+1. Each button press appends a status change (``IncidentHistory.change_status``).
+2. The message is replaced in place (``response_url``) with the incident's current status.
+3. An applied change is published as ``Incident Status Changed``; Escalate also sends an SMS to
    the escalation topic with a signed clip link.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
-from urllib.parse import parse_qs
-
-from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from slack_sdk.signature import Clock, SignatureVerifier
+from typing import Any, Protocol
 
 from facewatch.alerts.bus import BusEvent, EventPublisher
+from facewatch.alerts.slack.messages import escape
 from facewatch.audit.history import (
     IncidentHistory,
     IncidentNotFoundError,
@@ -35,168 +32,23 @@ from facewatch.audit.lifecycle import (
     Actor,
     StatusChangedDetail,
 )
+from facewatch.audit.slack_requests import BlockActionsPayload, SlackMessage
 from facewatch.clips.links import sign_clip_link
-from facewatch.detections.store import to_item
 from facewatch.observability import MetricUnit, logger, metrics
 from facewatch.timestamps import to_datetime
-from facewatch.web import HttpReply
 
-SIGNATURE_WINDOW_SECONDS = 300  # Slack's own rule, also enforced by SignatureVerifier
-Rejection = Literal["unsigned", "stale", "bad signature", "replayed"]
-
-
-# ---- request authenticity ---------------------------------------------------------------------
-class ReplayStore(Protocol):
-    def first_use(self, signature: str, timestamp: int) -> bool:
-        """Record the signature; False if it was already seen within the window."""
-        ...
+# A Slack user id as Slack issues it: only such an id is rendered as a mention.
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
-class DynamoReplayStore:
-    """PK=SLACKSIG#<signature> SK=SLACKSIG, expiring (TTL) after the signature window."""
-
-    def __init__(self, client: Any, table_name: str) -> None:
-        self._client = client
-        self._table = table_name
-
-    def first_use(self, signature: str, timestamp: int) -> bool:
-        key = f"SLACKSIG#{signature}"
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_item(
-                    {
-                        "PK": key,
-                        "SK": "SLACKSIG",
-                        "requestTimestamp": timestamp,
-                        # TTL deletion is lazy: a late item is harmless, the window still applies.
-                        "expiresAt": timestamp + 2 * SIGNATURE_WINDOW_SECONDS,
-                    }
-                ),
-                ConditionExpression="attribute_not_exists(PK)",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
-
-
-class SigningSecretUnavailableError(RuntimeError):
-    """The signing secret cannot be read (not set yet after deploy, or no permission)."""
-
-
-class _InjectedClock(Clock):
-    def __init__(self, now: Callable[[], float]) -> None:
-        self._now = now
-
-    def now(self) -> float:
-        return self._now()
-
-
-class SlackRequestGuard:
-    """Signature (slack_sdk), freshness and single use of every request."""
-
-    def __init__(
-        self,
-        signing_secret: Callable[[], str],
-        replays: ReplayStore,
-        now: Callable[[], float] = time.time,
-    ) -> None:
-        self._secret = signing_secret
-        self._replays = replays
-        self._now = now
-
-    def check(self, body: str, headers: Mapping[str, str]) -> Rejection | None:
-        lowered = {k.lower(): v for k, v in headers.items()}
-        timestamp = lowered.get("x-slack-request-timestamp", "")
-        signature = lowered.get("x-slack-signature", "")
-        if not timestamp.isdigit() or not signature:
-            return "unsigned"
-        if abs(self._now() - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
-            return "stale"
-        try:
-            secret = self._secret()
-        except Exception as exc:
-            raise SigningSecretUnavailableError(str(exc)) from exc
-        verifier = SignatureVerifier(secret, clock=_InjectedClock(self._now))
-        if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
-            return "bad signature"
-        if not self._replays.first_use(signature, int(timestamp)):
-            return "replayed"
-        return None
-
-
-# ---- the interactive payload ------------------------------------------------------------------
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class SlackUser(_Loose):
-    id: str = Field(min_length=1, max_length=64)
-    username: str | None = None
-    name: str | None = None
-    team_id: str | None = None
-
-
-class SlackTeam(_Loose):
-    id: str
-    domain: str | None = None
-
-
-class SlackChannel(_Loose):
-    id: str
-    name: str | None = None
-
-
-class SlackAction(_Loose):
-    action_id: str
-    value: str = Field(default="", max_length=128)
-
-
-class SlackMessage(_Loose):
-    text: str | None = None
-    blocks: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class BlockActionsPayload(_Loose):
-    type: Literal["block_actions"]
-    user: SlackUser
-    team: SlackTeam | None = None
-    channel: SlackChannel | None = None
-    response_url: str | None = Field(default=None, pattern=r"^https://hooks\.slack\.com/")
-    actions: list[SlackAction] = Field(min_length=1, max_length=5)
-    message: SlackMessage | None = None
-
-    def actor(self) -> Actor:
-        where = "/".join(
-            p for p in (self.team and self.team.id, self.channel and self.channel.id) if p
-        )
-        return Actor(
-            id=self.user.id,
-            name=self.user.username or self.user.name,
-            channel="slack",
-            origin=f"slack:{where}" if where else "slack",
-        )
-
-
-class PayloadError(ValueError):
-    """The body is not a block_actions payload we understand (answered 400)."""
-
-
-def parse_payload(body: str) -> BlockActionsPayload:
-    """Slack posts ``application/x-www-form-urlencoded`` with one field, ``payload`` (JSON)."""
-    try:
-        fields = parse_qs(body, max_num_fields=5)
-    except ValueError as exc:  # more fields than a Slack payload has
-        raise PayloadError(str(exc)) from exc
-    raw = fields.get("payload", [""])[0]
-    if not raw:
-        raise PayloadError("no payload field")
-    try:
-        return BlockActionsPayload.model_validate_json(raw)
-    except ValidationError as exc:
-        raise PayloadError(f"not a block_actions payload ({exc.error_count()} problems)") from exc
+def actor_of(payload: BlockActionsPayload) -> Actor:
+    where = "/".join(p for p in (payload.team_id, payload.channel_id) if p)
+    return Actor(
+        id=payload.user.id,
+        name=payload.user.username or payload.user.name,
+        channel="slack",
+        origin=f"slack:{where}" if where else "slack",
+    )
 
 
 # ---- effects ----------------------------------------------------------------------------------
@@ -242,7 +94,6 @@ class SnsEscalation:
 
 @dataclass(frozen=True, slots=True)
 class SlackActionDeps:
-    guard: SlackRequestGuard
     history: IncidentHistory
     responder: MessageResponder
     publisher: EventPublisher
@@ -271,7 +122,11 @@ def status_line(change: StatusChange, actor: Actor) -> str:
         if incident.status_changed_at
         else ""
     )
-    who = f"<@{actor.id}>" if change.applied else (incident.status_changed_by or "someone")
+    # Everything user-supplied is escaped: a name like "<!channel>" must not notify anyone.
+    if change.applied and _SLACK_USER_ID.fullmatch(actor.id):
+        who = f"<@{actor.id}>"
+    else:
+        who = escape((actor.id if change.applied else incident.status_changed_by) or "someone")
     line = f"{_ICONS[incident.status]} *{label}* by {who} {when}".rstrip()
     if change.conflict:
         line += f" (your click was not applied: it is already {label.lower()})"
@@ -321,50 +176,31 @@ def escalation_sms(incident: IncidentRecord, actor: Actor, clip_url: str) -> str
     )
 
 
-# ---- the whole request ---------------------------------------------------------------------
-def handle_slack_request(
-    body: str,
-    headers: Mapping[str, str],
-    deps: SlackActionDeps,
-    *,
-    clip_base_url: str,
-    now: float,
-) -> HttpReply:
-    try:
-        rejection = deps.guard.check(body, headers)
-    except SigningSecretUnavailableError:
-        logger.exception("Slack signing secret unavailable: set it in Secrets Manager (README)")
-        metrics.add_metric(name="SlackSigningSecretUnavailable", unit=MetricUnit.Count, value=1)
-        return HttpReply(status=503, body="not configured")
-    if rejection is not None:
-        # Never the body: it names people and could be replayed from a log.
-        logger.warning("Slack request rejected", extra={"reason": rejection})
-        metrics.add_metric(name="SlackRequestRejected", unit=MetricUnit.Count, value=1)
-        return HttpReply(status=401, body="invalid request signature")
-    try:
-        payload = parse_payload(body)
-    except PayloadError as exc:
-        logger.warning("Slack payload not understood", extra={"error": str(exc)})
-        metrics.add_metric(name="SlackPayloadRejected", unit=MetricUnit.Count, value=1)
-        return HttpReply(status=400, body="unsupported payload")
+# ---- one recorded click ------------------------------------------------------------------------
+def apply_click(
+    payload: BlockActionsPayload, deps: SlackActionDeps, *, clip_base_url: str, now: float
+) -> None:
+    """Apply each button of the click; raises only when the trail cannot be read or written
+    (the queue redelivers the click; a second delivery is a no-op "already <status>")."""
     for action in payload.actions:
         status = SLACK_ACTIONS.get(action.action_id)
         if status is None:
-            # e.g. the "Open clip" link button: Slack posts its click too; 200 is all it needs.
+            # e.g. the "Open clip" link button: Slack posts its click too; nothing to do.
             logger.info("Ignoring Slack action", extra={"actionId": action.action_id})
             metrics.add_metric(name="SlackActionIgnored", unit=MetricUnit.Count, value=1)
             continue
         try:
             change = deps.history.change_status(
-                action.value, status, payload.actor(), now, allowed_from=ACTIONABLE
+                action.value, status, actor_of(payload), now, allowed_from=ACTIONABLE
             )
         except IncidentNotFoundError:
             logger.warning("Slack action on unknown incident", extra={"incidentId": action.value})
             metrics.add_metric(name="SlackActionUnknownIncident", unit=MetricUnit.Count, value=1)
-            _respond(deps, payload, None, f"Incident {action.value} is no longer on record.")
+            _respond(
+                deps, payload, None, f"Incident {escape(action.value)} is no longer on record."
+            )
             continue
         _after_change(deps, payload, change, clip_base_url=clip_base_url, now=now)
-    return HttpReply(status=200)
 
 
 def _respond(
@@ -377,7 +213,7 @@ def _respond(
     if not payload.response_url:
         return
     if change is not None:
-        text, blocks = updated_message(payload.message, change, payload.actor())
+        text, blocks = updated_message(payload.message, change, actor_of(payload))
     else:
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text or ""}}]
     if note:
@@ -399,7 +235,7 @@ def _after_change(
     now: float,
 ) -> None:
     incident = change.incident
-    actor = payload.actor()
+    actor = actor_of(payload)
     logger.info(
         "Incident status change",
         extra={

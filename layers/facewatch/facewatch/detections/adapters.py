@@ -22,8 +22,14 @@ RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeou
 
 def build_adapters(settings: FaceEventsSettings) -> Adapters:
     dynamodb = boto3.client("dynamodb", config=RETRIES)
+    registry = RegistryReader(boto3.resource("dynamodb", config=RETRIES).Table(settings.table_name))
     return Adapters(
-        store=DynamoIncidentStore(dynamodb, settings.table_name, settings.retention_days),
+        store=DynamoIncidentStore(
+            dynamodb,
+            settings.table_name,
+            settings.retention_days,
+            privacy=registry.privacy,  # TTL per item from the camera's site profile
+        ),
         publisher=EventBridgePublisher(
             boto3.client("events", config=RETRIES), settings.event_bus_name
         ),
@@ -38,7 +44,6 @@ def build_adapters(settings: FaceEventsSettings) -> Adapters:
             settings.rejected_queue_url,
             RejectLedger(dynamodb, settings.table_name),
         ),
-        directory=RegistryReader(
-            boto3.resource("dynamodb", config=RETRIES).Table(settings.table_name)
-        ),
+        directory=registry,
+        privacy=registry.privacy,  # frames of a recognition-off site are dropped
     )

@@ -1,7 +1,8 @@
 """Face classification: known employee, unknown person, or ignored (too unsure or too small).
 
-A match below FACE_MATCH_THRESHOLD is never a recognition: it is kept only as the "closest
-employee" hint that helps a human decide.
+A match below FACE_MATCH_THRESHOLD is never a recognition: from POSSIBLE_MATCH_FLOOR up it is
+kept as the "closest employee" that makes the face a possible match (detections/bands.py); a
+match below the floor is noise and dropped.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from facewatch.detections.bands import Band, face_band
 from facewatch.detections.records import FaceSearchEntry
 from facewatch.settings import ThresholdSettings
 
@@ -36,11 +38,17 @@ class ClassifiedFace:
     brightness: float | None
     sharpness: float | None
     employee_id: str | None = None  # set for KNOWN faces
-    closest: ClosestEmployee | None = None  # best match below the threshold, for UNKNOWN faces
+    closest: ClosestEmployee | None = None  # best match in the possible band, for UNKNOWN faces
 
     @property
     def area(self) -> float:
         return self.width * self.height
+
+    @property
+    def band(self) -> Band:
+        if self.face_class is FaceClass.KNOWN:
+            return Band.KNOWN
+        return Band.POSSIBLE if self.closest is not None else Band.UNKNOWN
 
 
 def classify(entry: FaceSearchEntry, thresholds: ThresholdSettings) -> ClassifiedFace:
@@ -51,12 +59,17 @@ def classify(entry: FaceSearchEntry, thresholds: ThresholdSettings) -> Classifie
     face_class = FaceClass.UNKNOWN
     employee_id: str | None = None
     closest: ClosestEmployee | None = None
-    if best is not None and best.Similarity >= thresholds.face_match_threshold:
+    band = face_band(
+        best.Similarity if best else None,
+        thresholds.face_match_threshold,
+        thresholds.possible_match_floor,
+    )
+    if best is not None and band is Band.KNOWN:
         face_class = FaceClass.KNOWN
         employee_id = best.Face.ExternalImageId or best.Face.FaceId
     elif face.Confidence < thresholds.min_face_confidence or box.Height < thresholds.min_face_size:
         face_class = FaceClass.IGNORED
-    elif best is not None and best.Face.ExternalImageId:
+    elif best is not None and band is Band.POSSIBLE and best.Face.ExternalImageId:
         closest = ClosestEmployee(best.Face.ExternalImageId, best.Similarity)
     return ClassifiedFace(
         face_class,

@@ -30,6 +30,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from facewatch.detections import frame_set
+from facewatch.detections.bands import (
+    Band,
+    BandTally,
+    Candidate,
+    PossibleAction,
+    pages,
+    should_alert,
+)
 from facewatch.detections.classification import ClassifiedFace, ClosestEmployee
 
 # Incidents older than this (behind the camera's newest detection) leave the state item; the
@@ -68,10 +76,8 @@ class FaceSummary(BaseModel):
         return self.width * self.height * self.confidence
 
 
-class ClosestMatch(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    employee_id: str
-    similarity: float
+# The closest employee is the same pair as a band's candidate (employee id, best similarity).
+ClosestMatch = Candidate
 
 
 class IncidentState(BaseModel):
@@ -87,9 +93,14 @@ class IncidentState(BaseModel):
     first_face: FaceSummary
     closest: ClosestMatch | None = None
     alerted: bool = False  # reached MIN_DETECTIONS: its item exists and its alert is due
+    band_tally: BandTally = BandTally()  # what its match band follows from (bands.py)
+    paged: bool = True  # its alert paged (SMS); False: a possible incident's hint, so far
     # frame times (ms) counted, encoded (frame_set); items written before it count from empty
     frames: str = ""
     opened: int = 0  # the camera state's version when it opened: the earlier-opened survives
+
+    def band(self, min_detections: int) -> Band:
+        return self.band_tally.band(min_detections)
 
 
 class Merge(BaseModel):
@@ -149,6 +160,29 @@ class Detection:
     sequence_number: str
     face: ClassifiedFace
     closest: ClosestEmployee | None
+    band: Band = Band.UNKNOWN  # possible: every unknown-class face of the frame is a possible match
+
+    def tallied(self, tally: BandTally) -> BandTally:
+        closest = self.closest
+        candidate = (
+            Candidate(employee_id=closest.employee_id, similarity=closest.similarity)
+            if closest
+            else None
+        )
+        return tally.with_frame(self.band, candidate)
+
+
+def _combined(mine: BandTally, theirs: BandTally) -> BandTally:
+    """Two incidents' tallies as one (a merge): frames add up, each employee's best stays."""
+    best: dict[str, Candidate] = {}
+    for candidate in (*mine.candidates, *theirs.candidates):
+        known = best.get(candidate.employee_id)
+        if known is None or candidate.similarity > known.similarity:
+            best[candidate.employee_id] = candidate
+    return BandTally(
+        unknown_frames=mine.unknown_frames + theirs.unknown_frames,
+        candidates=tuple(sorted(best.values(), key=lambda c: c.employee_id)),
+    )
 
 
 @dataclass(slots=True)
@@ -160,6 +194,8 @@ class GroupingResult:
     extended_alerted: list[IncidentState] = field(default_factory=list)
     # absorbed incidents that had an item (alerted): (absorbed as last known, survivor id)
     absorbed: list[tuple[IncidentState, str]] = field(default_factory=list)
+    # hinted possible incidents that turned unknown: alerted again, this time paged
+    escalated: list[IncidentState] = field(default_factory=list)
     merges: list[Merge] = field(default_factory=list)
     applied: int = 0
     skipped: int = 0  # already applied by an earlier delivery, or a duplicate frame
@@ -210,6 +246,7 @@ class _Draft:
     touched: bool = False
     absorbed_by: _Draft | None = None
     first_frame_key: str = ""
+    tally: BandTally = field(default_factory=BandTally)
 
     @classmethod
     def of(cls, incident: IncidentState, recalled: bool = False) -> _Draft:
@@ -222,6 +259,7 @@ class _Draft:
             closest_similarity=incident.closest.similarity if incident.closest else -1.0,
             recalled=recalled,
             first_frame_key=incident.first_frame_key,
+            tally=incident.band_tally,
         )
 
     @property
@@ -252,6 +290,7 @@ class _Draft:
         seen = detection.closest
         if seen is not None and seen.similarity > self.closest_similarity:
             self.closest, self.closest_similarity = seen, seen.similarity
+        self.tally = detection.tallied(self.tally)
         self.touched = True
         return True
 
@@ -269,13 +308,14 @@ class _Draft:
         if other.closest_similarity > self.closest_similarity:
             self.closest = other.closest or other.source.closest
             self.closest_similarity = other.closest_similarity
+        self.tally = _combined(self.tally, other.tally)
         other.absorbed_by = self
         self.touched = True
 
     def order(self) -> tuple[int, float, str]:
         return (self.source.opened, self.source.first_seen, self.source.incident_id)
 
-    def build(self, min_detections: int) -> IncidentState:
+    def build(self, min_detections: int, possible_action: PossibleAction) -> IncidentState:
         source = self.source
         update: dict[str, object] = {}
         if self.touched:
@@ -284,6 +324,7 @@ class _Draft:
                 "last_seen": self.last_seen,
                 "detections": self.detections,
                 "frames": frame_set.encode(self.frame_times),
+                "band_tally": self.tally,
             }
             if self.best is not None:
                 update["best_face"] = _summary(self.best)
@@ -293,8 +334,15 @@ class _Draft:
                 update["closest"] = ClosestMatch(
                     employee_id=self.closest.employee_id, similarity=self.closest.similarity
                 )
-        if not source.alerted and self.detections >= min_detections:
+        if not source.alerted and should_alert(
+            self.tally, self.detections, min_detections, possible_action
+        ):
             update["alerted"] = True
+            update["paged"] = pages(self.tally.band(min_detections), possible_action)
+        elif (
+            source.alerted and not source.paged and self.tally.band(min_detections) is Band.UNKNOWN
+        ):
+            update["paged"] = True
         return source.model_copy(update=update) if update else source
 
 
@@ -322,6 +370,7 @@ def _open(detection: Detection, version: int) -> IncidentState:
         ),
         frames=frame_set.encode({frame_set.frame_ms(detection.frame_time)}),
         opened=version,
+        band_tally=detection.tallied(BandTally()),
     )
 
 
@@ -332,6 +381,7 @@ def group(
     window_seconds: float,
     min_detections: int,
     recalled: list[IncidentState] | tuple[IncidentState, ...] = (),
+    possible_action: PossibleAction = "hint",
 ) -> GroupingResult:
     """Apply a batch's detections of one camera to its state. Order of input does not matter.
 
@@ -360,12 +410,14 @@ def group(
     for draft in drafts:
         if draft.absorbed_by is not None:
             continue
-        incident = draft.build(min_detections)
+        incident = draft.build(min_detections, possible_action)
         built.append(incident)
         if incident.alerted and incident.incident_id not in before_alerted:
             result.newly_alerting.append(incident)
         elif draft.touched and incident.incident_id in before_alerted:
             result.extended_alerted.append(incident)
+            if incident.paged and not draft.source.paged:
+                result.escalated.append(incident)
     built_ids = {i.incident_id: i for i in built}
     _collect_merges(drafts, result)
     result.opened = [built_ids[i.incident_id] for i in result.opened if i.incident_id in built_ids]

@@ -17,7 +17,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Literal, Protocol
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -37,6 +37,7 @@ from facewatch.alerts.event import (
 )
 from facewatch.alerts.merged import MERGED_DETAIL_TYPE, IncidentMergedDetail
 from facewatch.clips.hls import ClipProvider
+from facewatch.detections.bands import Band, hint_text, pages
 from facewatch.detections.classification import ClassifiedFace, FaceClass, classify
 from facewatch.detections.incidents import (
     CameraState,
@@ -60,6 +61,7 @@ from facewatch.detections.store import (
     Kind,
     Outstanding,
 )
+from facewatch.fleet.profiles import PrivacyProfile
 from facewatch.observability import MetricUnit, logger
 from facewatch.observability import metrics as default_metrics
 from facewatch.settings import FaceEventsSettings
@@ -93,6 +95,8 @@ class Adapters:
     directory: CameraDirectory = field(default_factory=NoDirectory)
     clock: Callable[[], float] = time.time
     metrics: MetricsSink = default_metrics
+    # camera id -> its site's privacy profile (the registry); None: every camera recognises
+    privacy: Callable[[str], PrivacyProfile | None] | None = None
 
 
 @dataclass(slots=True)
@@ -113,6 +117,9 @@ class _Work:
     held_alerts: list[IncidentState] = field(default_factory=list)
     held_merges: list[IncidentState] = field(default_factory=list)
     outstanding: list[Outstanding] = field(default_factory=list)
+    # hinted possible incidents that turned unknown: their alert again, this time paging (its
+    # alert was published already, so no claim; not retried past this batch if it fails)
+    escalated: list[IncidentState] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -143,7 +150,7 @@ class UnapplicableError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Task:
-    kind: Kind
+    kind: Literal["alert", "merge", "escalation"]
     incident: IncidentState
     camera_id: str
     merged_into: str | None = None
@@ -171,12 +178,19 @@ class FaceEventsBatch:
             self._reject(record, reason_for(exc))
             return
         self.counts["processed"] += 1
+        if self._recognition_off(frame.camera_id):
+            # A processor left running at a recognition-off site: its faces are not kept.
+            self.counts["recognition_off"] += 1
+            return
         best: ClassifiedFace | None = None
         closest = None
+        band = Band.POSSIBLE  # until a stranger is in the frame
         for entry in frame.faces:
             face = classify(entry, self._settings)
             self.counts[f"faces_{face.face_class}"] += 1
             if face.face_class is FaceClass.UNKNOWN:
+                if face.band is Band.UNKNOWN:
+                    band = Band.UNKNOWN
                 if best is None or face.area * face.confidence > best.area * best.confidence:
                     best = face
                 if face.closest and (
@@ -198,8 +212,13 @@ class FaceEventsBatch:
                 sequence_number=kinesis.sequence_number,
                 face=best,
                 closest=closest,
+                band=band,
             )
         )
+
+    def _recognition_off(self, camera_id: str) -> bool:
+        profile = self._adapters.privacy(camera_id) if self._adapters.privacy else None
+        return profile is not None and not profile.recognition
 
     def _frame_time(self, frame: ProcessorRecord) -> float:
         """The producer's frame time, unless its clock is off by more than the allowed skew
@@ -314,6 +333,7 @@ class FaceEventsBatch:
                 detections,
                 window_seconds=self._settings.incident_window_seconds,
                 min_detections=self._settings.min_detections,
+                possible_action=self._settings.possible_match_action,
                 recalled=[
                     i for i in attempt.recalled.values() if i.incident_id not in attempt.gone
                 ],
@@ -349,6 +369,7 @@ class FaceEventsBatch:
                 held_alerts=list(result.newly_alerting),
                 held_merges=[i for i, _ in result.absorbed],
                 outstanding=unsettled,
+                escalated=list(result.escalated),
             )
         raise RedeliveryError(
             f"camera {camera_id}: state kept changing under {MAX_COMMIT_ATTEMPTS} attempts"
@@ -386,6 +407,7 @@ class FaceEventsBatch:
         tasks: list[_Task] = []
         for camera_id, found in work.items():
             tasks += [_Task("alert", i, camera_id) for i in found.held_alerts]
+            tasks += [_Task("escalation", i, camera_id) for i in found.escalated]
             tasks += self._tasks_of(camera_id, found.outstanding)
             if found.held_merges:  # what their alerts did decides what the merge notices do
                 ids = [i.incident_id for i in found.held_merges]
@@ -458,9 +480,15 @@ class FaceEventsBatch:
         return tasks
 
     def _event(self, task: _Task, now: float) -> tuple[BusEvent, str]:
-        if task.kind == "alert":
+        if task.kind != "merge":
             detail = self._alert_detail(task.incident, now)
-            clip = "available" if detail.clip else "unavailable"
+            clip = (
+                "available"
+                if detail.clip
+                else "unavailable"
+                if detail.clip_unavailable_reason
+                else "signed-link"  # no HLS URL asked for: the notifiers' signed link is the clip
+            )
             return BusEvent(ALERT_DETAIL_TYPE, detail, key=task.incident.incident_id), clip
         survivor = self._survivors.get(task.incident.incident_id, task.incident)
         merged = IncidentMergedDetail(
@@ -491,16 +519,18 @@ class FaceEventsBatch:
         for task, event, clip in built:
             incident_id = task.incident.incident_id
             if (event.detail_type, event.key) in failed_keys:
+                if task.kind == "escalation":  # nothing to redeliver: the change is committed
+                    continue
                 failed_cameras.add(task.camera_id)
                 try:  # hand the claim back so the redelivery can publish at once
                     store.release(incident_id, task.kind, self._token)
                 except Exception:
                     logger.warning("claim not released", extra={"incident_id": incident_id})
                 continue
-            self.counts["alerts" if task.kind == "alert" else "merge_notices"] += 1
+            self.counts["merge_notices" if task.kind == "merge" else "alerts"] += 1
             logger.set_correlation_id(incident_id)
             logger.info(
-                "alert published" if task.kind == "alert" else "merge published",
+                "merge published" if task.kind == "merge" else "alert published",
                 extra={
                     "incident_id": incident_id,
                     "camera_id": task.incident.camera_id,
@@ -508,7 +538,8 @@ class FaceEventsBatch:
                     "clip": clip,
                 },
             )
-            self._settle_sent(task, now, clip)
+            if task.kind != "escalation":
+                self._settle_sent(task, now, clip)
         logger.set_correlation_id(None)
         return failed_cameras
 
@@ -516,10 +547,11 @@ class FaceEventsBatch:
         """Mark it sent, retried here: if it stays unmarked the claim's lease runs out and the
         sweeper publishes again (the one at-least-once case; consumers dedupe on incidentId)."""
         incident_id = task.incident.incident_id
+        kind: Kind = "merge" if task.kind == "merge" else "alert"
         for attempt in range(1, SETTLE_ATTEMPTS + 1):
             try:
                 if not self._adapters.store.settle(
-                    task.incident, task.kind, self._token, "sent", at=now, clip_status=clip
+                    task.incident, kind, self._token, "sent", at=now, clip_status=clip
                 ):
                     logger.warning("claim lost before settling", extra={"incident_id": incident_id})
                 return
@@ -531,25 +563,10 @@ class FaceEventsBatch:
 
     def _alert_detail(self, incident: IncidentState, now: float) -> AlertDetail:
         settings = self._settings
-        clip: Clip | None = None
-        reason: str | None = None
-        try:
-            link = self._adapters.clips.hls_url(
-                incident.stream_arn,
-                incident.first_seen - settings.clip_pre_roll_seconds,
-                None,
-                mode="LIVE_REPLAY",
-                expires_in=settings.clip_url_ttl_seconds,
-                now=now,
-            )
-            clip = Clip(url=link.url, expires_at=link.expires_at, start=link.start)
-        except Exception as exc:
-            reason = _error_code(exc)
-            self.counts["enrichment_failures"] += 1
-            logger.warning(
-                "clip unavailable", extra={"incident_id": incident.incident_id, "reason": reason}
-            )
+        clip, reason = self._hls_clip(incident, now) if settings.alert_hls_url else (None, None)
         face = incident.best_face
+        band = incident.band(settings.min_detections)
+        candidate = incident.band_tally.candidate(settings.min_detections)
         return AlertDetail(
             incident_id=incident.incident_id,
             camera_id=incident.camera_id,
@@ -571,11 +588,36 @@ class FaceEventsBatch:
                 if incident.closest
                 else None
             ),
+            band="possible" if band is Band.POSSIBLE else "unknown",
+            hint=hint_text(candidate) if candidate else None,
+            page=pages(band, settings.possible_match_action),
             clip=clip,
             clip_unavailable_reason=reason,
             location=self._location(incident.camera_id),
             test=is_canary_camera(incident.camera_id),
         )
+
+    def _hls_clip(self, incident: IncidentState, now: float) -> tuple[Clip | None, str | None]:
+        """A LIVE_REPLAY URL (ALERT_HLS_URL; it holds one of the stream's HLS sessions until it
+        expires), or None and why not."""
+        settings = self._settings
+        try:
+            link = self._adapters.clips.hls_url(
+                incident.stream_arn,
+                incident.first_seen - settings.clip_pre_roll_seconds,
+                None,
+                mode="LIVE_REPLAY",
+                expires_in=settings.clip_url_ttl_seconds,
+                now=now,
+            )
+        except Exception as exc:
+            reason = _error_code(exc)
+            self.counts["enrichment_failures"] += 1
+            logger.warning(
+                "clip unavailable", extra={"incident_id": incident.incident_id, "reason": reason}
+            )
+            return None, reason
+        return Clip(url=link.url, expires_at=link.expires_at, start=link.start), None
 
     def _emit_metrics(self, failed: list[tuple[KinesisStreamRecord, BaseException]]) -> None:
         counts = self.counts
@@ -593,6 +635,9 @@ class FaceEventsBatch:
             "alerts": "AlertsPublished",
             "suppressed": "DetectionsSuppressed",
             "enrichment_failures": "ClipEnrichmentFailures",
+            "clock_corrected": "FramesClockCorrected",
+            "merged": "IncidentsMerged",
+            "merge_notices": "MergeNoticesPublished",
         }
         sink = self._adapters.metrics
         for key, name in names.items():

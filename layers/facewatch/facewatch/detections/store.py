@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from facewatch.alerts.event import CameraLocation
 from facewatch.detections.incidents import CameraState, IncidentState
+from facewatch.fleet.profiles import PrivacyProfile
 from facewatch.timestamps import iso
 
 _SERIALIZER = TypeSerializer()
@@ -169,11 +170,28 @@ class DynamoIncidentStore:
         table_name: str,
         retention_days: int,
         clock: Callable[[], float] = time.time,
+        privacy: Callable[[str], PrivacyProfile | None] | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
         self._retention = retention_days * DAY
         self._clock = clock
+        self._privacy = privacy  # camera id -> its site's profile (the registry)
+
+    def _profile(self, camera_id: str) -> PrivacyProfile | None:
+        return self._privacy(camera_id) if self._privacy is not None else None
+
+    def _incident_ttl(self, camera_id: str) -> int:
+        """Seconds an incident (and its trail) of this camera is kept: its site's profile, never
+        longer than the stack's RETENTION_DAYS (a ceiling; an unregistered camera gets it)."""
+        profile = self._profile(camera_id)
+        days = profile.retention.incidents * DAY if profile else self._retention
+        return min(days, self._retention)
+
+    def _state_ttl(self, camera_id: str) -> int:
+        profile = self._profile(camera_id)
+        days = profile.retention.camera_state * DAY if profile else self._retention
+        return min(days, self._retention)
 
     # ---- reads -----------------------------------------------------------------------------
     def load_state(self, camera_id: str) -> CameraState:
@@ -239,7 +257,7 @@ class DynamoIncidentStore:
                     "state": state.model_dump_json(),
                     # unknown-face boxes of a camera that stops reporting expire with incidents
                     "expiresAt": int(max((i.last_seen for i in state.incidents), default=0))
-                    + self._retention,
+                    + self._state_ttl(state.camera_id),
                 }
             ),
         }
@@ -277,7 +295,7 @@ class DynamoIncidentStore:
             "GSI4PK": PENDING_PARTITION,
             "GSI4SK": f"{iso(self._clock())}#{incident.incident_id}",
             "incident": incident.model_dump_json(),
-            "expiresAt": int(incident.first_seen) + self._retention,
+            "expiresAt": int(incident.first_seen) + self._incident_ttl(incident.camera_id),
         }
         if claim is not None:  # created by the invocation that will publish it
             values |= {
@@ -305,7 +323,7 @@ class DynamoIncidentStore:
                     ":d": incident.detections,
                     ":i": incident.model_dump_json(),
                     ":s": sort,
-                    ":e": int(incident.first_seen) + self._retention,
+                    ":e": int(incident.first_seen) + self._incident_ttl(incident.camera_id),
                 }
             ),
         }
@@ -418,7 +436,7 @@ class DynamoIncidentStore:
                 "kind": kind,
                 "at": iso(when),
                 "actor": "facewatch",
-                "expiresAt": int(incident.first_seen) + self._retention,
+                "expiresAt": int(incident.first_seen) + self._incident_ttl(incident.camera_id),
                 **extra,
             }
         )

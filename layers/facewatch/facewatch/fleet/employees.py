@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +34,7 @@ class Refusal(StrEnum):
     NO_FACE = "NO_FACE"
     SEVERAL_FACES = "SEVERAL_FACES"
     LOW_QUALITY = "LOW_QUALITY"
+    NO_CONSENT = "NO_CONSENT"
 
 
 class EnrollmentRefusedError(Exception):
@@ -126,7 +127,7 @@ class AuditLog:
 
         return [
             AuditEvent.model_validate(i)
-            for i in _paged(
+            for i in paged(
                 self._table.query,
                 KeyConditionExpression=Key("PK").eq(f"EMPLOYEE#{employee_id}")
                 & Key("SK").begins_with("EVENT#"),
@@ -139,7 +140,7 @@ class AuditLog:
 
         return [
             AuditEvent.model_validate(i)
-            for i in _paged(
+            for i in paged(
                 self._table.query,
                 IndexName=AUDIT_INDEX,
                 KeyConditionExpression=Key("GSI1PK").eq(AUDIT_PARTITION)
@@ -148,7 +149,7 @@ class AuditLog:
         ]
 
 
-def _paged(call: Callable[..., dict[str, Any]], **kwargs: Any) -> Iterator[dict[str, Any]]:
+def paged(call: Callable[..., dict[str, Any]], **kwargs: Any) -> Iterator[dict[str, Any]]:
     while True:
         response = call(**kwargs)
         yield from response.get("Items", [])
@@ -172,14 +173,32 @@ class PhotoCheck:
     matches: list[tuple[str, float]]  # (employee id, similarity) of the largest face
 
 
-class EmployeeCollection:
-    """Enroll, remove, list and check employees in one Rekognition collection."""
+class ConsentGate(Protocol):
+    """The consent ledger as enrollment sees it (privacy.consent.ConsentLedger)."""
 
-    def __init__(self, rekognition: Any, collection_id: str, audit: AuditLog, actor: str) -> None:
+    def has_consent(self, employee_id: str) -> bool: ...
+
+
+class EmployeeCollection:
+    """Enroll, remove, list and check employees in one Rekognition collection.
+
+    ``consent``: where a site's privacy profile needs a consent record, the ledger; an
+    employee without a current consent record is refused (and the refusal audited).
+    """
+
+    def __init__(
+        self,
+        rekognition: Any,
+        collection_id: str,
+        audit: AuditLog,
+        actor: str,
+        consent: ConsentGate | None = None,
+    ) -> None:
         self._rek = rekognition
         self._collection = collection_id
         self._audit = audit
         self._actor = actor
+        self._consent = consent
 
     # -- enroll ---------------------------------------------------------------------------------
     def enroll(self, employee_id: str, photo: bytes, photo_name: str) -> EnrollResult:
@@ -188,6 +207,12 @@ class EmployeeCollection:
         if digest in self._enrolled_photos(employee_id):
             return EnrollResult(employee_id, photo_name, indexed=False)
         try:
+            if self._consent is not None and not self._consent.has_consent(employee_id):
+                raise EnrollmentRefusedError(
+                    Refusal.NO_CONSENT,
+                    "a site's privacy profile needs a consent record first "
+                    "(facewatch consent record)",
+                )
             self._index(employee_id, photo)
         except EnrollmentRefusedError as refused:
             self._audit.record(
@@ -272,6 +297,14 @@ class EmployeeCollection:
             CollectionId=self._collection, PaginationConfig={"PageSize": 4096}
         ):
             yield from page.get("Faces", [])
+
+    def faces_of(self, employee_id: str) -> list[dict[str, Any]]:
+        """The employee's faces as ListFaces returns them (subject access)."""
+        return [f for f in self._faces() if f.get("ExternalImageId") == employee_id]
+
+    @property
+    def collection_id(self) -> str:
+        return self._collection
 
     def remove(self, employee_id: str) -> int:
         """Delete every face of the employee; the number deleted (0: nothing to audit)."""

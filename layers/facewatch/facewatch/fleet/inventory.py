@@ -14,6 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from facewatch.fleet.profiles import (
+    DEFAULT_PROFILE,
+    CustomProfile,
+    PrivacyProfile,
+    resolve_profiles,
+)
+
 CameraIdStr = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_.-]{1,128}$")]
 SiteIdStr = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
@@ -56,6 +63,10 @@ class Site(BaseModel):
     slack_route: str | None = Field(
         default=None, description="Key in the Slack webhook secret; the default route if unset"
     )
+    privacy: str = Field(
+        default=DEFAULT_PROFILE,
+        description="Privacy profile (built-in or from privacy_profiles): recognition, retention",
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -85,11 +96,19 @@ class Camera(BaseModel):
 
 class Inventory(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    privacy_profiles: list[CustomProfile] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
     cameras: list[Camera] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Inventory:
+        profiles = resolve_profiles(self.privacy_profiles)
+        for site in self.sites:
+            if site.privacy not in profiles:
+                raise ValueError(
+                    f"site {site.id!r} names unknown privacy profile {site.privacy!r} "
+                    f"(known: {', '.join(sorted(profiles))})"
+                )
         site_ids = [s.id for s in self.sites]
         if len(site_ids) != len(set(site_ids)):
             raise ValueError("site ids must be unique")
@@ -109,6 +128,22 @@ class Inventory(BaseModel):
 
     def cameras_at(self, site_id: str) -> list[Camera]:
         return [c for c in self.cameras if c.site == site_id]
+
+    def profiles(self) -> dict[str, PrivacyProfile]:
+        """Every profile the inventory can name: built-in and custom."""
+        return resolve_profiles(self.privacy_profiles)
+
+    def profile(self, site_id: str) -> PrivacyProfile:
+        """The privacy profile of a site."""
+        return self.profiles()[self.site(site_id).privacy]
+
+    def recognition_at(self, camera: Camera) -> bool:
+        return self.profile(camera.site).recognition
+
+    def consent_required(self) -> bool:
+        """Whether any site's profile needs a consent record before enrollment (one collection
+        serves every site, so the strictest site decides)."""
+        return any(self.profile(site.id).consent_required for site in self.sites)
 
 
 class InventoryError(ValueError):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from facewatch.alerts.event import CameraLocation
 from facewatch.fleet.inventory import Camera, Detector, Inventory, Schedule, Severity, Site
+from facewatch.fleet.profiles import BUILTIN_PROFILES, DEFAULT_PROFILE, PrivacyProfile
 
 REGISTRY_INDEX = "ByCamera"  # GSI1 of IncidentsTable
 REGISTRY_PARTITION = "REGISTRY"
@@ -37,6 +38,8 @@ class CameraInfo(BaseModel):
     schedule: Schedule | None = None
     processor_name: str | None = None
     slack_route: str | None = None
+    # The site's resolved profile: what the Lambdas may store for this camera and how long.
+    privacy: PrivacyProfile = BUILTIN_PROFILES[DEFAULT_PROFILE]
 
     @property
     def stream_name(self) -> str:
@@ -49,6 +52,7 @@ class SiteInfo(BaseModel):
     name: str
     time_zone: str = "UTC"
     slack_route: str | None = None
+    privacy: PrivacyProfile = BUILTIN_PROFILES[DEFAULT_PROFILE]
 
 
 def camera_key(camera_id: str) -> dict[str, str]:
@@ -59,7 +63,11 @@ def site_key(site_id: str) -> dict[str, str]:
     return {"PK": f"SITE#{site_id}", "SK": "SITE"}
 
 
-def camera_item(camera: Camera, site: Site, processor_name: str | None) -> dict[str, Any]:
+def camera_item(
+    camera: Camera, site: Site, processor_name: str | None, profile: PrivacyProfile | None = None
+) -> dict[str, Any]:
+    privacy = profile or BUILTIN_PROFILES[DEFAULT_PROFILE]
+    searches = camera.detector is Detector.STREAM_PROCESSOR and privacy.recognition
     info = CameraInfo(
         camera_id=camera.id,
         site_id=site.id,
@@ -70,8 +78,9 @@ def camera_item(camera: Camera, site: Site, processor_name: str | None) -> dict[
         detector=camera.detector,
         severity=camera.severity,
         schedule=camera.schedule,
-        processor_name=processor_name if camera.detector is Detector.STREAM_PROCESSOR else None,
+        processor_name=processor_name if searches else None,
         slack_route=site.slack_route,
+        privacy=privacy,
     )
     body = info.model_dump(mode="json", exclude_none=True)
     return {
@@ -83,9 +92,13 @@ def camera_item(camera: Camera, site: Site, processor_name: str | None) -> dict[
     }
 
 
-def site_item(site: Site) -> dict[str, Any]:
+def site_item(site: Site, profile: PrivacyProfile | None = None) -> dict[str, Any]:
     info = SiteInfo(
-        site_id=site.id, name=site.name, time_zone=site.time_zone, slack_route=site.slack_route
+        site_id=site.id,
+        name=site.name,
+        time_zone=site.time_zone,
+        slack_route=site.slack_route,
+        privacy=profile or BUILTIN_PROFILES[DEFAULT_PROFILE],
     )
     return {
         **site_key(site.id),
@@ -99,8 +112,9 @@ def site_item(site: Site) -> dict[str, Any]:
 def desired_items(
     inventory: Inventory, processor_names: dict[str, str]
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    items = [site_item(s) for s in inventory.sites] + [
-        camera_item(c, inventory.site(c.site), processor_names.get(c.id)) for c in inventory.cameras
+    items = [site_item(s, inventory.profile(s.id)) for s in inventory.sites] + [
+        camera_item(c, inventory.site(c.site), processor_names.get(c.id), inventory.profile(c.site))
+        for c in inventory.cameras
     ]
     return {(i["PK"], i["SK"]): i for i in items}
 
@@ -203,6 +217,11 @@ class RegistryReader:
             time_zone=info.time_zone,
             slack_route=info.slack_route,
         )
+
+    def privacy(self, camera_id: str) -> PrivacyProfile | None:
+        """The camera's site profile; None for a camera missing from the registry."""
+        info = self.camera(camera_id)
+        return info.privacy if info else None
 
     def cameras(self) -> list[CameraInfo]:
         """Every registered camera (not cached: the watchdog wants the current list)."""

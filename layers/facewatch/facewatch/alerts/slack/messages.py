@@ -65,7 +65,7 @@ def alert_message(view: AlertView) -> SlackMessage:
     fields = [
         _field("Site", escape(view.site) if view.site else "_not in the camera registry_"),
         _field("Zone", escape(view.zone) if view.zone else "-"),
-        _field("Camera", f"{escape(view.camera)}\n`{view.camera_id}`"),
+        _field("Camera", f"{escape(view.camera)}\n`{escape(view.camera_id)}`"),
         _field("First seen", when),
         _field(
             "Detections",
@@ -73,7 +73,9 @@ def alert_message(view: AlertView) -> SlackMessage:
         ),
         _field("Face confidence", f"{view.confidence:.1f}%"),
     ]
-    if view.closest:
+    if view.hint:
+        fields.append(_field("Low priority", escape(view.hint)))
+    elif view.closest:
         fields.append(
             _field(
                 "Closest employee (below threshold)",
@@ -121,7 +123,7 @@ def alert_message(view: AlertView) -> SlackMessage:
         ),
     ]
     blocks.append(ActionsBlock(block_id=f"incident:{view.incident_id}", elements=buttons))
-    context = [f"Incident `{view.incident_id}`"]
+    context = [f"Incident `{escape(view.incident_id)}`"]
     if not view.clip_link:
         context.append("clip unavailable")
     if not view.snapshot_url:
@@ -129,7 +131,7 @@ def alert_message(view: AlertView) -> SlackMessage:
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(context))]))
     text = (
         f"Unknown face at {escape(view.place)}, {view.started:%H:%M} {view.zone_label} "
-        f"({view.detections} detections, incident {view.incident_id})"
+        f"({view.detections} detections, incident {escape(view.incident_id)})"
     )
     return SlackMessage(text=text, blocks=_render(blocks))
 
@@ -162,7 +164,7 @@ def health_message(notice: CameraHealthNotice) -> SlackMessage:
         else escape(notice.state)
     )
     fields = [
-        _field("Camera", f"`{notice.camera_id}`"),
+        _field("Camera", f"`{escape(notice.camera_id)}`"),
         _field("Site", escape(notice.site_id) if notice.site_id else "-"),
         _field("State", change),
         _field("Since", f"{local:%a %d %b %Y, %H:%M:%S} {zone_label}"),

@@ -53,6 +53,9 @@ class SmsNotifier:
         if envelope.detail_type != ALERT_DETAIL_TYPE:
             raise UnsupportedEventError(f"no SMS for detail-type {envelope.detail_type!r}")
         detail = AlertDetail.model_validate(envelope.detail)
+        if not detail.page:  # a possible incident's hint (POSSIBLE_MATCH_ACTION): Slack only
+            logger.info("hint not paged", extra={"incident_id": detail.incident_id})
+            return Outcome.NOT_PAGED
         sent = self._adapters.once.run(f"alert#{detail.incident_id}", lambda: self._send(detail))
         if not sent:
             logger.info("SMS already sent", extra={"incident_id": detail.incident_id})

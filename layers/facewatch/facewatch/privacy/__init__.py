@@ -1,0 +1,1 @@
+"""Privacy by design: the consent ledger, erasure with certificates, subject export."""

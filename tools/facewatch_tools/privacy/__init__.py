@@ -1,0 +1,1 @@
+"""The privacy tools: the stores of a deployed stack, the DPIA facts report."""
