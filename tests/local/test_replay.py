@@ -41,6 +41,7 @@ def test_the_aws_samples_give_the_documented_json(
         "detections",
         "alerted",
         "clipUrl",
+        "mergedInto",
         "band",
         "closestEmployee",
     }

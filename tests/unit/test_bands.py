@@ -126,7 +126,7 @@ def det(t: float, employee: str | None = None, similarity: float = 84.0) -> Dete
         stream_arn=f"arn:aws:kinesisvideo:eu-west-1:111122223333:stream/{CAM}/1",
         frame_time=t,
         frame_key=f"frag:{t}",
-        shard_id="shardId-0",
+        shard_key="arn:aws:kinesis:eu-west-1:111122223333:stream/d|shardId-0",
         sequence_number=str(next(_seq)),
         face=face,
         closest=ClosestEmployee(employee, similarity) if employee else None,

@@ -263,5 +263,5 @@ def test_sweeper_failure_is_reported() -> None:
     world.publisher.fail_next = 2
     world.run(load_event("kds_unknown_face.json"))
     world.now += 1000
-    with pytest.raises(RedeliveryError, match="1 pending alerts still unpublished"):
+    with pytest.raises(RedeliveryError, match="1 pending events still unpublished"):
         sweep_pending_alerts(SETTINGS, world.adapters())

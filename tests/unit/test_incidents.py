@@ -11,6 +11,7 @@ from facewatch.detections.incidents import (
     GroupingResult,
     group,
     incident_id_for,
+    watermark_key,
 )
 
 CAM = "lobby-01"
@@ -26,7 +27,7 @@ def det(
         stream_arn=f"arn:aws:kinesisvideo:eu-west-1:111122223333:stream/{CAM}/1",
         frame_time=t,
         frame_key=f"frag:{t}",
-        shard_id=shard,
+        shard_key=watermark_key("arn:aws:kinesis:eu-west-1:111122223333:stream/d", shard),
         sequence_number=str(seq if seq is not None else next(_seq)),
         face=face,
         closest=ClosestEmployee("EMP-7", closest) if closest else None,
@@ -160,10 +161,35 @@ def test_the_same_frame_written_twice_counts_once() -> None:
     assert not later.changed and later.skipped == 1
 
 
-def test_only_recent_frame_keys_are_kept() -> None:
-    from facewatch.detections.incidents import RECENT_FRAMES  # noqa: PLC0415
+def test_a_duplicate_counts_once_however_late_it_comes() -> None:
+    """Frames count once for the incident's life (not only among the latest 128)."""
+    state = run(CameraState(camera_id=CAM), [det(1000.0)], minimum=2).state
+    for t in range(200):
+        state = run(state, [det(2000.0 + t)]).state
+    late = run(state, [det(1000.0)])
+    assert not late.changed and late.skipped == 1
 
-    state = CameraState(camera_id=CAM)
-    for t in range(RECENT_FRAMES + 10):
-        state = run(state, [det(1000.0 + t)]).state
-    assert len(state.recent_frames) == RECENT_FRAMES
+
+def test_a_bridge_merges_into_the_earlier_opened_incident() -> None:
+    first = run(CameraState(camera_id=CAM), [det(100), det(101)])
+    second = run(first.state, [det(170), det(171)])
+    bridged = run(second.state, [det(135)])
+    [survivor] = bridged.state.incidents
+    assert survivor.incident_id == first.state.incidents[0].incident_id
+    assert (survivor.first_seen, survivor.last_seen, survivor.detections) == (100, 171, 5)
+    [merge] = bridged.merges
+    assert merge.merged_into == survivor.incident_id and merge.alerted
+    assert [i.incident_id for i, _ in bridged.absorbed] == [merge.incident_id]
+
+
+def test_old_state_items_migrate_on_read() -> None:
+    legacy = {
+        "camera_id": CAM,
+        "version": 3,
+        "watermarks": {"shardId-000000000000": "99"},
+        "recent_frames": ["frag:1"],
+        "incidents": [],
+    }
+    state = CameraState.model_validate(legacy)
+    assert state.watermarks == {}
+    assert state.version == 3

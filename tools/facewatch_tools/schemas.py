@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from facewatch.alerts.event import ALERT_DETAIL_TYPE, ALERT_SCHEMA_VERSION, AlertDetail
+from facewatch.alerts.merged import MERGED_DETAIL_TYPE, MERGED_SCHEMA_VERSION, IncidentMergedDetail
 from facewatch.audit.lifecycle import (
     STATUS_CHANGED_DETAIL_TYPE,
     STATUS_CHANGED_SCHEMA_VERSION,
@@ -23,6 +24,7 @@ from facewatch_tools.template import ROOT
 SCHEMA_DIR = ROOT / "schemas"
 PUBLIC_EVENTS: dict[str, tuple[str, str, type[BaseModel]]] = {
     "unknown-face-detected": (ALERT_DETAIL_TYPE, ALERT_SCHEMA_VERSION, AlertDetail),
+    "incident-merged": (MERGED_DETAIL_TYPE, MERGED_SCHEMA_VERSION, IncidentMergedDetail),
     "incident-status-changed": (
         STATUS_CHANGED_DETAIL_TYPE,
         STATUS_CHANGED_SCHEMA_VERSION,

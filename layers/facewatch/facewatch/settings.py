@@ -64,6 +64,9 @@ class FaceEventsSettings(ThresholdSettings):
     alert_hls_url: bool = Field(False, alias="ALERT_HLS_URL")
     clip_url_ttl_seconds: int = Field(300, alias="CLIP_URL_TTL_SECONDS", ge=300, le=43200)
     retention_days: int = Field(400, alias="RETENTION_DAYS", ge=1, le=3650)
+    # A frame whose producer clock is further than this from KVS's server time is placed at
+    # the server time (and counted): one bad clock never trims a camera's state.
+    max_clock_skew_seconds: float = Field(300.0, alias="MAX_CLOCK_SKEW_SECONDS", gt=0, le=86400)
 
 
 class SlackActionsSettings(EnvSettings):

@@ -8,6 +8,9 @@ with --endpoint-url).
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
+import contextlib
 import json
 import os
 import sys
@@ -118,14 +121,74 @@ def parse_line(raw: bytes, number: int) -> ReplayLine:
     return ReplayLine(data, key[:256], record)
 
 
+def _entries(text: bytes) -> list[tuple[int, bytes]]:
+    """(line, raw record) pairs: a JSON document or array (a Lambda Kinesis event's Records
+    too) as a whole, else one record a line (JSON lines, or base64 lines)."""
+    try:
+        whole: Any = json.loads(text)
+    except ValueError:
+        whole = None
+    if isinstance(whole, dict) and isinstance(whole.get("Records"), list):
+        whole = whole["Records"]
+    if isinstance(whole, dict):
+        whole = [whole]
+    if isinstance(whole, list) and text.strip()[:1] in (b"[", b"{"):
+        out = []
+        for index, item in enumerate(whole, start=1):
+            # a Lambda Kinesis event record carries the Kinesis record under "kinesis"
+            inner = item["kinesis"] if isinstance(item, dict) and "kinesis" in item else item
+            out.append((index, json.dumps(inner).encode()))
+        return out
+    return [(n, raw) for n, raw in enumerate(text.splitlines(), start=1) if raw.strip()]
+
+
+def _unwrap(raw: bytes) -> bytes:
+    """A base64 line, or an envelope whose data is base64, as the record's own bytes."""
+    try:
+        json.loads(raw)
+        return raw
+    except ValueError:
+        pass
+    try:
+        decoded = base64.b64decode(raw.strip(), validate=True)
+        json.loads(decoded)
+    except (ValueError, binascii.Error):
+        return raw
+    return decoded
+
+
+def read_lines(path: Path) -> list[tuple[int, ReplayLine]]:
+    lines = []
+    for number, raw in _entries(path.read_bytes()):
+        parsed: Any = None
+        with contextlib.suppress(ValueError):
+            parsed = json.loads(raw)
+        entry = raw
+        if isinstance(parsed, dict) and isinstance(parsed.get("data"), str):
+            parsed["data"] = _unwrap(parsed["data"].encode()).decode(errors="replace")
+            entry = json.dumps(parsed).encode()
+        lines.append((number, parse_line(_unwrap(entry), number)))
+    return lines
+
+
+def reject_reason(line: ReplayLine) -> str:
+    from facewatch.detections.rejects import reason_for  # noqa: PLC0415
+
+    try:
+        ProcessorRecord.model_validate_json(line.data)
+    except ValueError as exc:
+        return reason_for(exc)
+    return "not a processor record"
+
+
 def replay(path: Path, environ: dict[str, str], log: TextIO) -> dict[str, Any]:
     from facewatch_tools.local import LocalStack  # noqa: PLC0415
 
-    lines = [
-        parse_line(raw, n)
-        for n, raw in enumerate(path.read_bytes().splitlines(), start=1)
-        if raw.strip()
-    ]
+    numbered = read_lines(path)
+    for number, line in numbered:
+        if line.record is None:
+            print(f"line {number}: {reject_reason(line)}", file=log)
+    lines = [line for _, line in numbered]
     with LocalStack(overrides=environ) as stack:
         runtime = _detections_runtime(stack)
         thresholds = ThresholdSettings.from_env(runtime.environment)
@@ -162,9 +225,10 @@ def run_replay(args: argparse.Namespace) -> int:
         result = replay(args.file, dict(os.environ), sys.stderr)
     finally:
         sys.stdout = out
+    replayed = result["records"] - result["rejected"]
     if args.json:
         out.write(json.dumps(result) + "\n")
-        return 0
+        return 0 if replayed > 0 else 1
     from facewatch_tools.local.outcome import IncidentRow  # noqa: PLC0415
     from facewatch_tools.local.report import incident_table  # noqa: PLC0415
 
@@ -187,7 +251,7 @@ def run_replay(args: argparse.Namespace) -> int:
         f"{incident_table(rows) if rows else 'no incidents'}\n\n"
         f"notifications: {notes['slack']} Slack, {notes['sms']} SMS\n"
     )
-    return 0
+    return 0 if replayed > 0 else 1
 
 
 # ---- canary ------------------------------------------------------------------------------------

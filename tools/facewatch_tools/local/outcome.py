@@ -30,6 +30,7 @@ class IncidentRow:
     closest_employee: str | None = None
     band: str = "unknown"
     closest_similarity: float | None = None
+    merged_into: str | None = None  # absorbed by this incident (a late frame bridged them)
 
     def as_json(self) -> dict[str, Any]:
         closest = (
@@ -47,6 +48,7 @@ class IncidentRow:
             "clipUrl": self.clip_url,
             "band": self.band,
             "closestEmployee": closest,
+            "mergedInto": self.merged_into,
         }
 
 
@@ -75,6 +77,20 @@ def list_incidents(
     for item in _scan(dynamodb, table):
         if item.get("SK") == "STATE" and str(item.get("PK", "")).startswith("CAMERA#"):
             state = CameraState.model_validate_json(item["state"])
+            for merge in state.merges:  # absorbed before alerting: only the state knows them
+                rows.setdefault(
+                    merge.incident_id,
+                    IncidentRow(
+                        incident_id=merge.incident_id,
+                        camera_id=state.camera_id,
+                        first_seen="",
+                        last_seen="",
+                        detections=0,
+                        alerted=merge.alerted,
+                        clip_url=None,
+                        merged_into=merge.merged_into,
+                    ),
+                )
             for incident in state.incidents:
                 rows.setdefault(
                     incident.incident_id,
@@ -108,6 +124,7 @@ def list_incidents(
                 closest_employee=known.closest_employee if known else None,
                 band=known.band if known else "unknown",
                 closest_similarity=known.closest_similarity if known else None,
+                merged_into=str(item["mergedInto"]) if item.get("mergedInto") else None,
             )
     return sorted(rows.values(), key=lambda r: (r.first_seen, r.incident_id))
 

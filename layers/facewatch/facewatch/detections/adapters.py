@@ -8,7 +8,7 @@ from botocore.config import Config
 from facewatch.alerts.bus import EventBridgePublisher
 from facewatch.clips.hls import KvsClipProvider
 from facewatch.detections.pipeline import Adapters
-from facewatch.detections.rejects import SqsRejectSink
+from facewatch.detections.rejects import RejectLedger, SqsRejectSink
 from facewatch.detections.store import DynamoIncidentStore
 from facewatch.fleet.registry import RegistryReader
 from facewatch.settings import FaceEventsSettings
@@ -21,10 +21,11 @@ RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeou
 
 
 def build_adapters(settings: FaceEventsSettings) -> Adapters:
+    dynamodb = boto3.client("dynamodb", config=RETRIES)
     registry = RegistryReader(boto3.resource("dynamodb", config=RETRIES).Table(settings.table_name))
     return Adapters(
         store=DynamoIncidentStore(
-            boto3.client("dynamodb", config=RETRIES),
+            dynamodb,
             settings.table_name,
             settings.retention_days,
             privacy=registry.privacy,  # TTL per item from the camera's site profile
@@ -38,7 +39,11 @@ def build_adapters(settings: FaceEventsSettings) -> Adapters:
                 "kinesis-video-archived-media", endpoint_url=url, config=CLIP_CALLS
             ),
         ),
-        rejects=SqsRejectSink(boto3.client("sqs", config=RETRIES), settings.rejected_queue_url),
+        rejects=SqsRejectSink(
+            boto3.client("sqs", config=RETRIES),
+            settings.rejected_queue_url,
+            RejectLedger(dynamodb, settings.table_name),
+        ),
         directory=registry,
         privacy=registry.privacy,  # frames of a recognition-off site are dropped
     )

@@ -13,10 +13,11 @@ Lambda redelivers them; the state's watermarks make the redelivery change nothin
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -34,13 +35,32 @@ from facewatch.alerts.event import (
     FaceBox,
     FaceQualityOut,
 )
+from facewatch.alerts.merged import MERGED_DETAIL_TYPE, IncidentMergedDetail
 from facewatch.clips.hls import ClipProvider
 from facewatch.detections.bands import Band, hint_text, pages
 from facewatch.detections.classification import ClassifiedFace, FaceClass, classify
-from facewatch.detections.incidents import CameraState, Detection, IncidentState, group
+from facewatch.detections.incidents import (
+    CameraState,
+    Detection,
+    IncidentState,
+    group,
+    needs_recall,
+    watermark_key,
+)
 from facewatch.detections.records import ProcessorRecord, is_canary_camera
 from facewatch.detections.rejects import RejectedRecord, RejectSink, decode_base64, reason_for
-from facewatch.detections.store import CommitConflictError, IncidentStore
+from facewatch.detections.store import (
+    LEASE_SECONDS,
+    Changes,
+    Claim,
+    CommitConflictError,
+    CommitRejectedError,
+    IncidentExistsError,
+    IncidentMissingError,
+    IncidentStore,
+    Kind,
+    Outstanding,
+)
 from facewatch.fleet.profiles import PrivacyProfile
 from facewatch.observability import MetricUnit, logger
 from facewatch.observability import metrics as default_metrics
@@ -48,6 +68,7 @@ from facewatch.settings import FaceEventsSettings
 from facewatch.timestamps import to_datetime
 
 MAX_COMMIT_ATTEMPTS = 8
+SETTLE_ATTEMPTS = 3
 
 
 class CameraDirectory(Protocol):
@@ -88,6 +109,53 @@ class RedeliveryError(Exception):
     """Why a record is handed back to Lambda for redelivery."""
 
 
+@dataclass(slots=True)
+class _Work:
+    """What a camera's commit leaves to publish: alerts and merge notices this invocation
+    holds the claim of, and the outstanding items of earlier batches."""
+
+    held_alerts: list[IncidentState] = field(default_factory=list)
+    held_merges: list[IncidentState] = field(default_factory=list)
+    outstanding: list[Outstanding] = field(default_factory=list)
+    # hinted possible incidents that turned unknown: their alert again, this time paging (its
+    # alert was published already, so no claim; not retried past this batch if it fails)
+    escalated: list[IncidentState] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """What one camera's regroups learn from the conditional failures of earlier attempts."""
+
+    recalled: dict[str, IncidentState] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)
+    exists: set[str] = field(default_factory=set)
+
+
+def _pruned(state: CameraState, before: tuple[str, ...], read: list[Outstanding]) -> CameraState:
+    """The state without the unconfirmed ids that are settled (or have no item at all)."""
+    open_ids = {o.incident.incident_id for o in read if not o.settled}
+    known = {o.incident.incident_id for o in read}
+    done = {i for i in before if i in known and i not in open_ids} | (set(before) - known)
+    if not done:
+        return state
+    return state.model_copy(
+        update={"unconfirmed": tuple(i for i in state.unconfirmed if i not in done)}
+    )
+
+
+class UnapplicableError(Exception):
+    """The camera's records can never be applied (DynamoDB refuses the write as such): they
+    become rejects with this reason instead of failing their shard forever."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    kind: Literal["alert", "merge", "escalation"]
+    incident: IncidentState
+    camera_id: str
+    merged_into: str | None = None
+
+
 class FaceEventsBatch:
     def __init__(self, settings: FaceEventsSettings, adapters: Adapters) -> None:
         self._settings = settings
@@ -95,6 +163,9 @@ class FaceEventsBatch:
         self._cameras: dict[str, _CameraBatch] = defaultdict(_CameraBatch)
         self._rejected: list[tuple[KinesisStreamRecord, RejectedRecord]] = []
         self.counts: Counter[str] = Counter()
+        self._token = uuid.uuid4().hex  # this invocation's claims
+        self._survivors: dict[str, IncidentState] = {}  # absorbed id -> survivor, for notices
+        self.failed_publishes = 0
 
     # ---- per record ------------------------------------------------------------------------
     def add(self, record: KinesisStreamRecord) -> None:
@@ -135,9 +206,9 @@ class FaceEventsBatch:
             Detection(
                 camera_id=camera,
                 stream_arn=frame.stream_arn,
-                frame_time=frame.frame_time,
+                frame_time=self._frame_time(frame),
                 frame_key=frame.frame_key,
-                shard_id=record.event_id.split(":", 1)[0],
+                shard_key=watermark_key(record.event_source_arn, record.event_id.split(":", 1)[0]),
                 sequence_number=kinesis.sequence_number,
                 face=best,
                 closest=closest,
@@ -148,6 +219,17 @@ class FaceEventsBatch:
     def _recognition_off(self, camera_id: str) -> bool:
         profile = self._adapters.privacy(camera_id) if self._adapters.privacy else None
         return profile is not None and not profile.recognition
+
+    def _frame_time(self, frame: ProcessorRecord) -> float:
+        """The producer's frame time, unless its clock is off by more than the allowed skew
+        from KVS's own (server) time: then the server time. One bad clock never trims a
+        camera's state or splits a visit."""
+        video = frame.InputInformation.KinesisVideo
+        producer, offset = video.ProducerTimestamp, video.FrameOffsetInSeconds
+        if abs(producer - video.ServerTimestamp) <= self._settings.max_clock_skew_seconds:
+            return producer + offset
+        self.counts["clock_corrected"] += 1
+        return video.ServerTimestamp + offset
 
     def _reject(self, record: KinesisStreamRecord, reason: str) -> None:
         self.counts["rejected"] += 1
@@ -175,14 +257,19 @@ class FaceEventsBatch:
     def finish(self) -> list[tuple[KinesisStreamRecord, BaseException]]:
         """Write incidents and publish alerts; return the records Lambda must redeliver."""
         failed: list[tuple[KinesisStreamRecord, BaseException]] = []
-        alerts: dict[str, list[IncidentState]] = {}
+        work: dict[str, _Work] = {}
         for camera_id, batch in self._cameras.items():
             try:
-                alerts[camera_id] = self._apply(camera_id, batch.detections)
+                work[camera_id] = self._apply(camera_id, batch.detections)
+            except UnapplicableError as exc:
+                logger.error("camera records unapplicable", extra={"camera_id": camera_id})
+                self.counts["processed"] -= len(batch.records)
+                for record in batch.records:
+                    self._reject(record, str(exc))
             except Exception as exc:
                 logger.exception("camera update failed", extra={"camera_id": camera_id})
                 failed += [(r, exc) for r in batch.records]
-        failed += self.publish_alerts(alerts)
+        failed += self.publish(work)
         failed += self._store_rejects(failed)
         self._emit_metrics(failed)
         return failed
@@ -214,50 +301,96 @@ class FaceEventsBatch:
             return later + [(record, exc) for record, _ in keep]
         return later
 
-    def _apply(self, camera_id: str, detections: list[Detection]) -> list[IncidentState]:
-        store = self._adapters.store
-        for _ in range(MAX_COMMIT_ATTEMPTS):
-            state = store.load_state(camera_id)
+    def _claim(self) -> Claim:
+        return Claim(self._token, self._adapters.clock() + LEASE_SECONDS)
+
+    def _load(self, camera_id: str, gone: set[str]) -> CameraState:
+        state = self._adapters.store.load_state(camera_id)
+        if not gone:
+            return state
+        kept = tuple(i for i in state.incidents if i.incident_id not in gone)
+        return state.model_copy(update={"incidents": kept})
+
+    def _recall(self, state: CameraState, detections: list[Detection]) -> dict[str, IncidentState]:
+        """The table's incidents near frames older than what the state holds (late frames)."""
+        window = self._settings.incident_window_seconds
+        times = needs_recall(state, detections, window)
+        if not times:
+            return {}
+        found = self._adapters.store.recall(state.camera_id, times, window)
+        self.counts["recalled"] += len(found)
+        return {i.incident_id: i for i in found}
+
+    def _apply(self, camera_id: str, detections: list[Detection]) -> _Work:
+        """Group and commit, regrouping on a conflict; each conflict cause has its own answer."""
+        attempt = _Attempt()
+        for number in range(MAX_COMMIT_ATTEMPTS):
+            state = self._load(camera_id, attempt.gone)
+            if number == 0:
+                attempt.recalled = self._recall(state, detections)
             result = group(
                 state,
                 detections,
                 window_seconds=self._settings.incident_window_seconds,
                 min_detections=self._settings.min_detections,
                 possible_action=self._settings.possible_match_action,
+                recalled=[
+                    i for i in attempt.recalled.values() if i.incident_id not in attempt.gone
+                ],
             )
-            pending = self._pending(state)
-            self.counts["skipped"] += result.skipped
+            store = self._adapters.store
+            outstanding = store.outstanding(state.unconfirmed) if state.unconfirmed else []
+            unsettled = [o for o in outstanding if not o.settled]
             if not result.changed:
-                return pending
-            new_state = result.state
-            confirmed = set(state.unconfirmed) - {i.incident_id for i in pending}
-            if confirmed:
-                new_state = new_state.model_copy(
-                    update={
-                        "unconfirmed": tuple(i for i in new_state.unconfirmed if i not in confirmed)
-                    }
-                )
-            locations = {camera_id: self._location(camera_id)}
+                self.counts["skipped"] += result.skipped
+                return _Work(outstanding=unsettled)
             try:
                 store.commit(
                     state.version,
-                    new_state,
-                    result.newly_alerting,
-                    result.extended_alerted,
-                    locations,
+                    _pruned(result.state, state.unconfirmed, outstanding),
+                    Changes(
+                        new_alerts=result.newly_alerting,
+                        extended=result.extended_alerted,
+                        absorbed=result.absorbed,
+                        locations={camera_id: self._location(camera_id)},
+                    ),
+                    self._claim(),
                 )
-            except CommitConflictError:
-                self.counts["skipped"] -= result.skipped
-                self.counts["conflicts"] += 1
+            except (CommitConflictError, IncidentExistsError, IncidentMissingError) as exc:
+                self._resolve(exc, attempt)
                 continue
+            except CommitRejectedError as exc:
+                raise UnapplicableError(str(exc)) from exc
+            self.counts["skipped"] += result.skipped
             self.counts["opened"] += len(result.opened)
             self.counts["suppressed"] += result.suppressed
-            # An escalation is published like an alert (its SMS was never sent: the hint was
-            # not paged); it is not retried past this batch if the publish fails.
-            return pending + result.newly_alerting + result.escalated
+            self.counts["merged"] += len(result.merges)
+            return _Work(
+                held_alerts=list(result.newly_alerting),
+                held_merges=[i for i, _ in result.absorbed],
+                outstanding=unsettled,
+                escalated=list(result.escalated),
+            )
         raise RedeliveryError(
             f"camera {camera_id}: state kept changing under {MAX_COMMIT_ATTEMPTS} attempts"
         )
+
+    def _resolve(self, exc: Exception, attempt: _Attempt) -> None:
+        """Prepare the regroup after a conditional failure, by its cause."""
+        if isinstance(exc, CommitConflictError):  # another invocation wrote first
+            self.counts["conflicts"] += 1
+        elif isinstance(exc, IncidentMissingError):  # erased under us: never recreated
+            attempt.gone.update(exc.incident_ids)
+        elif isinstance(exc, IncidentExistsError):
+            # Its first frame was seen before and its item outlived the state: bring the item
+            # back into the grouping (the frame is then a duplicate, or extends it).
+            if attempt.exists.issuperset(exc.incident_ids):
+                raise UnapplicableError(f"incident items exist and cannot be matched: {exc}")
+            attempt.exists.update(exc.incident_ids)
+            for incident_id in exc.incident_ids:
+                found = self._adapters.store.get_incident(incident_id)
+                if found is not None:
+                    attempt.recalled[found.incident_id] = found
 
     def _location(self, camera_id: str) -> CameraLocation | None:
         """The registry's view of the camera; an alert never waits on it or fails for it."""
@@ -267,66 +400,166 @@ class FaceEventsBatch:
             logger.warning("camera registry unavailable", extra={"camera_id": camera_id})
             return None
 
-    def _pending(self, state: CameraState) -> list[IncidentState]:
-        if not state.unconfirmed:
+    # ---- publishing: exactly one invocation per alert ---------------------------------------
+    def publish(self, work: dict[str, _Work]) -> list[tuple[KinesisStreamRecord, BaseException]]:
+        """Claim, publish, settle; ``work`` by camera. Returns the records of the cameras whose
+        events could not be published (Lambda must redeliver them)."""
+        tasks: list[_Task] = []
+        for camera_id, found in work.items():
+            tasks += [_Task("alert", i, camera_id) for i in found.held_alerts]
+            tasks += [_Task("escalation", i, camera_id) for i in found.escalated]
+            tasks += self._tasks_of(camera_id, found.outstanding)
+            if found.held_merges:  # what their alerts did decides what the merge notices do
+                ids = [i.incident_id for i in found.held_merges]
+                tasks += self._merge_tasks(camera_id, self._adapters.store.outstanding(ids))
+        if not tasks:
             return []
-        return self._adapters.store.pending_alerts(state.unconfirmed).pending
+        failed_cameras = self._deliver(tasks)
+        failed: list[tuple[KinesisStreamRecord, BaseException]] = []
+        for camera_id in failed_cameras:
+            error = RedeliveryError(f"alert publish failed for camera {camera_id}")
+            failed += [(r, error) for r in self._cameras.get(camera_id, _CameraBatch()).records]
+        return failed
 
-    def publish_alerts(
-        self, alerts: dict[str, list[IncidentState]]
-    ) -> list[tuple[KinesisStreamRecord, BaseException]]:
-        """Clip links, PutEvents, mark sent; ``alerts`` by camera. Returns the records of the
-        cameras whose alerts could not be published (Lambda must redeliver them)."""
-        incidents = {i.incident_id: i for found in alerts.values() for i in found}
-        if not incidents:
-            return []
+    def _held(self, item: Outstanding, kind: Kind) -> Outstanding | None:
+        """The item with this invocation's claim on ``kind``, or None if another holds it."""
+        state, token, until = item.state_of(kind)
+        if state == "claimed" and token == self._token:
+            return item
         now = self._adapters.clock()
-        events: list[BusEvent] = []
-        clip_status: dict[str, str] = {}
-        for incident in incidents.values():
-            detail = self._alert_detail(incident, now)
-            clip_status[incident.incident_id] = (
+        if state == "pending" or (state == "claimed" and until < now):
+            return self._adapters.store.claim(item.incident.incident_id, kind, self._claim(), now)
+        return None
+
+    def _tasks_of(self, camera_id: str, items: list[Outstanding]) -> list[_Task]:
+        tasks: list[_Task] = []
+        merges: list[Outstanding] = []
+        store = self._adapters.store
+        for item in items:
+            if item.alert_state in ("pending", "claimed"):
+                held = self._held(item, "alert")
+                if held is None:
+                    continue
+                if held.status != "merged":
+                    tasks.append(_Task("alert", held.incident, camera_id))
+                    continue
+                # absorbed before its alert went out: it never alerts
+                store.settle(
+                    held.incident, "alert", self._token, "cancelled", at=self._adapters.clock()
+                )
+                merges.append(replace(held, alert_state="cancelled"))
+            elif item.status == "merged" and item.merge_state in ("pending", "claimed"):
+                merges.append(item)
+        return tasks + self._merge_tasks(camera_id, merges)
+
+    def _merge_tasks(self, camera_id: str, items: list[Outstanding]) -> list[_Task]:
+        """A merge notice goes out only for an incident whose alert went out."""
+        tasks: list[_Task] = []
+        store = self._adapters.store
+        now = self._adapters.clock()
+        for item in items:
+            held = self._held(item, "merge")
+            if held is None:
+                continue
+            if held.alert_state == "sent":
+                survivor = store.get_incident(held.merged_into or "")
+                target = survivor.incident_id if survivor else (held.merged_into or "")
+                self._survivors[held.incident.incident_id] = survivor or held.incident
+                tasks.append(_Task("merge", held.incident, camera_id, merged_into=target))
+            elif held.alert_state == "cancelled":
+                store.settle(held.incident, "merge", self._token, "cancelled", at=now)
+            elif held.alert_state == "pending":
+                alert = self._held(held, "alert")
+                if alert is not None:
+                    store.settle(held.incident, "alert", self._token, "cancelled", at=now)
+                    store.settle(held.incident, "merge", self._token, "cancelled", at=now)
+                else:
+                    store.release(held.incident.incident_id, "merge", self._token)
+            else:  # its alert is being published by another invocation: the sweeper follows up
+                store.release(held.incident.incident_id, "merge", self._token)
+        return tasks
+
+    def _event(self, task: _Task, now: float) -> tuple[BusEvent, str]:
+        if task.kind != "merge":
+            detail = self._alert_detail(task.incident, now)
+            clip = (
                 "available"
                 if detail.clip
                 else "unavailable"
                 if detail.clip_unavailable_reason
                 else "signed-link"  # no HLS URL asked for: the notifiers' signed link is the clip
             )
-            events.append(BusEvent(ALERT_DETAIL_TYPE, detail, key=incident.incident_id))
-        failures = self._adapters.publisher.publish(events)
-        failed_ids = {f.event.key for f in failures}
-        failed: list[tuple[KinesisStreamRecord, BaseException]] = []
+            return BusEvent(ALERT_DETAIL_TYPE, detail, key=task.incident.incident_id), clip
+        survivor = self._survivors.get(task.incident.incident_id, task.incident)
+        merged = IncidentMergedDetail(
+            incident_id=task.incident.incident_id,
+            merged_into=task.merged_into or survivor.incident_id,
+            camera_id=task.incident.camera_id,
+            first_seen=to_datetime(survivor.first_seen),
+            last_seen=to_datetime(survivor.last_seen),
+            detections=survivor.detections,
+            test=is_canary_camera(task.incident.camera_id),
+        )
+        return BusEvent(MERGED_DETAIL_TYPE, merged, key=task.incident.incident_id), ""
+
+    def _deliver(self, tasks: list[_Task]) -> set[str]:
+        """Publish the claimed events, then settle them; returns cameras with failures."""
+        now = self._adapters.clock()
+        store = self._adapters.store
+        built = [(task, *self._event(task, now)) for task in tasks]
+        failures = self._adapters.publisher.publish([event for _, event, _ in built])
+        failed_keys = {(f.event.detail_type, f.event.key) for f in failures}
+        failed_cameras: set[str] = set()
+        self.failed_publishes += len(failures)
         for failure in failures:
             logger.error(
-                "alert not published",
+                "event not published",
                 extra={"incident_id": failure.event.key, "reason": failure.reason},
             )
-        for camera_id, found in alerts.items():
-            if any(i.incident_id in failed_ids for i in found):
-                error = RedeliveryError(f"alert publish failed for camera {camera_id}")
-                failed += [(r, error) for r in self._cameras[camera_id].records]
-        for incident_id, incident in incidents.items():
-            if incident_id in failed_ids:
+        for task, event, clip in built:
+            incident_id = task.incident.incident_id
+            if (event.detail_type, event.key) in failed_keys:
+                if task.kind == "escalation":  # nothing to redeliver: the change is committed
+                    continue
+                failed_cameras.add(task.camera_id)
+                try:  # hand the claim back so the redelivery can publish at once
+                    store.release(incident_id, task.kind, self._token)
+                except Exception:
+                    logger.warning("claim not released", extra={"incident_id": incident_id})
                 continue
-            self.counts["alerts"] += 1
+            self.counts["merge_notices" if task.kind == "merge" else "alerts"] += 1
             logger.set_correlation_id(incident_id)
             logger.info(
-                "alert published",
+                "merge published" if task.kind == "merge" else "alert published",
                 extra={
                     "incident_id": incident_id,
-                    "camera_id": incident.camera_id,
-                    "detections": incident.detections,
-                    "clip": clip_status[incident_id],
+                    "camera_id": task.incident.camera_id,
+                    "detections": task.incident.detections,
+                    "clip": clip,
                 },
             )
-            try:
-                self._adapters.store.mark_sent(incident, now, clip_status[incident_id])
-            except Exception:
-                logger.exception(
-                    "alert published but not marked sent", extra={"incident_id": incident_id}
-                )
+            if task.kind != "escalation":
+                self._settle_sent(task, now, clip)
         logger.set_correlation_id(None)
-        return failed
+        return failed_cameras
+
+    def _settle_sent(self, task: _Task, now: float, clip: str) -> None:
+        """Mark it sent, retried here: if it stays unmarked the claim's lease runs out and the
+        sweeper publishes again (the one at-least-once case; consumers dedupe on incidentId)."""
+        incident_id = task.incident.incident_id
+        kind: Kind = "merge" if task.kind == "merge" else "alert"
+        for attempt in range(1, SETTLE_ATTEMPTS + 1):
+            try:
+                if not self._adapters.store.settle(
+                    task.incident, kind, self._token, "sent", at=now, clip_status=clip
+                ):
+                    logger.warning("claim lost before settling", extra={"incident_id": incident_id})
+                return
+            except Exception:
+                if attempt == SETTLE_ATTEMPTS:
+                    logger.exception(
+                        "published but not marked sent", extra={"incident_id": incident_id}
+                    )
 
     def _alert_detail(self, incident: IncidentState, now: float) -> AlertDetail:
         settings = self._settings
@@ -402,6 +635,9 @@ class FaceEventsBatch:
             "alerts": "AlertsPublished",
             "suppressed": "DetectionsSuppressed",
             "enrichment_failures": "ClipEnrichmentFailures",
+            "clock_corrected": "FramesClockCorrected",
+            "merged": "IncidentsMerged",
+            "merge_notices": "MergeNoticesPublished",
         }
         sink = self._adapters.metrics
         for key, name in names.items():
@@ -425,18 +661,20 @@ SWEEP_AFTER_SECONDS = 120.0
 def sweep_pending_alerts(
     settings: FaceEventsSettings, adapters: Adapters, older_than: float = SWEEP_AFTER_SECONDS
 ) -> int:
-    """Publish the alerts that stayed pending (their records failed past Lambda's retries, or
-    their camera went quiet before a redelivery). Runs on a schedule; returns how many were
-    published. Notifiers are idempotent, so a race with face_events costs nothing but a no-op."""
-    pending = adapters.store.pending_since(adapters.clock() - older_than)
-    if not pending:
+    """Publish the alerts and merge notices that stayed outstanding (their records failed past
+    Lambda's retries, their camera went quiet before a redelivery, or a claim's lease ran out).
+    Runs on a schedule; returns how many events it published. Claims keep it from racing
+    face_events into a second publish."""
+    ids = adapters.store.pending_since(adapters.clock() - older_than)
+    if not ids:
         return 0
+    items = [o for o in adapters.store.outstanding(ids) if not o.settled]
     batch = FaceEventsBatch(settings, adapters)
-    failed = batch.publish_alerts({"sweep": pending})  # a camera-less batch: no records
-    published = batch.counts["alerts"]
-    logger.info("pending alerts swept", extra={"pending": len(pending), "published": published})
-    if failed or published < len(pending):
-        raise RedeliveryError(f"{len(pending) - published} pending alerts still unpublished")
+    failed = batch.publish({"sweep": _Work(outstanding=items)})  # camera-less: no records
+    published = batch.counts["alerts"] + batch.counts["merge_notices"]
+    logger.info("pending alerts swept", extra={"pending": len(ids), "published": published})
+    if failed or batch.failed_publishes:
+        raise RedeliveryError(f"{batch.failed_publishes} pending events still unpublished")
     return published
 
 

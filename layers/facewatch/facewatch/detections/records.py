@@ -16,6 +16,7 @@ Ratio = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Offset = Annotated[float, Field(ge=-1.0, le=2.0, allow_inf_nan=False)]
 Percent = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+MAX_FRAGMENT_SECONDS = 20.0
 
 # Model classes are named apart from AWS's field names: pydantic breaks on `X: X | None = None`.
 _LOOSE = ConfigDict(extra="allow", frozen=True)
@@ -87,7 +88,10 @@ class KinesisVideoInfo(BaseModel):
     FragmentNumber: str = Field(pattern=r"^\d{1,128}$")
     ServerTimestamp: Finite
     ProducerTimestamp: Finite
-    FrameOffsetInSeconds: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+    # Inside its fragment, and no KVS fragment is longer than 20 s.
+    FrameOffsetInSeconds: Annotated[
+        float, Field(ge=0.0, le=MAX_FRAGMENT_SECONDS, allow_inf_nan=False)
+    ]
 
 
 class InputInfo(BaseModel):

@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -29,33 +31,123 @@ PENDING_INDEX = "PendingAlerts"
 PENDING_PARTITION = "ALERT#pending"
 
 
+LEASE_SECONDS = 60.0  # a claim outlives a publish (PutEvents retries) by far
+# DynamoDB's TransactWriteItems limits: 100 items and 4 MB a transaction.
+MAX_TRANSACTION_ITEMS = 100
+MAX_TRANSACTION_BYTES = 4_000_000
+
+
 class CommitConflictError(Exception):
     """Another invocation changed the camera state first; reload and regroup."""
 
 
+class IncidentExistsError(Exception):
+    """An incident item to create exists already (its first frame was seen before)."""
+
+    def __init__(self, incident_ids: Sequence[str]) -> None:
+        super().__init__(", ".join(incident_ids))
+        self.incident_ids = tuple(incident_ids)
+
+
+class IncidentMissingError(Exception):
+    """An incident item to update is gone (erased, or expired by TTL)."""
+
+    def __init__(self, incident_ids: Sequence[str]) -> None:
+        super().__init__(", ".join(incident_ids))
+        self.incident_ids = tuple(incident_ids)
+
+
+class CommitRejectedError(Exception):
+    """DynamoDB refuses the write as such (validation): retrying can never apply it."""
+
+
 @dataclass(frozen=True, slots=True)
-class PendingAlerts:
-    sent: set[str]
-    pending: list[IncidentState]
+class Claim:
+    """Who may publish (a token per invocation) and until when."""
+
+    token: str
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    new_alerts: Sequence[IncidentState] = ()
+    extended: Sequence[IncidentState] = ()
+    absorbed: Sequence[tuple[IncidentState, str]] = ()  # (absorbed incident, survivor id)
+    locations: dict[str, CameraLocation | None] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.new_alerts or self.extended or self.absorbed)
+
+
+Kind = Literal["alert", "merge"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outstanding:
+    """An incident item's publishing obligations: its alert and, once absorbed, its merge."""
+
+    incident: IncidentState
+    alert_state: str
+    alert_claim: str | None = None
+    alert_claim_until: float = 0.0
+    status: str = "open"
+    merged_into: str | None = None
+    merge_state: str | None = None
+    merge_claim: str | None = None
+    merge_claim_until: float = 0.0
+
+    def state_of(self, kind: Kind) -> tuple[str | None, str | None, float]:
+        if kind == "alert":
+            return self.alert_state, self.alert_claim, self.alert_claim_until
+        return self.merge_state, self.merge_claim, self.merge_claim_until
+
+    @property
+    def settled(self) -> bool:
+        return self.alert_state in ("sent", "cancelled") and self.merge_state in (
+            None,
+            "sent",
+            "cancelled",
+        )
 
 
 class IncidentStore(Protocol):
     def load_state(self, camera_id: str) -> CameraState: ...
 
+    def recall(self, camera_id: str, times: Sequence[float], window: float) -> list[IncidentState]:
+        """Incidents (not merged) of the camera within ``window`` of any of ``times``."""
+        ...
+
+    def get_incident(self, incident_id: str) -> IncidentState | None:
+        """The incident, or the one it was merged into; None if there is no item."""
+        ...
+
     def commit(
-        self,
-        previous_version: int,
-        state: CameraState,
-        new_alerts: Sequence[IncidentState],
-        extended: Sequence[IncidentState],
-        locations: dict[str, CameraLocation | None],
+        self, previous_version: int, state: CameraState, changes: Changes, claim: Claim
     ) -> None: ...
 
-    def pending_alerts(self, incident_ids: Sequence[str]) -> PendingAlerts: ...
+    def outstanding(self, incident_ids: Sequence[str]) -> list[Outstanding]: ...
 
-    def mark_sent(self, incident: IncidentState, at: float, clip_status: str) -> None: ...
+    def claim(self, incident_id: str, kind: Kind, claim: Claim, now: float) -> Outstanding | None:
+        """Take the right to publish (pending, or a claim whose lease ran out); None if not."""
+        ...
 
-    def pending_since(self, before: float) -> list[IncidentState]: ...
+    def release(self, incident_id: str, kind: Kind, token: str) -> None: ...
+
+    def settle(
+        self,
+        incident: IncidentState,
+        kind: Kind,
+        token: str,
+        outcome: Literal["sent", "cancelled"],
+        *,
+        at: float,
+        clip_status: str = "",
+    ) -> bool:
+        """Record the outcome if the claim is still ours; False if it is not."""
+        ...
+
+    def pending_since(self, before: float) -> list[str]: ...
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
@@ -101,6 +193,7 @@ class DynamoIncidentStore:
         days = profile.retention.camera_state * DAY if profile else self._retention
         return min(days, self._retention)
 
+    # ---- reads -----------------------------------------------------------------------------
     def load_state(self, camera_id: str) -> CameraState:
         response = self._client.get_item(
             TableName=self._table, Key=state_key(camera_id), ConsistentRead=True
@@ -110,6 +203,49 @@ class DynamoIncidentStore:
             return CameraState(camera_id=camera_id)
         return CameraState.model_validate_json(item["state"]["S"])
 
+    def recall(self, camera_id: str, times: Sequence[float], window: float) -> list[IncidentState]:
+        """Newest first by firstSeen; a camera's incidents are disjoint, so the first one that
+        ends before the earliest time ends the search."""
+        if not times:
+            return []
+        earliest, latest = min(times) - window, max(times) + window
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "ByCamera",
+            "KeyConditionExpression": "GSI1PK = :c AND GSI1SK <= :t",
+            "ExpressionAttributeValues": to_item(
+                {":c": f"CAMERA#{camera_id}", ":t": f"{iso(latest)}#~"}
+            ),
+            "ScanIndexForward": False,
+            "Limit": 10,
+        }
+        found: list[IncidentState] = []
+        while True:
+            response = self._client.query(**kwargs)
+            for raw in response.get("Items", []):
+                if raw.get("status", {}).get("S") == "merged":
+                    continue
+                incident = IncidentState.model_validate_json(raw["incident"]["S"])
+                if incident.last_seen < earliest:
+                    return found
+                found.append(incident)
+            if "LastEvaluatedKey" not in response:
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def get_incident(self, incident_id: str) -> IncidentState | None:
+        for _ in range(8):  # a chain of merges is short
+            item = self._client.get_item(
+                TableName=self._table, Key=incident_key(incident_id), ConsistentRead=True
+            ).get("Item")
+            if item is None:
+                return None
+            if item.get("status", {}).get("S") != "merged":
+                return IncidentState.model_validate_json(item["incident"]["S"])
+            incident_id = item["mergedInto"]["S"]
+        return None
+
+    # ---- the camera's commit ---------------------------------------------------------------
     def _state_put(self, previous_version: int, state: CameraState) -> dict[str, Any]:
         put: dict[str, Any] = {
             "TableName": self._table,
@@ -133,90 +269,161 @@ class DynamoIncidentStore:
         return put
 
     def incident_item(
-        self, incident: IncidentState, location: CameraLocation | None
+        self, incident: IncidentState, location: CameraLocation | None, claim: Claim | None = None
     ) -> dict[str, Any]:
         sort = f"{iso(incident.first_seen)}#{incident.incident_id}"
         site = location.site_id if location else "unassigned"
-        return to_item(
-            {
-                "PK": f"INCIDENT#{incident.incident_id}",
-                "SK": "INCIDENT",
-                "GSI1PK": f"CAMERA#{incident.camera_id}",
-                "GSI1SK": sort,
-                "GSI2PK": f"SITE#{site}",
-                "GSI2SK": sort,
-                "GSI3PK": "STATUS#open",
-                "GSI3SK": sort,
-                "incidentId": incident.incident_id,
-                "cameraId": incident.camera_id,
-                "siteId": site,
-                "streamArn": incident.stream_arn,
-                "firstSeen": iso(incident.first_seen),
-                "lastSeen": iso(incident.last_seen),
-                "detections": incident.detections,
-                "status": "open",
-                "alertState": "pending",
-                # sparse index: present only until the alert is known to be published
-                "GSI4PK": PENDING_PARTITION,
-                "GSI4SK": f"{iso(self._clock())}#{incident.incident_id}",
-                "incident": incident.model_dump_json(),
-                "expiresAt": int(incident.first_seen) + self._incident_ttl(incident.camera_id),
+        values: dict[str, Any] = {
+            "PK": f"INCIDENT#{incident.incident_id}",
+            "SK": "INCIDENT",
+            "GSI1PK": f"CAMERA#{incident.camera_id}",
+            "GSI1SK": sort,
+            "GSI2PK": f"SITE#{site}",
+            "GSI2SK": sort,
+            "GSI3PK": "STATUS#open",
+            "GSI3SK": sort,
+            "incidentId": incident.incident_id,
+            "cameraId": incident.camera_id,
+            "siteId": site,
+            "streamArn": incident.stream_arn,
+            "firstSeen": iso(incident.first_seen),
+            "lastSeen": iso(incident.last_seen),
+            "detections": incident.detections,
+            "status": "open",
+            "alertState": "pending",
+            # sparse index: present only until the alert is known to be published
+            "GSI4PK": PENDING_PARTITION,
+            "GSI4SK": f"{iso(self._clock())}#{incident.incident_id}",
+            "incident": incident.model_dump_json(),
+            "expiresAt": int(incident.first_seen) + self._incident_ttl(incident.camera_id),
+        }
+        if claim is not None:  # created by the invocation that will publish it
+            values |= {
+                "alertState": "claimed",
+                "alertClaim": claim.token,
+                "alertClaimUntil": _number(claim.until),
             }
-        )
+        return to_item(values)
 
     def _extend_update(self, incident: IncidentState) -> dict[str, Any]:
+        """firstSeen, lastSeen and every index sort key move with the incident."""
+        sort = f"{iso(incident.first_seen)}#{incident.incident_id}"
         return {
             "TableName": self._table,
             "Key": incident_key(incident.incident_id),
-            "UpdateExpression": "SET lastSeen = :l, detections = :d, incident = :i",
+            "UpdateExpression": (
+                "SET firstSeen = :f, lastSeen = :l, detections = :d, incident = :i, "
+                "GSI1SK = :s, GSI2SK = :s, GSI3SK = :s, expiresAt = :e"
+            ),
             "ConditionExpression": "attribute_exists(PK)",
             "ExpressionAttributeValues": to_item(
                 {
+                    ":f": iso(incident.first_seen),
                     ":l": iso(incident.last_seen),
                     ":d": incident.detections,
                     ":i": incident.model_dump_json(),
+                    ":s": sort,
+                    ":e": int(incident.first_seen) + self._incident_ttl(incident.camera_id),
+                }
+            ),
+        }
+
+    def _absorb_update(
+        self, incident: IncidentState, survivor: str, claim: Claim
+    ) -> dict[str, Any]:
+        """Out of the open-status index, into the pending index until its merge notice is
+        settled (published if its alert was, cancelled with it if not)."""
+        return {
+            "TableName": self._table,
+            "Key": incident_key(incident.incident_id),
+            "UpdateExpression": (
+                "SET #status = :m, mergedInto = :into, GSI3PK = :gsi3, mergeState = :claimed, "
+                "mergeClaim = :t, mergeClaimUntil = :u, GSI4PK = :p, GSI4SK = :since"
+            ),
+            "ConditionExpression": "attribute_exists(PK)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_item(
+                {
+                    ":m": "merged",
+                    ":into": survivor,
+                    ":gsi3": "STATUS#merged",
+                    ":claimed": "claimed",
+                    ":t": claim.token,
+                    ":u": _number(claim.until),
+                    ":p": PENDING_PARTITION,
+                    ":since": f"{iso(self._clock())}#{incident.incident_id}",
                 }
             ),
         }
 
     def commit(
-        self,
-        previous_version: int,
-        state: CameraState,
-        new_alerts: Sequence[IncidentState],
-        extended: Sequence[IncidentState],
-        locations: dict[str, CameraLocation | None],
+        self, previous_version: int, state: CameraState, changes: Changes, claim: Claim
     ) -> None:
+        """The incident items first, in transactions within DynamoDB's limits, the camera state
+        last: a retry after a partial commit regroups from the old state and rewrites the same
+        items (creating them is conditional on "absent, or created under our claim")."""
         state_put = self._state_put(previous_version, state)
-        try:
-            if not new_alerts and not extended:
-                self._client.put_item(**state_put)
-                return
-            items: list[dict[str, Any]] = [{"Put": state_put}]
-            for incident in new_alerts:
-                item = self.incident_item(incident, locations.get(incident.camera_id))
-                items.append(
+        if not changes:
+            self._write([("state", state.camera_id, {"Put": state_put})], single=True)
+            return
+        tagged: list[tuple[str, str, dict[str, Any]]] = []
+        for incident in changes.new_alerts:
+            item = self.incident_item(incident, changes.locations.get(incident.camera_id), claim)
+            tagged.append(
+                (
+                    "create",
+                    incident.incident_id,
                     {
                         "Put": {
                             "TableName": self._table,
                             "Item": item,
-                            "ConditionExpression": "attribute_not_exists(PK)",
+                            "ConditionExpression": "attribute_not_exists(PK) OR alertClaim = :t",
+                            "ExpressionAttributeValues": {":t": {"S": claim.token}},
                         }
-                    }
+                    },
                 )
-                items.append(
-                    {"Put": {"TableName": self._table, "Item": self._trail(incident, "opened")}}
+            )
+            trail = self._trail(incident, "opened")
+            tagged.append(
+                ("trail", incident.incident_id, {"Put": {"TableName": self._table, "Item": trail}})
+            )
+        for incident in changes.extended:
+            tagged.append(
+                ("update", incident.incident_id, {"Update": self._extend_update(incident)})
+            )
+        for incident, survivor in changes.absorbed:
+            tagged.append(
+                (
+                    "update",
+                    incident.incident_id,
+                    {"Update": self._absorb_update(incident, survivor, claim)},
                 )
-            items += [{"Update": self._extend_update(i)} for i in extended]
-            self._client.transact_write_items(TransactItems=items)
+            )
+            trail = self._trail(incident, "merged", self._clock(), mergedInto=survivor)
+            tagged.append(
+                ("trail", incident.incident_id, {"Put": {"TableName": self._table, "Item": trail}})
+            )
+        chunks = _transactions(tagged)
+        last = chunks[-1]
+        state_entry = ("state", state.camera_id, {"Put": state_put})
+        if (
+            len(last) < MAX_TRANSACTION_ITEMS
+            and _size(last) + _size([state_entry]) <= MAX_TRANSACTION_BYTES
+        ):
+            last.append(state_entry)
+        else:
+            chunks.append([state_entry])
+        for chunk in chunks:
+            self._write(chunk)
+
+    def _write(self, tagged: list[tuple[str, str, dict[str, Any]]], single: bool = False) -> None:
+        try:
+            if single:
+                self._client.put_item(**tagged[0][2]["Put"])
+            else:
+                self._client.transact_write_items(TransactItems=[t for _, _, t in tagged])
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-                reasons = exc.response.get("CancellationReasons", [])
-                codes = {r.get("Code") for r in reasons}
-                if code == "ConditionalCheckFailedException" or "ConditionalCheckFailed" in codes:
-                    raise CommitConflictError(state.camera_id) from exc
-            raise
+            raise _cause(exc, tagged) from exc
 
     def _trail(
         self, incident: IncidentState, kind: str, at: float | None = None, **extra: Any
@@ -234,55 +441,125 @@ class DynamoIncidentStore:
             }
         )
 
-    def pending_alerts(self, incident_ids: Sequence[str]) -> PendingAlerts:
-        sent: set[str] = set()
-        pending: list[IncidentState] = []
+    # ---- publishing: claim, publish, settle ------------------------------------------------
+    def outstanding(self, incident_ids: Sequence[str]) -> list[Outstanding]:
+        found: list[Outstanding] = []
         for chunk in _chunks(list(dict.fromkeys(incident_ids)), 100):
             request = {
                 self._table: {
                     "Keys": [incident_key(i) for i in chunk],
-                    "ProjectionExpression": "incidentId, alertState, incident",
                     "ConsistentRead": True,
                 }
             }
             while request:
                 response = self._client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    if item["alertState"]["S"] == "sent":
-                        sent.add(item["incidentId"]["S"])
-                    else:
-                        pending.append(IncidentState.model_validate_json(item["incident"]["S"]))
+                found += [
+                    _outstanding(i) for i in response.get("Responses", {}).get(self._table, [])
+                ]
                 request = response.get("UnprocessedKeys") or {}
-        return PendingAlerts(sent=sent, pending=pending)
+        return found
 
-    def mark_sent(self, incident: IncidentState, at: float, clip_status: str) -> None:
-        self._client.transact_write_items(
-            TransactItems=[
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": incident_key(incident.incident_id),
-                        "UpdateExpression": (
-                            "SET alertState = :s, alertedAt = :a, clipStatus = :c "
-                            "REMOVE GSI4PK, GSI4SK"
-                        ),
-                        "ExpressionAttributeValues": to_item(
-                            {":s": "sent", ":a": iso(at), ":c": clip_status}
-                        ),
+    def claim(self, incident_id: str, kind: Kind, claim: Claim, now: float) -> Outstanding | None:
+        state, token, until = _fields(kind)
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=incident_key(incident_id),
+                UpdateExpression=f"SET {state} = :claimed, {token} = :t, {until} = :u",
+                ConditionExpression=(
+                    f"attribute_exists(PK) AND ({state} = :pending OR "
+                    f"({state} = :claimed AND {until} < :now))"
+                ),
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":claimed": "claimed",
+                        ":pending": "pending",
+                        ":t": claim.token,
+                        ":u": _number(claim.until),
+                        ":now": _number(now),
                     }
-                },
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": self._trail(incident, "alerted", at, clipStatus=clip_status),
-                    }
-                },
-            ]
-        )
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise
+        return _outstanding(response["Attributes"])
 
-    def pending_since(self, before: float) -> list[IncidentState]:
-        """Incidents whose alert has been pending since before ``before`` (the sweeper's work)."""
-        found: list[IncidentState] = []
+    def release(self, incident_id: str, kind: Kind, token: str) -> None:
+        state, claim_token, until = _fields(kind)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=incident_key(incident_id),
+                UpdateExpression=f"SET {state} = :pending REMOVE {claim_token}, {until}",
+                ConditionExpression=f"{claim_token} = :t",
+                ExpressionAttributeValues=to_item({":pending": "pending", ":t": token}),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def settle(
+        self,
+        incident: IncidentState,
+        kind: Kind,
+        token: str,
+        outcome: Literal["sent", "cancelled"],
+        *,
+        at: float,
+        clip_status: str = "",
+    ) -> bool:
+        state, claim_token, until = _fields(kind)
+        values: dict[str, Any] = {":s": outcome, ":t": token}
+        sets = [f"{state} = :s"]
+        if kind == "alert" and outcome == "sent":
+            sets += ["alertedAt = :a", "clipStatus = :c"]
+            values |= {":a": iso(at), ":c": clip_status}
+        update = {
+            "TableName": self._table,
+            "Key": incident_key(incident.incident_id),
+            "ConditionExpression": f"{claim_token} = :t",
+        }
+        removes = [claim_token, until]
+        # The pending index keeps an item while either obligation is open.
+        other = "mergeState" if kind == "alert" else "alertState"
+        settled_other = f"(attribute_not_exists({other}) OR {other} IN (:done, :off))"
+        items: list[dict[str, Any]] = []
+        if outcome == "sent":
+            kind_name = "alerted" if kind == "alert" else "merge-published"
+            extra = {"clipStatus": clip_status} if kind == "alert" else {}
+            trail = self._trail(incident, kind_name, at, **extra)
+            items.append({"Put": {"TableName": self._table, "Item": trail}})
+        for with_index in (True, False):
+            expression = (
+                "SET "
+                + ", ".join(sets)
+                + " REMOVE "
+                + ", ".join(removes + (["GSI4PK", "GSI4SK"] if with_index else []))
+            )
+            condition = f"{claim_token} = :t" + (f" AND {settled_other}" if with_index else "")
+            names_values = values | ({":done": "sent", ":off": "cancelled"} if with_index else {})
+            request = update | {
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": to_item(names_values),
+            }
+            try:
+                if items:
+                    self._client.transact_write_items(TransactItems=[{"Update": request}, *items])
+                else:
+                    self._client.update_item(**request)
+                return True
+            except ClientError as exc:
+                if not _condition_failed(exc):
+                    raise
+        return False
+
+    def pending_since(self, before: float) -> list[str]:
+        """Incidents with an alert or merge notice open since before ``before`` (the sweeper)."""
+        found: list[str] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": PENDING_INDEX,
@@ -291,12 +568,110 @@ class DynamoIncidentStore:
         }
         while True:
             response = self._client.query(**kwargs)
-            found += [
-                IncidentState.model_validate_json(i["incident"]["S"]) for i in response["Items"]
-            ]
+            found += [str(i["GSI4SK"]["S"]).rsplit("#", 1)[1] for i in response["Items"]]
             if "LastEvaluatedKey" not in response:
                 return found
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _number(value: float) -> Decimal:
+    return Decimal(str(round(value, 3)))
+
+
+def _fields(kind: Kind) -> tuple[str, str, str]:
+    if kind == "alert":
+        return "alertState", "alertClaim", "alertClaimUntil"
+    return "mergeState", "mergeClaim", "mergeClaimUntil"
+
+
+def _outstanding(raw: dict[str, Any]) -> Outstanding:
+    item = deserialize(raw)
+    return Outstanding(
+        incident=IncidentState.model_validate_json(item["incident"]),
+        alert_state=str(item.get("alertState", "pending")),
+        alert_claim=item.get("alertClaim"),
+        alert_claim_until=float(item.get("alertClaimUntil", 0)),
+        status=str(item.get("status", "open")),
+        merged_into=item.get("mergedInto"),
+        merge_state=item.get("mergeState"),
+        merge_claim=item.get("mergeClaim"),
+        merge_claim_until=float(item.get("mergeClaimUntil", 0)),
+    )
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return True
+    reasons = exc.response.get("CancellationReasons", [])
+    return code == "TransactionCanceledException" and any(
+        r.get("Code") == "ConditionalCheckFailed" for r in reasons
+    )
+
+
+def _cause(exc: ClientError, tagged: list[tuple[str, str, dict[str, Any]]]) -> Exception:
+    """What a failed commit means, told apart by cause (each needs a different answer)."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":  # the state-only PutItem
+        return CommitConflictError(tagged[0][1])
+    if code == "ValidationException":
+        # the message is left out: it may quote item values (face data)
+        return CommitRejectedError("DynamoDB refused the camera's write (ValidationException)")
+    transient: Exception = exc
+    if code != "TransactionCanceledException":
+        return transient  # throttling, a 5xx: transient, Lambda redelivers
+    return _cancellation_cause(exc, tagged)
+
+
+def _cancellation_cause(
+    exc: ClientError, tagged: list[tuple[str, str, dict[str, Any]]]
+) -> Exception:
+    reasons = exc.response.get("CancellationReasons", [])
+    failed = [
+        (tagged[i][0], tagged[i][1], r.get("Code"))
+        for i, r in enumerate(reasons)
+        if i < len(tagged) and r.get("Code") not in (None, "None")
+    ]
+    checks = [(kind, key) for kind, key, reason in failed if reason == "ConditionalCheckFailed"]
+    if any(kind == "state" for kind, _ in checks):
+        return CommitConflictError(tagged[-1][1])
+    exists = [key for kind, key in checks if kind == "create"]
+    if exists:
+        return IncidentExistsError(exists)
+    missing = [key for kind, key in checks if kind == "update"]
+    if missing:
+        return IncidentMissingError(missing)
+    if any(reason == "TransactionConflict" for _, _, reason in failed):
+        return CommitConflictError("transaction conflict")
+    if any(reason == "ValidationError" for _, _, reason in failed):
+        return CommitRejectedError("DynamoDB refused an item of the write (validation)")
+    transient: Exception = exc
+    return transient
+
+
+def _size(tagged: Sequence[tuple[str, str, dict[str, Any]]]) -> int:
+    return sum(len(json.dumps(t, default=str)) for _, _, t in tagged)
+
+
+def _transactions(
+    tagged: list[tuple[str, str, dict[str, Any]]],
+) -> list[list[tuple[str, str, dict[str, Any]]]]:
+    """Chunks within DynamoDB's transaction limits; an item stays with its trail entry."""
+    chunks: list[list[tuple[str, str, dict[str, Any]]]] = [[]]
+    size = 0
+    for entry in tagged:
+        entry_size = _size([entry])
+        current = chunks[-1]
+        keep_with_previous = entry[0] == "trail"
+        full = len(current) >= MAX_TRANSACTION_ITEMS or size + entry_size > MAX_TRANSACTION_BYTES
+        if current and (
+            full or (not keep_with_previous and len(current) >= MAX_TRANSACTION_ITEMS - 1)
+        ):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entry)
+        size += entry_size
+    return chunks
 
 
 def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
