@@ -101,5 +101,13 @@ build: $(TOOLS)/.installed
 	$(SAM_PYENV) $(SAM) build --cached
 	$(SAM_PYENV) $(LAMBDA_PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
+# The layer's full dependency set, with hashes, for the Lambda platform (python3.13, arm64),
+# from requirements.in; tests/deploy/test_lock.py checks the lock against it.
+LOCK_FLAGS := --generate-hashes --python-version 3.13 --python-platform aarch64-manylinux_2_28 \
+	--custom-compile-command "make lock"
+
+lock: $(VENV)/.installed
+	$(UV) pip compile -q $(LOCK_FLAGS) layers/facewatch/requirements.in -o layers/facewatch/requirements.txt
+
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

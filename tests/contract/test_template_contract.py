@@ -73,7 +73,7 @@ def test_functions_run_python313_on_arm64_with_tracing() -> None:
 def test_layer_requirements_match_the_project_pins() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     pins = {re.split(r"[\[=]", p)[0].lower(): p for p in project}
-    layer = (ROOT / "layers" / "facewatch" / "requirements.txt").read_text().splitlines()
+    layer = (ROOT / "layers" / "facewatch" / "requirements.in").read_text().splitlines()
     for line in (line for line in layer if line and not line.startswith("#")):
         name = re.split(r"[\[=]", line)[0].lower()
         assert pins.get(name) == line, f"{line} differs from pyproject.toml"

@@ -3,6 +3,7 @@ and the account's stream-processor access to refuse what cannot run."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import boto3
@@ -130,3 +131,24 @@ def test_named_regions_include_what_the_inventory_names(tmp_path: Any) -> None:
         "eu-west-1",
         "us-east-1",
     ]
+
+
+def test_the_deploy_guide_region_table_agrees_with_the_generated_one() -> None:
+    from facewatch_tools.template import ROOT  # noqa: PLC0415
+
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    rows = [line.split("|")[1:4] for line in text.splitlines() if line.startswith("| ")]
+    checked = 0
+    for cells in rows:
+        regions = re.findall(r"\b[a-z]{2}-[a-z]+-\d(?:/\d)*\b", cells[0])
+        if len(cells) < 3 or not regions or cells[1].strip() not in {"yes", "no"}:
+            continue
+        for group in regions:
+            base, _, more = group.partition("/")
+            stem = base.rsplit("-", 1)[0]
+            for region in [base, *(f"{stem}-{n}" for n in more.split("/") if n)]:
+                for detector, cell in zip(Detector, cells[1:3], strict=True):
+                    runs = check_region("c", detector, region) is None
+                    assert runs is (cell.strip() == "yes"), (region, detector, cell)
+                    checked += 1
+    assert checked >= 30

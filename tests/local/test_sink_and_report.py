@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -10,7 +11,14 @@ from collections.abc import Iterator
 import pytest
 
 from facewatch_tools.local.outcome import IncidentRow
-from facewatch_tools.local.report import Latencies, html_report, mrkdwn, percentile, render_block
+from facewatch_tools.local.report import (
+    Latencies,
+    html_report,
+    mrkdwn,
+    percentile,
+    printable,
+    render_block,
+)
 from facewatch_tools.local.slack_sink import SlackPost, SlackSink
 
 
@@ -119,3 +127,27 @@ def test_latency_runs_from_the_record_that_made_the_incident_alert() -> None:
         },
     )
     assert alert_latencies(puts, [alert], min_detections=2) == {"INC-1": pytest.approx(1.2)}
+
+
+# Symbols of DejaVu Sans (every Chromium install brings it): the report may use these and
+# letters of any script, never a pictograph no font on a headless machine has.
+DEJAVU_SYMBOLS = set("·▶⚠◉✓↻◷◆→…\u2013\u2014")  # the last two: en and em dash
+
+
+def _unprintable(page: str) -> set[str]:
+    return {
+        c
+        for c in page
+        if ord(c) > 127 and c not in DEJAVU_SYMBOLS and not unicodedata.category(c).startswith("L")
+    }
+
+
+def test_the_report_has_no_glyph_a_headless_browser_lacks() -> None:
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "🚨 Unknown face at HQ"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "📷 *서울 본사* offline → ✅ 🦄"}},
+    ]
+    page = "".join(render_block(b) for b in blocks)
+    assert not _unprintable(page), _unprintable(page)
+    assert "⚠ Unknown face" in page and "◉" in page and "✓" in page and "서울 본사" in page
+    assert printable("✅ ok") == "✓ ok"

@@ -178,3 +178,18 @@ def test_watchdog_table_access_is_limited_by_leading_keys() -> None:
         keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
         assert not [k for k in keys if fnmatch.fnmatch("INCIDENT#inc-1", k)]
         assert fnmatch.fnmatch("CAMERA#hq-lobby", keys[0])
+
+
+def test_only_the_slack_front_function_may_record_clicks() -> None:
+    (policy,) = [
+        r["Properties"]
+        for r in transformed()["Resources"].values()
+        if r["Type"] == "AWS::SQS::QueuePolicy"
+        and r["Properties"]["Queues"] == [{"Ref": "SlackClicksQueue"}]
+    ]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Action"] == "sqs:SendMessage"
+    assert _principals(statement["Condition"], "ArnNotEquals") == {"SlackActionsFunctionRole"}
+    front = transformed()["Resources"]["SlackActionsFunctionRole"]["Properties"]
+    allowed = {a for s in _statements(front) if s["Effect"] == "Allow" for a in _list(s["Action"])}
+    assert not [a for a in allowed if a.startswith(("events:", "sns:"))]  # internet-facing

@@ -4,8 +4,9 @@ POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL)."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 # Libraries that print secrets at DEBUG: slack_sdk the webhook URL and the message body,
@@ -17,7 +18,24 @@ for _name in QUIET_LIBRARIES:
     logging.getLogger(_name).setLevel(logging.INFO)
 
 logger = Logger(service="facewatch")
-tracer = Tracer(service="facewatch")
 metrics = Metrics(namespace="Facewatch", service="facewatch")
+
+
+def __getattr__(name: str) -> Any:
+    """``tracer`` is made on first use: the X-Ray SDK costs a cold start a good part of a
+    second, and the Slack front door (answered within 3 s) does without it."""
+    if name == "tracer":
+        from aws_lambda_powertools import Tracer  # noqa: PLC0415 - the point: only when used
+
+        made = Tracer(service="facewatch")
+        globals()["tracer"] = made
+        return made
+    raise AttributeError(name)
+
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
+    tracer: Tracer
 
 __all__ = ["QUIET_LIBRARIES", "MetricUnit", "logger", "metrics", "tracer"]

@@ -30,7 +30,11 @@ def settings_in_force(stack: LocalStack, environ: Mapping[str, str]) -> str:
         if m.source_arn.endswith(f"/{stack.detections_stream}")
     )
     env = runtime.environment
-    shown = [name for name in sorted(runtime.spec.settings) if name in env]
+    shown = [
+        name
+        for name in sorted(runtime.spec.settings)
+        if name in env and not name.startswith(("POWERTOOLS_", "FACEWATCH_"))
+    ]
     return ", ".join(
         f"{name}={env[name]}" + (" (from your environment)" if name in environ else "")
         for name in shown

@@ -88,10 +88,24 @@ def mrkdwn(text: str) -> str:
     return "".join(parts).replace("\n", "<br>")
 
 
+# Slack draws its emoji itself; a report page has only the machine's fonts, and a headless
+# Chromium (CI, servers) has no colour-emoji font: each would be an empty box. These text
+# symbols are in DejaVu Sans, which every Chromium install brings.
+_EMOJI_STANDINS = {"🚨": "⚠", "📷": "◉", "✅": "✓", "⚠️": "⚠", "🔁": "↻", "⏰": "◷"}
+_EMOJI_PLANE = 0x1F000  # pictographs and emoji: no font for them is guaranteed
+
+
+def printable(text: str) -> str:
+    """The text with emoji replaced by symbols every browser font has (see _EMOJI_STANDINS)."""
+    for emoji, standin in _EMOJI_STANDINS.items():
+        text = text.replace(emoji, standin)
+    return "".join("◆" if ord(c) >= _EMOJI_PLANE else c for c in text).replace("\ufe0f", "")
+
+
 def _text(obj: Any) -> str:
     if not isinstance(obj, dict):
         return ""
-    text = str(obj.get("text", ""))
+    text = printable(str(obj.get("text", "")))
     return mrkdwn(text) if obj.get("type") == "mrkdwn" else html.escape(text)
 
 
