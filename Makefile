@@ -48,7 +48,7 @@ typecheck: $(VENV)/.installed
 	@# every function is its own top-level `app` module: one run each (cached, fast)
 	for app in functions/*/app.py; do $(VENV)/bin/mypy $$app || exit 1; done
 
-# Both templates in every Region the inventory and the docs name (resource types differ by Region:
+# Both templates in every Region the inventory and the docs name that can run facewatch (types differ:
 # AWS::Rekognition::StreamProcessor exists in seven), at least ap-northeast-2 eu-central-1 us-east-1.
 LINT_REGIONS = $(shell $(PY) -m facewatch_tools.fleet.regions --named .)
 

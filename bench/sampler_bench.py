@@ -328,6 +328,8 @@ def simulate(minutes: int, fps: float, seed: int, service_latency: bool) -> dict
         "search": calls.get("SearchFacesByImage", 0) / hours,
         "getimages": sum(s.calls.get("GetImages", 0) for s in rig.media) / hours,
         "analysed": totals.get("frames_analysed", 0) / hours,
+        "for_motion": totals.get("analysed_for_motion", 0) / hours,
+        "for_tracks": totals.get("analysed_for_tracks", 0) / hours,
         "records": len(got),
         "gap": totals.get("gap_seconds", 0.0),
         "walk_bys": sum(1 for v in visits if v.facing == ()),
@@ -392,7 +394,9 @@ def main() -> int:
         f"{r['lights']:.0f} lighting changes"
     )
     latency = "modelled AWS call latencies" if not args.no_service_latency else "no AWS latency"
-    print(f"  sampler: {r['analysed']:.0f} frames analysed an hour, {r['records']:.0f} records, "
+    print(f"  sampler: {r['analysed']:.0f} frames analysed an hour ({r['for_motion']:.0f} for "
+          f"motion no track explains, {r['for_tracks']:.0f} at a track's rate), "
+          f"{r['records']:.0f} records, "
           f"gap {r['gap']:.1f} s ({latency} {SERVICE_LATENCY})")  # fmt: skip
     rows = [
         ("per camera-hour", "sampler", "naive (2 fps)", "stream processor"),

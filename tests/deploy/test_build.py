@@ -75,3 +75,15 @@ def test_the_built_artifacts_hold_bytecode_for_every_module() -> None:
         if not (py.parent / "__pycache__" / f"{py.stem}.{tag}.pyc").exists()
     ]
     assert missing == [], missing[:5]
+
+
+@pytest.mark.skipif(not BUILD_DIR.exists(), reason="no `make build` output here")
+def test_the_built_layer_holds_exactly_the_locked_packages() -> None:
+    from tests.deploy.test_lock import locked  # noqa: PLC0415
+
+    site = BUILD_DIR / "DomainLayer" / "python"
+    built = {}
+    for info in site.glob("*.dist-info"):
+        name, _, version = info.name.removesuffix(".dist-info").partition("-")
+        built[name.lower().replace("_", "-")] = version
+    assert built == {name: version for name, (version, _) in locked().items()}

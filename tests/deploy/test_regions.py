@@ -123,7 +123,9 @@ def test_named_regions_include_what_the_inventory_names(tmp_path: Any) -> None:
 
     (tmp_path / "cameras.yaml").write_text("cameras:\n  - id: x\n    region: ap-southeast-2\n")
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "a.md").write_text("deploy to eu-west-1, not to no-such-1")
+    (tmp_path / "docs" / "a.md").write_text(
+        "deploy to eu-west-1, not to no-such-1 nor to eu-north-1 (no KVS there)"
+    )
     assert named_regions(tmp_path) == [
         "ap-northeast-2",
         "ap-southeast-2",
@@ -152,3 +154,15 @@ def test_the_deploy_guide_region_table_agrees_with_the_generated_one() -> None:
                     assert runs is (cell.strip() == "yes"), (region, detector, cell)
                     checked += 1
     assert checked >= 30
+
+
+@pytest.mark.integration
+def test_the_camera_template_lints_in_a_region_without_stream_processors() -> None:
+    """No AWS::Rekognition::StreamProcessor in the template (the processor is a custom
+    resource): sampler cameras deploy in Seoul, where that type does not exist."""
+    from cfnlint.api import ManualArgs, lint_file  # noqa: PLC0415 - slow import, only here
+
+    from facewatch_tools.template import ROOT  # noqa: PLC0415
+
+    matches = lint_file(ROOT / "camera-template.yaml", ManualArgs(regions=["ap-northeast-2"]))
+    assert [str(m) for m in matches] == []

@@ -80,6 +80,7 @@ class Harness:
         """Lambda's ESM: retry from the lowest failed sequence number of the shard."""
         settings = FaceEventsSettings.model_validate(
             {"TABLE_NAME": TABLE, "EVENT_BUS_NAME": BUS, "REJECTED_QUEUE_URL": "rejects"}
+            | {"ALERT_HLS_URL": "true"}  # the faults include the optional HLS URL's
         )
         records = event["Records"]
         for _ in range(max_attempts):

@@ -38,7 +38,7 @@ def cli(table: Any) -> Iterator[tuple[Clients, Stubber]]:
 
 def parse(*argv: str) -> Any:
     return build_parser().parse_args(
-        ["employees", *argv, "--collection-id", "staff", "--table", TABLE]
+        ["employees", *argv, "--collection-id", "staff", "--table", TABLE, "--region", REGION]
     )
 
 

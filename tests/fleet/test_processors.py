@@ -160,17 +160,27 @@ def request(
 
 
 class Notices:
-    def __init__(self, stub: Stubber | None = None) -> None:
+    """Records the notices in ``calls``, where a botocore hook records the API calls too."""
+
+    def __init__(self, calls: list[str] | None = None) -> None:
         self.sent: list[tuple[str, str, str]] = []
-        self.stub = stub
+        self.calls = calls if calls is not None else []
 
     def unwatched(self, camera_id: str, reason: str) -> None:
-        # the old processor is still there when operators are told
-        assert self.stub is None or len(self.stub._queue) > 0
+        self.calls.append("notice: unwatched")
         self.sent.append(("unwatched", camera_id, reason))
 
     def restarted(self, camera_id: str, reason: str) -> None:
+        self.calls.append("notice: restarted")
         self.sent.append(("restarted", camera_id, reason))
+
+
+def record_calls(client: Any) -> list[str]:
+    calls: list[str] = []
+    client.meta.events.register(
+        "before-parameter-build.rekognition.*", lambda model, **_: calls.append(model.name)
+    )
+    return calls
 
 
 def described(stub: Stubber, name: str, status: str | None) -> None:
@@ -267,11 +277,23 @@ def test_a_settings_change_deletes_the_old_processor_before_creating_the_new(
     stub.add_response("create_stream_processor", {"StreamProcessorArn": ARN}, create)
     stub.add_response("start_stream_processor", {"SessionId": "s"}, {"Name": NAME})
     describe(stub, "STARTING")
-    notices = Notices(stub)
+    notices = Notices(record_calls(client))
     outcome = control_processor(
         request("Update", old=old, physical=OLD), make(client, sleeps), 60, notices
     )
     assert outcome.status == "SUCCESS" and outcome.physical_id == NAME
+    assert notices.calls == [
+        "notice: unwatched",  # told before the camera stops being watched
+        "StopStreamProcessor",
+        "DescribeStreamProcessor",
+        "DescribeStreamProcessor",  # STOPPED
+        "DeleteStreamProcessor",  # the old one is gone before the new one is created
+        "CreateStreamProcessor",  # ResourceInUse: the streams are not free yet
+        "CreateStreamProcessor",
+        "StartStreamProcessor",
+        "DescribeStreamProcessor",
+        "notice: restarted",
+    ]
     assert [(kind, cam) for kind, cam, _ in notices.sent] == [
         ("unwatched", "lobby"),
         ("restarted", "lobby"),

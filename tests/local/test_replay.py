@@ -83,5 +83,5 @@ def test_settings_come_from_the_calling_environment(
 def test_a_missing_file_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["replay", str(tmp_path / "nope.jsonl"), "--json"]) == 2
+    assert main(["replay", str(tmp_path / "nope.jsonl"), "--json"]) == 1
     assert "no such file" in capsys.readouterr().err

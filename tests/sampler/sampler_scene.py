@@ -60,6 +60,10 @@ class SimClock:
     def advance(self, seconds: float) -> None:
         self._sim += seconds
 
+    def rewind(self, to: float) -> None:
+        """Back to ``to``: the scene replays for another camera."""
+        self._sim = to
+
 
 @dataclass(frozen=True)
 class Visit:

@@ -88,3 +88,50 @@ def test_sampler_and_stream_processor_give_the_same_incidents(
         assert mine["detections"] >= 2
     sqs = boto3.client("sqs", region_name=REGION)
     assert "Messages" not in sqs.receive_message(QueueUrl=pipeline["rejected"])  # none refused
+
+
+def incidents(alerts: list[dict[str, Any]]) -> list[tuple[float, int]]:
+    return sorted((seconds(d["firstSeen"]), d["detections"]) for d in alerts)
+
+
+def test_tracked_records_give_the_same_incidents_as_searching_every_frame(
+    rig: Rig, pipeline: dict[str, Any]
+) -> None:
+    """The same office scene sampled twice: with tracks (a face searched once, its matches
+    carried) and with every face of every analysed frame searched. face_events must see the
+    same incidents: a stranger crossing an employee, a stranger behind an employee, a seated
+    employee (no incident), each stranger alerted once."""
+    tracked, searched = "lobby-tracked", "lobby-searched"
+    rig.add_camera(tracked)
+    rig.add_camera(searched)
+    rig.scene.visits += [
+        Visit(T0 - 30, T0 + 400, "EMP-30003", 0.16, 0.05, 0.05, top=0.3),  # seated
+        Visit(T0 + 10, T0 + 22, None, 0.25, 0.15, 0.6, turn_seconds=0.5),  # crossing ...
+        Visit(T0 + 10, T0 + 22, "EMP-10442", 0.25, 0.6, 0.15, turn_seconds=0.5),  # ... her
+        Visit(T0 + 100, T0 + 112, "EMP-20001", 0.3, 0.2, 0.7),  # an employee walking ...
+        Visit(T0 + 100.5, T0 + 112.5, None, 0.2, 0.29, 0.79, top=0.08),  # ... a stranger behind
+    ]
+    calls: dict[str, int] = {}
+    for camera, tracking in ((tracked, True), (searched, False)):
+        settings = rig.settings.model_copy(update={"tracking": tracking})
+        before = rig.rekognition.calls.get("SearchFacesByImage", 0)
+        rig.clock.rewind(T0)  # the scene replays: both cameras see the same people
+        start = T0
+        for minute in range(3):
+            run_group(
+                SamplerRequest(cameras=[camera]), settings, rig.deps(f"{camera}-{minute}"),
+                lambda: 75_000,
+            )  # fmt: skip
+            rig.clock.sleep(start + 60 * (minute + 1) - rig.clock.now())
+        calls[camera] = rig.rekognition.calls.get("SearchFacesByImage", 0) - before
+    records = read_stream(rig.kinesis, STREAM)
+    feed(pipeline["app"], records)
+    alerts: dict[str, list[dict[str, Any]]] = {tracked: [], searched: []}
+    for event in drain(pipeline["capture"]):
+        alerts[event["detail"]["cameraId"]].append(event["detail"])
+    assert len(alerts[searched]) == 2  # the two strangers; no employee
+    assert len(alerts[tracked]) == len(alerts[searched])
+    for mine, theirs in zip(incidents(alerts[tracked]), incidents(alerts[searched]), strict=True):
+        assert abs(mine[0] - theirs[0]) <= 1.0
+        assert mine[1] >= 2
+    assert calls[tracked] * 3 <= calls[searched]  # and at a fraction of the searches

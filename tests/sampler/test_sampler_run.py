@@ -200,7 +200,9 @@ class TestFaults:
         assert metrics["FramesNotAnalysed"] >= 3
         got = records(lobby)
         stranger = [r.frame_time for r in got if who(r) == [None]]
-        assert len(stranger) >= 2 and max(stranger) >= T0 + 18  # the newest frames were analysed
+        # The newest frames were analysed once throughput returned (the stranger left at 20 s;
+        # after 2 records a stranger's track is analysed every 3 s).
+        assert len(stranger) >= 2 and max(stranger) >= T0 + 17
         assert len({r.frame_key for r in got}) == len(got)
 
     def test_far_behind_skips_to_recent_video_and_reports_the_gap(self, lobby: Rig) -> None:

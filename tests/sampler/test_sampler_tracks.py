@@ -70,7 +70,8 @@ class TestTracks:
         tracker = Tracker(TrackRules(max_searches=3))
         got = [step(tracker, i * 500, [face(0.3)], POSSIBLE) for i in range(6)]
         assert sum(g[0] for g in got) == 3
-        assert tracker.tracks[0].matches == []  # below the threshold: no match reported
+        # Reported as searched (face_events makes it a possible match), never as known.
+        assert tracker.tracks[0].matches == POSSIBLE and not tracker.tracks[0].known
 
     def test_crossing_faces_keep_their_tracks_and_are_searched_again_once_apart(self) -> None:
         tracker = Tracker()

@@ -37,3 +37,15 @@ def test_a_file_owned_by_another_user_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CredentialsError, match="must belong to the proxy's user") as error:
         load_credentials(path)
     assert "pw-not-for-logs" not in str(error.value)
+
+
+def test_a_systemd_credential_is_trusted_as_systemd_placed_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # systemd gives the unit's user access by an ACL on a root-owned file (group bits = mask).
+    path = _write(tmp_path / "rtsp-credentials", 0o440)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    assert load_credentials(path).default is not None
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "elsewhere"))
+    with pytest.raises(CredentialsError):
+        load_credentials(path)

@@ -61,6 +61,7 @@ class LedgerRow:
     responded_at: datetime | None
     band: str | None
     erased: bool
+    region: str | None = None  # the region whose table holds it (a merged audit view)
 
 
 @dataclass
@@ -136,6 +137,7 @@ def collect(
                 responded_at=incident.first_response_at,
                 band=getattr(incident, "band", None),
                 erased=bool(getattr(incident, "erased", False)),
+                region=getattr(incident, "region", None),
             )
         )
         data.per_site_day[incident.site_id][incident.first_seen.astimezone(UTC).date()] += 1
@@ -255,9 +257,8 @@ def ledger_table(
         )
         if row.erased:
             clip = "erased"
-        elif clip_link is not None:
-            url = html.escape(clip_link(row.incident_id), quote=True)
-            clip = f'<a href="{url}">clip</a>'
+        elif clip_link is not None and (url := clip_link(row.incident_id)):
+            clip = f'<a href="{html.escape(url, quote=True)}">clip</a>'
         else:
             clip = ""
         cells = [

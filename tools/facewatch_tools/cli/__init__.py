@@ -78,6 +78,14 @@ def _global_options(argv: Sequence[str]) -> tuple[list[str], str | None, bool]:
     return rest, profile, debug
 
 
+def _shared_endpoints(value: str | list[str] | None) -> list[str]:
+    """--endpoint-url values every region uses; a REGION=URL one is checked by the region's own
+    step, so one region down is named while the others answer (docs/regions.md)."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value or [] if "=" not in v]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     rest, profile, debug = _global_options(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -89,8 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["AWS_PROFILE"] = profile
     _fail_fast()
     try:
-        if getattr(args, "endpoint_url", None):
-            check_endpoint(args.endpoint_url)
+        for url in _shared_endpoints(getattr(args, "endpoint_url", None)):
+            check_endpoint(url)
         result: int = args.func(args)
     except SystemExit as exc:
         if not isinstance(exc.code, str):

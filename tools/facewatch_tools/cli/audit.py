@@ -1,7 +1,10 @@
 """`facewatch audit ...`: incidents, one incident's trail, status changes, the HTML report.
 
 Every command reads page by page through the table's keys and indexes (never a Scan), so it
-works the same on a week or on a year of history.
+works the same on a week or on a year of history. With sites in several regions every command
+reads each region's table and merges the answers here (time order, one cursor across regions);
+`--region` restricts it; a region that cannot be reached is named and the rest answers.
+Nothing is copied between regions (docs/regions.md).
 """
 
 from __future__ import annotations
@@ -13,21 +16,33 @@ import json
 import re
 import socket
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from facewatch.audit.history import IncidentHistory, IncidentNotFoundError, IncidentRecord
 from facewatch.audit.lifecycle import STATUSES, Actor
+from facewatch.audit.merged import (
+    Cursor,
+    CursorError,
+    MergedHistory,
+    RegionalHistory,
+    RegionalIncident,
+)
 from facewatch.clips.links import sign_clip_link
+from facewatch.fleet.inventory import Inventory, load_inventory
 from facewatch.fleet.registry import RegistryReader
 from facewatch_tools.audit.browser import print_pdf
 from facewatch_tools.audit.report import MIN_CAMERA_INCIDENTS, collect, render_html
-from facewatch_tools.aws_targets import DEFAULT_STACK
+from facewatch_tools.aws_targets import DEFAULT_STACK, check_endpoint
+from facewatch_tools.cli.cameras import add_region_arguments, endpoints, single_region
+from facewatch_tools.cli.errors import EXIT_RUNTIME
+from facewatch_tools.fleet.regional import endpoint_for, label, named, target_regions
 
 COLUMNS = (
     "incident_id",
@@ -40,6 +55,7 @@ COLUMNS = (
     "alerted_at",
     "first_response_at",
     "first_response_by",
+    "region",  # the region whose table holds the incident
 )
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -60,22 +76,57 @@ def parse_time(value: str, now: datetime | None = None) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _client(args: argparse.Namespace, service: str) -> Any:
-    return boto3.client(service, region_name=args.region, endpoint_url=args.endpoint_url)
+# A region that does not answer should cost seconds, not botocore's default minute.
+_REGIONAL = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard"})
 
 
-def resolve_table(args: argparse.Namespace) -> str:
+def _client(args: argparse.Namespace, service: str, region: str | None = None) -> Any:
+    region = region or single_region(args)
+    url = endpoint_for(endpoints(args), region)
+    if url:
+        check_endpoint(url)
+    return boto3.client(service, region_name=region, endpoint_url=url, config=_REGIONAL)
+
+
+def resolve_table(args: argparse.Namespace, region: str | None = None) -> str:
     if args.table:
         return str(args.table)
-    stacks = _client(args, "cloudformation").describe_stacks(StackName=args.stack)["Stacks"]
+    cloudformation = _client(args, "cloudformation", region)
+    stacks = cloudformation.describe_stacks(StackName=args.stack)["Stacks"]
     for output in stacks[0].get("Outputs", []):
         if output["OutputKey"] == "TableName":
             return str(output["OutputValue"])
     raise SystemExit(f"stack {args.stack} has no TableName output")
 
 
-def history_for(args: argparse.Namespace) -> IncidentHistory:
-    return IncidentHistory(_client(args, "dynamodb"), resolve_table(args), page_size=args.page_size)
+def history_for(args: argparse.Namespace, region: str | None = None) -> IncidentHistory:
+    return IncidentHistory(
+        _client(args, "dynamodb", region), resolve_table(args, region), page_size=args.page_size
+    )
+
+
+def merged_for(args: argparse.Namespace) -> MergedHistory:
+    """Every region the inventory's sites name (or the --region values), one history each."""
+    path = Path(args.inventory)
+    inventory = load_inventory(path) if path.is_file() else Inventory()
+
+    def opener(region: str | None) -> Any:
+        return lambda: history_for(args, region)
+
+    regions = target_regions(inventory, args.region)
+    return MergedHistory([RegionalHistory(label(region), opener(region)) for region in regions])
+
+
+def report_unreachable(merged: MergedHistory) -> int:
+    """Name every region that did not answer; the exit code says the answer is partial."""
+    merged.raise_if_none_answered()
+    for region, why in merged.unreachable.items():
+        print(
+            f"region {region} could not be reached ({why}): its incidents are missing "
+            "from this answer",
+            file=sys.stderr,
+        )
+    return EXIT_RUNTIME if merged.unreachable else 0
 
 
 def _row(incident: IncidentRecord) -> dict[str, str]:
@@ -106,7 +157,7 @@ def write_incidents(incidents: Iterable[IncidentRecord], fmt: str, out: TextIO) 
             out.write(("," if count > 1 else "") + "\n  " + incident.model_dump_json(by_alias=True))
         out.write("\n]\n")
     else:
-        widths = (26, 24, 24, 14, 18, 12, 5, 24, 24, 16)
+        widths = (26, 24, 24, 14, 18, 12, 5, 24, 24, 16, 14)
         out.write("  ".join(c.upper().ljust(w) for c, w in zip(COLUMNS, widths, strict=True)))
         out.write("\n")
         for count, incident in enumerate(incidents, 1):  # noqa: B007
@@ -121,27 +172,54 @@ def _epoch(value: datetime | None) -> float | None:
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
-    history = history_for(args)
-    incidents: Iterator[IncidentRecord] = history.incidents(
-        site=args.site,
-        camera=args.camera,
-        status=args.status,
-        since=_epoch(args.since),
-        until=_epoch(args.until),
-        newest_first=args.newest_first,
-    )
+    merged = merged_for(args)
+    try:
+        cursor = Cursor.decode(args.cursor, args.newest_first) if args.cursor else None
+    except CursorError as exc:
+        raise SystemExit(f"--cursor: {exc}") from exc
+    filters: dict[str, Any] = {
+        "site": args.site,
+        "camera": args.camera,
+        "status": args.status,
+        "since": _epoch(args.since),
+        "until": _epoch(args.until),
+        "newest_first": args.newest_first,
+    }
+    next_cursor = None
+    incidents: Iterable[IncidentRecord]
+    if args.limit:
+        page = merged.page(args.limit, cursor, **filters)
+        incidents, next_cursor = page.incidents, page.next_cursor
+    else:
+        incidents = merged.incidents(cursor=cursor, **filters)
     count = write_incidents(incidents, args.format, sys.stdout)
-    print(f"{count} incidents", file=sys.stderr)
-    return 0
+    merged.raise_if_none_answered()
+    where = ", ".join(merged.regions)
+    print(f"{count} incidents ({where})", file=sys.stderr)
+    if next_cursor is not None:
+        print(f"next page: --cursor {next_cursor.encode()}", file=sys.stderr)
+    return report_unreachable(merged)
+
+
+def find_incident(args: argparse.Namespace) -> tuple[MergedHistory, RegionalIncident] | None:
+    """The incident and its region's history, or None (said on stderr, with the regions that
+    could not be asked)."""
+    merged = merged_for(args)
+    incident = merged.get(args.incident)
+    if incident is None:
+        merged.raise_if_none_answered()
+        print(f"incident {args.incident} not found (never existed, or expired)", file=sys.stderr)
+        report_unreachable(merged)
+        return None
+    return merged, incident
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    history = history_for(args)
-    incident = history.get(args.incident)
-    if incident is None:
-        print(f"incident {args.incident} not found (never existed, or expired)", file=sys.stderr)
+    found = find_incident(args)
+    if found is None:
         return 1
-    trail = list(history.trail(args.incident))
+    merged, incident = found
+    trail = list(merged.history_of(incident.region).trail(args.incident))
     if args.format == "json":
         document = {
             "incident": incident.model_dump(mode="json", by_alias=True),
@@ -159,13 +237,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_set_status(args: argparse.Namespace) -> int:
-    history = history_for(args)
+    located = find_incident(args)
+    if located is None:
+        return 1
+    merged, found = located
+    history = merged.history_of(found.region)  # the change is written in its own region
     actor = Actor(
         id=args.by or getpass.getuser(),
         channel="cli",
         origin=f"cli:{socket.gethostname()}",
         # --by is what the caller claims; the trail also keeps who AWS says the caller is.
-        principal=_client(args, "sts").get_caller_identity()["Arn"],
+        principal=_client(args, "sts", named(found.region)).get_caller_identity()["Arn"],
     )
     now = datetime.now(UTC).timestamp()
     try:
@@ -186,62 +268,86 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise SystemExit("--until must be after --since")
     if not Path(args.out).resolve().parent.is_dir():
         raise FileNotFoundError(2, "no such folder for the report", str(Path(args.out).parent))
-    history = history_for(args)
+    merged = merged_for(args)
     since, until = args.since.timestamp(), args.until.timestamp()
     data = collect(
         args.since.astimezone(UTC),
         args.until.astimezone(UTC),
-        history.incidents(since=since, until=until),
-        history.employee_events(since=since, until=until),
+        list(merged.incidents(since=since, until=until)),
+        list(merged.employee_events(since=since, until=until)),
     )
-    source = args.table or f"stack {args.stack}"
+    source = (args.table or f"stack {args.stack}") + " in " + ", ".join(merged.regions)
+    if merged.unreachable:
+        source += "; NOT INCLUDED (could not be reached): " + ", ".join(merged.unreachable)
     page = render_html(
         data,
         datetime.now(UTC),
         source,
         min_camera_incidents=args.min_incidents,
-        site_zones=_site_zones(args),
-        clip_link=_clip_links(args),
+        site_zones=_site_zones(args, merged.regions),
+        clip_link=_clip_links(args, {row.incident_id: row.region for row in data.ledger}),
     )
     Path(args.out).write_text(page, encoding="utf-8")
     print(f"{args.out}: {data.total} incidents, {len(data.employees)} employee changes")
     if args.pdf:
         print_pdf(Path(args.out), Path(args.pdf))
         print(f"{args.pdf}: printed by headless Chromium")
-    return 0
+    return report_unreachable(merged)
 
 
-def _site_zones(args: argparse.Namespace) -> dict[str, str]:
-    """Each site's time zone from the registry in the table (the ledger shows site time)."""
-    table = boto3.resource(
-        "dynamodb", region_name=args.region, endpoint_url=args.endpoint_url
-    ).Table(resolve_table(args))
-    return {site.site_id: site.time_zone for site in RegistryReader(table).sites()}
+def _site_zones(args: argparse.Namespace, regions: Iterable[str]) -> dict[str, str]:
+    """Each site's time zone from its region's registry (the ledger shows site time)."""
+    zones: dict[str, str] = {}
+    for region_label in regions:
+        region = named(region_label)
+        try:
+            resource = boto3.resource(
+                "dynamodb", region_name=region, endpoint_url=endpoint_for(endpoints(args), region)
+            )
+            table = resource.Table(resolve_table(args, region))
+            zones.update({s.site_id: s.time_zone for s in RegistryReader(table).sites()})
+        except (ClientError, BotoCoreError):
+            continue  # the ledger shows UTC for that region's sites
+    return zones
 
 
 CLIP_LINK_DAYS = 30  # the report's clip links play this long (the video's own retention aside)
 
 
-def _clip_links(args: argparse.Namespace) -> Callable[[str], str] | None:
-    """Signed clip links for the ledger when the stack and its link key can be read."""
+def _clip_links(
+    args: argparse.Namespace, region_of: dict[str, str | None]
+) -> Callable[[str], str] | None:
+    """Signed clip links for the ledger, from each region's stack and link key when readable."""
     if args.table or args.no_clip_links:
         return None
-    outputs = {
-        o["OutputKey"]: o["OutputValue"]
-        for o in _client(args, "cloudformation")
-        .describe_stacks(StackName=args.stack)["Stacks"][0]
-        .get("Outputs", [])
-    }
-    base, secret = outputs.get("ClipLinkBaseUrl"), outputs.get("ClipLinkKeySecretArn")
-    if not (base and secret):
-        return None
-    try:
-        key = _client(args, "secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
-    except ClientError as exc:
-        print(f"no clip links in the ledger: {exc.response['Error']['Code']}", file=sys.stderr)
-        return None
     expires = int(datetime.now(UTC).timestamp()) + CLIP_LINK_DAYS * 86_400
-    return lambda incident: sign_clip_link(base, incident, expires, key.encode())
+    signers: dict[str | None, Callable[[str], str]] = {}
+    for region_label in sorted({r for r in region_of.values() if r is not None}):
+        signer = _region_signer(args, named(region_label), expires)
+        if signer is not None:
+            signers[region_label] = signer
+    if not signers:
+        return None
+    return lambda incident: (signers.get(region_of.get(incident)) or (lambda _i: ""))(incident)
+
+
+def _region_signer(
+    args: argparse.Namespace, region: str | None, expires: int
+) -> Callable[[str], str] | None:
+    try:
+        stack = _client(args, "cloudformation", region).describe_stacks(StackName=args.stack)
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0].get("Outputs", [])}
+        base, secret = outputs.get("ClipLinkBaseUrl"), outputs.get("ClipLinkKeySecretArn")
+        if not (base and secret):
+            return None
+        key = _client(args, "secretsmanager", region).get_secret_value(SecretId=secret)
+    except ClientError as exc:
+        print(
+            f"no clip links for {label(region)}: {exc.response['Error']['Code']}", file=sys.stderr
+        )
+        return None
+    secret_key = str(key["SecretString"]).encode()
+    return lambda incident: sign_clip_link(base, incident, expires, secret_key)
 
 
 def _common() -> argparse.ArgumentParser:
@@ -253,8 +359,10 @@ def _common() -> argparse.ArgumentParser:
         help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
     )
     where.add_argument("--table", help="incidents table name")
-    common.add_argument("--endpoint-url", help="e.g. http://127.0.0.1:5000 for local mode")
-    common.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
+    common.add_argument(
+        "--inventory", default="cameras.yaml", help="camera inventory (its sites' regions)"
+    )
+    add_region_arguments(common)
     common.add_argument("--page-size", type=int, default=None, help=argparse.SUPPRESS)
     return common
 
@@ -274,6 +382,8 @@ def register(subparsers: Any) -> None:
         "--output", "--format", dest="format", choices=("table", "csv", "json"), default="table"
     )
     incidents.add_argument("--newest-first", action="store_true")
+    incidents.add_argument("--limit", type=int, default=None, help="incidents per page")
+    incidents.add_argument("--cursor", default=None, help="the next page (as printed)")
     incidents.set_defaults(func=cmd_incidents)
 
     show = commands.add_parser("show", parents=[common], help="one incident and its whole trail")

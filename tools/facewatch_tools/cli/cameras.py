@@ -3,25 +3,34 @@
 One CloudFormation stack per camera (camera-template.yaml), a registry in the table, a quota
 check before anything is created. `apply` prints the plan first, is idempotent (a second run
 does nothing) and can be re-run after a partial failure.
+
+Regions: one main stack per region (same template, same name). Every command loops over the
+regions the inventory's sites name (or the ``--region`` values): each region's cameras get
+their stacks and registry items there, checked against what that region can run. A region that
+cannot be reached is named and the others go on (docs/regions.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
-from facewatch.fleet.inventory import InventoryError, load_inventory
+from facewatch.fleet.inventory import Inventory, InventoryError, load_inventory
 from facewatch.fleet.registry import Registry, RegistryPlan
-from facewatch_tools.aws_targets import DEFAULT_STACK
-from facewatch_tools.cli.errors import EXIT_RUNTIME
+from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError, check_endpoint
+from facewatch_tools.cli.errors import EXIT_RUNTIME, explain
 from facewatch_tools.fleet.costs import CostAssumptions, cost_table
 from facewatch_tools.fleet.quotas import QuotaCheck, QuotaClients, check_quotas
+from facewatch_tools.fleet.regional import RegionError, endpoint_for, label, target_regions
 from facewatch_tools.fleet.regions import check_region, stream_processor_access
 from facewatch_tools.fleet.stacks import (
     DEFAULT_TEMPLATE,
@@ -41,13 +50,45 @@ from facewatch_tools.fleet.stacks import (
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
 
 
-def aws_session(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
-    """The session for --region and the client options for --endpoint-url and retries."""
-    session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
+def aws_session(args: argparse.Namespace, region: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The session for a region (default: the only --region, else the SDK's) and the client
+    options for that region's --endpoint-url and retries."""
+    region = region or single_region(args)
+    session = boto3.Session(region_name=region) if region else boto3.Session()
     options: dict[str, Any] = {"config": RETRIES}
-    if args.endpoint_url:
-        options["endpoint_url"] = args.endpoint_url
+    url = endpoint_for(endpoints(args), region)
+    if url:
+        check_endpoint(url)  # seconds, not botocore's retries, for a region that is down
+        options["endpoint_url"] = url
     return session, options
+
+
+def single_region(args: argparse.Namespace) -> str | None:
+    regions = args.region
+    if isinstance(regions, list):
+        return regions[0] if len(regions) == 1 else None
+    return regions if isinstance(regions, str) else None
+
+
+def endpoints(args: argparse.Namespace) -> list[str]:
+    value = args.endpoint_url
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def add_region_arguments(parser: argparse.ArgumentParser) -> None:
+    """--region and --endpoint-url, both repeatable: one value per region of the deployment."""
+    parser.add_argument(
+        "--region",
+        action="append",
+        default=None,
+        help="only this region (repeatable; default: every region the sites name)",
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        action="append",
+        default=None,
+        help="URL for every region, or REGION=URL (repeatable; e.g. local moto servers)",
+    )
 
 
 @dataclass
@@ -61,10 +102,11 @@ class Clients:
     dynamodb: Any  # the service resource
     iam: Any = None  # for the quota check (roles); None: not checked
     lambda_: Any = None  # for the quota check (concurrency); None: not checked
+    stack_engine: StackEngine | None = None  # default: CloudFormation through `cloudformation`
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> Clients:
-        session, kw = aws_session(args)
+    def from_args(cls, args: argparse.Namespace, region: str | None = None) -> Clients:
+        session, kw = aws_session(args, region)
         return cls(
             cloudformation=session.client("cloudformation", **kw),
             rekognition=session.client("rekognition", **kw),
@@ -75,6 +117,18 @@ class Clients:
             lambda_=session.client("lambda", **kw),
         )
 
+    @property
+    def region(self) -> str:
+        return str(self.cloudformation.meta.region_name)
+
+
+# A command's clients: one set for every region (tests), or a factory giving each region's.
+ClientsFor = Clients | Callable[[str | None], Clients]
+
+
+def clients_in(clients: ClientsFor, region: str | None) -> Clients:
+    return clients if isinstance(clients, Clients) else clients(region)
+
 
 @dataclass
 class Context:
@@ -83,9 +137,17 @@ class Context:
     engine: StackEngine
     args: argparse.Namespace
     clients: Clients
+    region: str | None = None  # None: the SDK's region, for an inventory that names none
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return endpoint_for(endpoints(self.args), self.region)
+
+    def inventory(self) -> Inventory:
+        return load_inventory(Path(self.args.inventory)).in_region(self.region)
 
     def plan(self) -> Plan:
-        inventory = load_inventory(Path(self.args.inventory))
+        inventory = self.inventory()
         desired = desired_stacks(inventory, self.main, self.body, self.args.retention_hours)
         return plan(desired, self.engine.camera_stacks(self.main.name), self.args.prune)
 
@@ -102,32 +164,68 @@ class Context:
             for c in current.changes
             if c.desired is not None and c.desired.processor_name
         }
-        inventory = load_inventory(Path(self.args.inventory))
-        return registry.plan(inventory, names, self.args.prune)
+        return registry.plan(self.inventory(), names, self.args.prune)
 
 
 def _progress(line: str) -> None:
     print(line, flush=True)
 
 
-def _context(args: argparse.Namespace, clients: Clients, engine: StackEngine | None) -> Context:
+class MainStackMissingError(TargetError):
+    """No main stack in a region: deploy it there first."""
+
+
+def _context(
+    args: argparse.Namespace,
+    clients: Clients,
+    engine: StackEngine | None,
+    region: str | None = None,
+) -> Context:
     try:
         main = read_main_stack(clients.cloudformation, args.stack)
     except clients.cloudformation.exceptions.ClientError as exc:
         if "does not exist" not in exc.response.get("Error", {}).get("Message", ""):
             raise
-        raise SystemExit(
-            f"main stack {args.stack!r} does not exist in this account and region: deploy it "
+        where = region or "this region"
+        raise MainStackMissingError(
+            f"main stack {args.stack!r} does not exist in this account and {where}: deploy it "
             "first (docs/deploy.md), or pass --stack / --region"
         ) from exc
     body = Path(args.template).read_text(encoding="utf-8")
-    return Context(
-        main,
-        body,
-        engine or CloudFormationEngine(clients.cloudformation, echo=_progress),
-        args,
-        clients,
+    engine = (
+        engine
+        or clients.stack_engine
+        or CloudFormationEngine(clients.cloudformation, echo=_progress)
     )
+    return Context(main, body, engine, args, clients, region)
+
+
+def each_region(
+    args: argparse.Namespace,
+    clients: ClientsFor,
+    engine: StackEngine | None,
+    step: Callable[[Context], int],
+) -> int:
+    """Run ``step`` in every region the command covers; the worst exit code wins. A region whose
+    main stack is missing or that cannot be reached is named, and the others still run."""
+    regions = target_regions(load_inventory(Path(args.inventory)), args.region)
+    worst = 0
+    failed: list[tuple[str | None, Exception]] = []
+    for region in regions:
+        if len(regions) > 1 or region:
+            print(f"== region {label(region)}")
+        try:
+            code = step(_context(args, clients_in(clients, region), engine, region))
+        except (MainStackMissingError, BotoCoreError, ClientError) as exc:
+            failed.append((region, exc))
+            code = EXIT_RUNTIME
+        worst = max(worst, code)
+    if failed and len(failed) == len(regions):
+        raise failed[0][1]  # nothing answered: the command's own error, one line
+    for region, error in failed:
+        why = error if isinstance(error, MainStackMissingError) else explain(error) or error
+        print(f"region {label(region)} could not be reached: {why}", file=sys.stderr)
+    return worst
 
 
 def print_plan(current: Plan, registry: RegistryPlan | None) -> None:
@@ -159,7 +257,7 @@ def capability_report(ctx: Context, current: Plan) -> tuple[bool, int | None]:
         if change.desired is None:
             continue
         camera = change.desired.camera
-        region = getattr(camera, "region", None) or default_region
+        region = ctx.region or default_region  # the camera's site's region
         detector = None if change.detector == VIDEO_ONLY else camera.detector
         refusal = check_region(camera.id, detector, region)
         if refusal is not None:
@@ -168,7 +266,7 @@ def capability_report(ctx: Context, current: Plan) -> tuple[bool, int | None]:
     wants_processors = any(
         c.desired is not None and c.detector == "stream-processor" for c in current.changes
     )
-    if not wants_processors or ctx.args.endpoint_url:
+    if not wants_processors or ctx.endpoint_url:
         return ok, None
     access = stream_processor_access(ctx.clients.rekognition)
     print(("" if access.can_create else "WARNING ") + access.advice())
@@ -180,7 +278,7 @@ def capability_report(ctx: Context, current: Plan) -> tuple[bool, int | None]:
 def quota_report(
     ctx: Context, current: Plan, processors_in_use: int | None = None
 ) -> list[QuotaCheck] | None:
-    if ctx.args.endpoint_url:
+    if ctx.endpoint_url:
         # A local emulator has no quotas (and answers 500, which the retries would wait out).
         print("quotas: not checked against a local endpoint")
         return None
@@ -226,8 +324,13 @@ def missing_message(ctx: Context, missing: list[str]) -> str:
     )
 
 
-def run_plan(args: argparse.Namespace, clients: Clients, engine: StackEngine | None = None) -> int:
-    ctx = _context(args, clients, engine)
+def run_plan(
+    args: argparse.Namespace, clients: ClientsFor, engine: StackEngine | None = None
+) -> int:
+    return each_region(args, clients, engine, plan_region)
+
+
+def plan_region(ctx: Context) -> int:
     current = ctx.plan()
     print_plan(current, ctx.registry_plan(current))
     runnable, processors_in_use = capability_report(ctx, current)
@@ -259,8 +362,14 @@ def _refuse_apply(ctx: Context, current: Plan) -> str | None:
     return None
 
 
-def run_apply(args: argparse.Namespace, clients: Clients, engine: StackEngine | None = None) -> int:
-    ctx = _context(args, clients, engine)
+def run_apply(
+    args: argparse.Namespace, clients: ClientsFor, engine: StackEngine | None = None
+) -> int:
+    return each_region(args, clients, engine, apply_region)
+
+
+def apply_region(ctx: Context) -> int:
+    args = ctx.args
     current = ctx.plan()
     registry_plan = ctx.registry_plan(current)
     print_plan(current, registry_plan)
@@ -272,7 +381,12 @@ def run_apply(args: argparse.Namespace, clients: Clients, engine: StackEngine | 
     if nothing and (registry_plan is None or registry_plan.empty):
         print("nothing to do")
         return 0
-    if not args.yes and sys.stdin.isatty() and input("apply this plan? [y/N] ").lower() != "y":
+    where = f" in {ctx.region}" if ctx.region else ""
+    if (
+        not args.yes
+        and sys.stdin.isatty()
+        and input(f"apply this plan{where}? [y/N] ").lower() != "y"
+    ):
         print("cancelled")
         return 1
     result = apply(ctx.plan, ctx.engine, ctx.body, batch_size=args.batch_size)
@@ -300,30 +414,77 @@ def describe_processor(clients: Clients, name: str) -> str:
     return str(found.get("Status", "?"))
 
 
+@dataclass
+class RegionHealth:
+    """One line of the all-regions summary."""
+
+    region: str
+    main_status: str
+    cameras: int = 0
+    deployed: int = 0
+    processors: Counter[str] = field(default_factory=Counter)
+    health: Counter[str] = field(default_factory=Counter)
+
+    def line(self) -> str:
+        processors = ", ".join(f"{n} {s}" for s, n in sorted(self.processors.items())) or "-"
+        health = ", ".join(f"{n} {s}" for s, n in sorted(self.health.items())) or "-"
+        return (
+            f"{self.region:<16} {self.main_status:<20} {self.deployed:>3}/{self.cameras:<3}   "
+            f"{processors:<18} {health}"
+        )
+
+
 def run_status(
-    args: argparse.Namespace, clients: Clients, engine: StackEngine | None = None
+    args: argparse.Namespace, clients: ClientsFor, engine: StackEngine | None = None
 ) -> int:
-    ctx = _context(args, clients, engine)
+    summary: list[RegionHealth] = []
+    regions = target_regions(load_inventory(Path(args.inventory)), args.region)
+
+    def step(ctx: Context) -> int:
+        summary.append(status_region(ctx))
+        return 0
+
+    code = each_region(args, clients, engine, step)
+    seen = {h.region for h in summary}
+    for region in regions:
+        name = label(region)
+        if name not in seen:
+            summary.append(RegionHealth(name, "UNAVAILABLE (see above)"))
+    print("\nregions:")
+    print(f"{'region':<16} {'main stack':<20} {'deployed':<9} {'processors':<18} health")
+    for health in sorted(summary, key=lambda h: h.region):
+        print(health.line())
+    return code
+
+
+def status_region(ctx: Context) -> RegionHealth:
     stacks = ctx.engine.camera_stacks(ctx.main.name)
     table_name = ctx.main.outputs.get("TableName")
-    table = clients.dynamodb.Table(table_name) if table_name else None
-    inventory = load_inventory(Path(args.inventory))
+    table = ctx.clients.dynamodb.Table(table_name) if table_name else None
+    inventory = ctx.inventory()
     ids = sorted({c.id for c in inventory.cameras} | set(stacks))
+    summary = RegionHealth(
+        label(ctx.region), ctx.main.status or "?", cameras=len(inventory.cameras)
+    )
     print(f"{'camera':<28} {'stack':<22} {'processor':<10} health")
     for cam in ids:
         state = stacks.get(cam)
         processor = "-"
         name = state.parameters.get("ProcessorName") if state else None
         if state and state.parameters.get("Detector") == "stream-processor" and name:
-            processor = "n/a" if args.endpoint_url else describe_processor(clients, name)
+            processor = "n/a" if ctx.endpoint_url else describe_processor(ctx.clients, name)
+            summary.processors[processor] += 1
         health = "-"
         if table is not None:
             item = table.get_item(Key={"PK": f"CAMERA#{cam}", "SK": "HEALTH"}).get("Item")
             if item:
                 h = item["health"]
                 health = f"{h['status']} ({h['reason']})"
+                summary.health[str(h["status"])] += 1
+        if state and not state.status.endswith(("FAILED", "ROLLBACK_COMPLETE")):
+            summary.deployed += 1
         print(f"{cam:<28} {state.status if state else 'NOT DEPLOYED':<22} {processor:<10} {health}")
-    return 0
+    return summary
 
 
 def run_cost(args: argparse.Namespace) -> int:
@@ -347,8 +508,8 @@ def _guard(fn: Any) -> Any:
         try:
             if fn is run_cost:
                 return int(fn(args))
-            return int(fn(args, Clients.from_args(args)))
-        except InventoryError as exc:
+            return int(fn(args, lambda region: Clients.from_args(args, region)))
+        except (InventoryError, RegionError) as exc:
             print(exc, file=sys.stderr)
             return EXIT_RUNTIME
 
@@ -380,8 +541,7 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_STACK,
         help="facewatch stack (default: $FACEWATCH_STACK or facewatch-dev)",
     )
-    aws.add_argument("--region", default=None)
-    aws.add_argument("--endpoint-url", default=None, help="e.g. a local moto server")
+    add_region_arguments(aws)
     aws.add_argument(
         "--prune",
         action="store_true",
@@ -390,7 +550,7 @@ def register(subparsers: Any) -> None:
     aws.add_argument("--template", default=str(DEFAULT_TEMPLATE), help="camera stack template")
     for name, fn, text in (
         ("plan", run_plan, "show what apply would create, update or delete; check quotas"),
-        ("status", run_status, "stack, processor and health of every camera"),
+        ("status", run_status, "stack, processor and health of every camera, every region"),
     ):
         sub = commands.add_parser(name, parents=[common, aws], help=text)
         sub.set_defaults(func=_guard(fn))

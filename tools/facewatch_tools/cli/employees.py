@@ -1,22 +1,42 @@
-"""`facewatch employees enroll|enroll-dir|remove|list|check`: the employee face collection.
+"""`facewatch employees enroll|enroll-dir|sync|remove|list|check`: the employee collections.
 
-Every change is audited in the table (who = the caller's IAM identity, when, what; never the
-image). Photos with no face, several faces or too low quality are refused with the reason.
+One roster, one collection per region (the regions the inventory's sites name, or --region):
+enroll indexes into every region's collection, sync reconciles each with the roster, remove
+erases in every region. Every change is audited in that region's table (who = the caller's IAM
+identity, when, what; never the image). Photos with no face, several faces or too low quality
+are refused with the reason.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from facewatch.fleet.employees import AuditLog, EmployeeCollection, EnrollmentRefusedError
+from facewatch.fleet.inventory import Inventory, InventoryError, load_inventory
 from facewatch.fleet.registry import RegistryReader
 from facewatch.privacy.consent import ConsentLedger
 from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError
-from facewatch_tools.cli.cameras import aws_session
+from facewatch_tools.cli.cameras import add_region_arguments, aws_session
+from facewatch_tools.cli.errors import EXIT_RUNTIME, explain
+from facewatch_tools.fleet.regional import RegionError, label, named, target_regions
+from facewatch_tools.fleet.roster import (
+    Erasure,
+    RegionState,
+    RosterEntry,
+    apply_sync,
+    erase_everywhere,
+    parse_regions,
+    plan_sync,
+    wanted_photos,
+)
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
@@ -29,8 +49,8 @@ class Clients:
     dynamodb: Any  # the service resource
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> Clients:
-        session, kw = aws_session(args)
+    def from_args(cls, args: argparse.Namespace, region: str | None = None) -> Clients:
+        session, kw = aws_session(args, region)
         return cls(
             rekognition=session.client("rekognition", **kw),
             sts=session.client("sts", **kw),
@@ -77,57 +97,126 @@ def consent_gate(args: argparse.Namespace, clients: Clients, table: str) -> Cons
     return ConsentLedger(clients.dynamodb.Table(name))
 
 
-def _enroll_one(people: EmployeeCollection, employee_id: str, photo: Path, step: str = "") -> bool:
-    """Enroll one photo; ``step`` ("3/120 ") prefixes the line so a long folder shows progress."""
+def _enroll_one(people: EmployeeCollection, employee_id: str, photo: Path, where: str = "") -> bool:
+    """Enroll one photo; ``where`` ("eu-central-1  3/120 ") prefixes the line (region, N/M)."""
     try:
         result = people.enroll(employee_id, photo.read_bytes(), photo.name)
     except EnrollmentRefusedError as refused:
-        print(f"{step}{employee_id} {photo.name}: REFUSED {refused.reason}: {refused.detail}")
+        print(f"{where}{employee_id} {photo.name}: REFUSED {refused.reason}: {refused.detail}")
         return False
-    state = "enrolled" if result.indexed else "already enrolled"
-    print(f"{step}{employee_id} {photo.name}: {state}", flush=True)
+    done = "enrolled" if result.indexed else "already enrolled"
+    print(f"{where}{employee_id} {photo.name}: {done}", flush=True)
     return True
 
 
-def photos_in(directory: Path, csv_path: Path | None) -> list[tuple[str, Path]]:
-    """(employee id, photo) pairs: from a CSV (file,employee_id) or from file names.
+def roster_in(directory: Path, csv_path: Path | None) -> list[RosterEntry]:
+    """The roster: from a CSV (file,employee_id[,regions]) or from file names.
 
     A file name gives the id up to an optional "__": EMP-001.jpg, EMP-001__side.jpg.
     """
     if csv_path is not None:
         with csv_path.open(newline="", encoding="utf-8") as handle:
             return [
-                (row["employee_id"].strip(), directory / row["file"].strip())
+                RosterEntry(
+                    row["employee_id"].strip(),
+                    directory / row["file"].strip(),
+                    parse_regions(row.get("regions")),
+                )
                 for row in csv.DictReader(handle)
             ]
     return [
-        (path.stem.split("__", 1)[0], path)
+        RosterEntry(path.stem.split("__", 1)[0], path)
         for path in sorted(directory.iterdir())
         if path.suffix.lower() in PHOTO_SUFFIXES
     ]
 
 
-def run(args: argparse.Namespace, clients: Clients) -> int:
-    people = collection_for(args, clients)
+def photos_in(directory: Path, csv_path: Path | None) -> list[tuple[str, Path]]:
+    """(employee id, photo) pairs of the roster."""
+    return [(e.employee_id, e.photo) for e in roster_in(directory, csv_path)]
+
+
+# A command's clients: one set for every region (tests), or a factory giving each region's.
+ClientsFor = Clients | Callable[[str | None], Clients]
+
+
+def regions_of(args: argparse.Namespace) -> list[str | None]:
+    """The regions the command covers: the inventory's (if there is one) or --region."""
+    path = Path(args.inventory)
+    inventory = load_inventory(path) if path.is_file() else Inventory()
+    return target_regions(inventory, args.region)
+
+
+def regional_collections(
+    args: argparse.Namespace, clients: ClientsFor
+) -> dict[str, Callable[[], EmployeeCollection]]:
+    """Region name -> how to open its collection (opening may fail: the region is down).
+    What erasure needs; `consent withdraw` builds it the same way."""
+
+    def opener(region: str | None) -> Callable[[], EmployeeCollection]:
+        def open_collection() -> EmployeeCollection:
+            regional = clients if isinstance(clients, Clients) else clients(region)
+            return collection_for(args, regional)
+
+        return open_collection
+
+    return {label(region): opener(region) for region in regions_of(args)}
+
+
+def print_erasure(erasure: Erasure) -> None:
+    for region, faces in erasure.removed.items():
+        print(f"{region}: {erasure.employee_id}: {faces} face(s) removed")
+    for region, why in erasure.failed.items():
+        print(f"{region}: {erasure.employee_id}: NOT ERASED, region not reached ({why}): re-run")
+
+
+def run(args: argparse.Namespace, clients: ClientsFor) -> int:
+    if args.employees_command == "remove":
+        erasure = erase_everywhere(args.employee_id, regional_collections(args, clients))
+        print_erasure(erasure)
+        return 0 if erasure.complete and erasure.faces else 1
+    collections = regional_collections(args, clients)
+    several = len(collections) > 1
+    worst = 0
+    for region, open_collection in collections.items():
+        where = f"{region}  " if several else ""
+        try:
+            worst = max(worst, run_in_region(args, open_collection(), region, where))
+        except (BotoCoreError, ClientError, TargetError) as exc:
+            if not several:
+                raise  # the command's own error: one line from the error handler
+            why = explain(exc) or exc
+            print(f"{where}region {region} could not be reached: {why}", file=sys.stderr)
+            worst = max(worst, EXIT_RUNTIME)
+        if args.employees_command == "check":
+            break  # changes nothing: one region answers
+    return worst
+
+
+def run_in_region(
+    args: argparse.Namespace, people: EmployeeCollection, region: str, where: str
+) -> int:
     action = args.employees_command
     if action == "enroll":
-        results = [_enroll_one(people, args.id, Path(p)) for p in args.photos]
+        results = [_enroll_one(people, args.id, Path(p), where) for p in args.photos]
         return 0 if all(results) else 1
-    if action == "enroll-dir":
-        pairs = photos_in(Path(args.directory), Path(args.csv) if args.csv else None)
+    if action in ("enroll-dir", "sync"):
+        roster = roster_in(Path(args.directory), Path(args.csv) if args.csv else None)
+        if action == "sync":
+            return sync_region(args, people, region, roster, where)
+        mine = [e for e in roster if e.wanted_in(named(region))]
         results = [
-            _enroll_one(people, emp, photo, f"{n}/{len(pairs)} ")
-            for n, (emp, photo) in enumerate(pairs, start=1)
+            _enroll_one(people, e.employee_id, e.photo, f"{where}{n}/{len(mine)} ")
+            for n, e in enumerate(mine, start=1)
         ]
-        print(f"{sum(results)} enrolled or already enrolled, {len(results) - sum(results)} refused")
+        print(
+            f"{where}{sum(results)} enrolled or already enrolled, "
+            f"{len(results) - sum(results)} refused"
+        )
         return 0 if all(results) else 1
-    if action == "remove":
-        deleted = people.remove(args.employee_id)
-        print(f"{args.employee_id}: {deleted} face(s) removed")
-        return 0 if deleted else 1
     if action == "list":
         for employee, faces in people.employees().items():
-            print(f"{employee}\t{faces}")
+            print(f"{where}{employee}\t{faces}")
         return 0
     check = people.check(Path(args.photo).read_bytes())
     if check.refusal:
@@ -137,6 +226,38 @@ def run(args: argparse.Namespace, clients: Clients) -> int:
     for employee, similarity in check.matches:
         print(f"matches {employee} ({similarity:.1f}%)")
     return 1 if check.refusal else 0
+
+
+def sync_region(
+    args: argparse.Namespace,
+    people: EmployeeCollection,
+    region: str,
+    roster: list[RosterEntry],
+    where: str,
+) -> int:
+    """Compare the region's collection with the roster, report drift, reconcile (--dry-run:
+    report only, exit 1 when there is drift)."""
+    photos = wanted_photos(roster, named(region))
+    state = RegionState.read(people, also=photos)
+    plan = plan_sync(region, {e: set(p) for e, p in photos.items()}, state)
+    for line in plan.drift:
+        print(f"{where}drift: {line}")
+    if plan.empty:
+        print(f"{where}in sync: {len(photos)} employee(s)")
+        return 0
+    if args.dry_run:
+        print(
+            f"{where}would enroll {len(plan.enroll)} photo(s), remove {len(plan.remove)} employees"
+        )
+        return 1
+    result = apply_sync(plan, people, photos)
+    for refusal in result.refused:
+        print(f"{where}REFUSED {refusal}")
+    print(
+        f"{where}synced: {result.enrolled} photo(s) enrolled, {result.removed} face(s) of "
+        f"{len(plan.remove)} employee(s) removed, {len(result.refused)} refused"
+    )
+    return 1 if result.refused else 0
 
 
 def register(subparsers: Any) -> None:
@@ -151,18 +272,36 @@ def register(subparsers: Any) -> None:
     common.add_argument("--collection-id", default=None)
     common.add_argument("--table", default=None)
     common.add_argument("--consent-table", default=None, help="the stack's consent ledger")
-    common.add_argument("--region", default=None)
-    common.add_argument("--endpoint-url", default=None)
+    common.add_argument(
+        "--inventory", default="cameras.yaml", help="camera inventory (its sites' regions)"
+    )
+    add_region_arguments(common)
     enroll = commands.add_parser("enroll", parents=[common], help="enroll photos of one person")
     enroll.add_argument("photos", nargs="+", metavar="PHOTO")
     enroll.add_argument("--id", required=True, help="employee id (ExternalImageId)")
     many = commands.add_parser("enroll-dir", parents=[common], help="enroll a folder of photos")
     many.add_argument("directory", metavar="DIR")
-    many.add_argument("--csv", default=None, help="CSV with columns file,employee_id")
-    remove = commands.add_parser("remove", parents=[common], help="delete every face of one id")
+    many.add_argument("--csv", default=None, help="CSV: file,employee_id[,regions]")
+    sync = commands.add_parser(
+        "sync", parents=[common], help="reconcile every region's collection with the roster"
+    )
+    sync.add_argument("directory", metavar="DIR", help="the roster's photos")
+    sync.add_argument("--csv", default=None, help="CSV: file,employee_id[,regions]")
+    sync.add_argument("--dry-run", action="store_true", help="report drift, change nothing")
+    remove = commands.add_parser(
+        "remove", parents=[common], help="delete every face of one id, in every region"
+    )
     remove.add_argument("employee_id", metavar="EMP-ID")
     commands.add_parser("list", parents=[common], help="employees and their face counts")
     check = commands.add_parser("check", parents=[common], help="would this photo enroll?")
     check.add_argument("photo", metavar="PHOTO")
     for sub in commands.choices.values():
-        sub.set_defaults(func=lambda args: run(args, Clients.from_args(args)))
+        sub.set_defaults(func=_guard)
+
+
+def _guard(args: argparse.Namespace) -> int:
+    try:
+        return run(args, lambda region: Clients.from_args(args, region))
+    except (InventoryError, RegionError) as exc:
+        print(exc)
+        return EXIT_RUNTIME

@@ -16,7 +16,7 @@ from typing import Any
 from facewatch.fleet.inventory import InventoryError, load_inventory
 from facewatch_tools.proxy.backoff import Backoff, BackoffPolicy
 from facewatch_tools.proxy.child import spawn_process
-from facewatch_tools.proxy.elements import missing_elements
+from facewatch_tools.proxy.elements import missing_elements, missing_pygobject
 from facewatch_tools.proxy.health import HealthBoard
 from facewatch_tools.proxy.heartbeat import DEFAULT_NAMESPACE, HeartbeatPublisher
 from facewatch_tools.proxy.kvs_credentials import KvsCredentialFile, child_environment
@@ -223,6 +223,8 @@ def check_command(args: argparse.Namespace) -> int:
         sink = SinkSettings(kind=args.sink, output_dir=args.output_dir or Path("<output-dir>"))
     settings = PipelineSettings(sink=sink)
     problems += missing_elements(settings.required_elements())
+    if any(spec.login for spec in specs):
+        problems += missing_pygobject()
     print(f"site {args.site}: {len(specs)} camera(s); RTSP credentials: {path or 'none'}")
     secrets = credentials.secrets()
     for spec in specs:

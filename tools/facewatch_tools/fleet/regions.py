@@ -205,14 +205,15 @@ _REGION_WORD = re.compile(r"\b[a-z]{2}(?:-[a-z]+)+-\d\b")
 
 
 def named_regions(root: Path) -> list[str]:
-    """Every Region the shipped inventory and the docs name, plus the three always linted (a
-    Region with stream processors, one without, and the default)."""
+    """Every Region the shipped inventory and the docs name where facewatch can run (the
+    sampler's types: a Region without them is named only to say it cannot), plus the three
+    always linted (a Region with stream processors, one without, and the default)."""
     texts = [root / "cameras.yaml", root / "README.md", *sorted((root / "docs").glob("*.md"))]
-    known = capability_table()
+    runs = set(regions_running(Detector.SAMPLER))
     found = set(ALWAYS_LINTED)
     for path in texts:
         if path.exists():
-            found |= {w for w in _REGION_WORD.findall(path.read_text("utf-8")) if w in known}
+            found |= {w for w in _REGION_WORD.findall(path.read_text("utf-8")) if w in runs}
     return sorted(found)
 
 

@@ -51,6 +51,7 @@ class MainStack:
     # Output keys that are exported: camera stacks import exports (Fn::ImportValue), and an
     # older main stack may have an output without its export.
     exported: frozenset[str] = frozenset()
+    status: str = ""  # the main stack's StackStatus
 
 
 @dataclass(frozen=True)
@@ -433,4 +434,5 @@ def read_main_stack(cloudformation: Any, name: str) -> MainStack:
         face_match_threshold=_processor_threshold(params),
         outputs=outputs,
         exported=exported,
+        status=stack.get("StackStatus", ""),
     )

@@ -1,22 +1,33 @@
-"""``facewatch demo``: the default scenario through the local stack, with progress and a report."""
+"""``facewatch demo``: the default scenario through the local stack, with progress and a report.
+
+A scenario whose sites name regions runs one local stack per region (each its own moto server
+and account, as each region is its own deployment): every camera's frames go to its site's
+region, alerts come from each region's own stack, and the demo ends with one audit merged from
+every region's table (read here, nothing copied between regions).
+"""
 
 from __future__ import annotations
 
 import html
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
 from facewatch.alerts.event import ALERT_DETAIL_TYPE
+from facewatch.audit.history import IncidentHistory
+from facewatch.audit.merged import MergedHistory, RegionalHistory
 from facewatch.detections.classification import FaceClass, classify
 from facewatch.detections.records import ProcessorRecord
 from facewatch.fleet.inventory import Inventory
 from facewatch.settings import ThresholdSettings
+from facewatch_tools.local.eventbridge import BusEvent
 from facewatch_tools.local.outcome import alert_latencies
 from facewatch_tools.local.report import Latencies, html_report, incident_table, summary
 from facewatch_tools.local.scenario import load_scenario
+from facewatch_tools.local.server import LOCAL_REGION
 from facewatch_tools.local.simulator import SimFrame, frames, play
 from facewatch_tools.local.stack import LocalStack
 from facewatch_tools.template import ROOT
@@ -71,51 +82,152 @@ class Demo:
     def run(self) -> int:
         began = time.time()
         scenario = self.scenario
+        inventory = Inventory(sites=scenario.sites, cameras=scenario.cameras)
+        regions = [r or LOCAL_REGION for r in inventory.regions]
         self.say(f"facewatch demo: {scenario.name} ({scenario.duration:.0f} s at {self.speed:g}x)")
-        self.say("starting the local stack: moto on 127.0.0.1, the project's template.yaml ...")
-        with LocalStack(
-            template_path=self.template_path,
-            root=self.root,
-            slack_routes=scenario.slack_routes(),
-            overrides=self.environ,
-        ) as stack:
-            deployed = stack.deployed
-            self.say(
-                f"  {stack.stack_name} up in {time.time() - began:.1f} s at {stack.endpoint.url}: "
-                f"{len(deployed.functions)} function(s), {len(deployed.mappings)} event source "
-                f"mapping(s), {len(deployed.relays)} rule target(s) delivered by the runner"
-            )
-            self.say(f"  settings in force: {settings_in_force(stack, self.environ)}")
-            stack.load_registry(Inventory(sites=scenario.sites, cameras=scenario.cameras))
-            stack.subscribe_phones(scenario.phones)
-            arns = {camera.id: stack.video_stream_arn(camera.id) for camera in scenario.cameras}
+        self.say(
+            f"starting {len(regions)} local stack(s), one per region ({', '.join(regions)}): "
+            "moto on 127.0.0.1, the project's template.yaml ..."
+        )
+        with ExitStack() as running:
+            stacks: dict[str, LocalStack] = {}
+            for region in regions:
+                started = time.time()
+                stack = running.enter_context(
+                    LocalStack(
+                        template_path=self.template_path,
+                        root=self.root,
+                        slack_routes=scenario.slack_routes(),
+                        region=region,
+                        overrides=self.environ,
+                    )
+                )
+                stacks[region] = stack
+                deployed = stack.deployed
+                self.say(
+                    f"  {region}: {stack.stack_name} up in {time.time() - started:.1f} s at "
+                    f"{stack.endpoint.url}: {len(deployed.functions)} function(s), "
+                    f"{len(deployed.mappings)} event source mapping(s), {len(deployed.relays)} "
+                    "rule target(s) delivered by the runner"
+                )
+                stack.load_registry(inventory.in_region(region))  # this region's sites only
+                stack.subscribe_phones(scenario.phones)
+            first = next(iter(stacks.values()))
+            self.say(f"  settings in force: {settings_in_force(first, self.environ)}")
+            home = {
+                camera.id: stacks[inventory.site(camera.site).region or LOCAL_REGION]
+                for camera in scenario.cameras
+            }
+            arns = {cam: stack.video_stream_arn(cam) for cam, stack in home.items()}
             planned = frames(scenario, time.time(), arns)
-            stack.start_background()
+            for stack in stacks.values():
+                stack.start_background()
 
             def put(batch: list[SimFrame]) -> None:
-                stack.put_records([(f.data(), f.camera_id) for f in batch])
+                for stack in stacks.values():
+                    mine = [f for f in batch if home[f.camera_id] is stack]
+                    if mine:
+                        stack.put_records([(f.data(), f.camera_id) for f in mine])
 
             def progress(offset: float, count: int) -> None:
                 now = time.time()
                 if now - self._last_progress >= 1.0 or count == len(planned):
                     self._last_progress = now
                     alerts = sum(
-                        1 for e in stack.alert_events() if e.detail_type == ALERT_DETAIL_TYPE
+                        1
+                        for stack in stacks.values()
+                        for e in stack.alert_events()
+                        if e.detail_type == ALERT_DETAIL_TYPE
                     )
+                    slack = sum(len(stack.slack.posts) for stack in stacks.values())
+                    sms = sum(len(stack.sms_messages()) for stack in stacks.values())
                     self.say(
                         f"  t={offset:5.1f} s  records {count:4d}/{len(planned)}  "
-                        f"alerts {alerts}  slack {len(stack.slack.posts)}  "
-                        f"sms {len(stack.sms_messages())}"
+                        f"alerts {alerts}  slack {slack}  sms {sms}"
                     )
 
             playback = play(planned, put, speed=self.speed, on_progress=progress)
-            stack.stop_background()
-            stack.pump()
-            return self._results(stack, playback.put_at, began)
+            for stack in stacks.values():
+                stack.stop_background()
+                stack.pump()
+            return self._results(stacks, home, playback.put_at, began)
 
     def _results(
-        self, stack: LocalStack, put_at: list[tuple[SimFrame, float]], began: float
+        self,
+        stacks: dict[str, LocalStack],
+        home: dict[str, LocalStack],
+        put_at: list[tuple[SimFrame, float]],
+        began: float,
     ) -> int:
+        to_alert: dict[str, float] = {}
+        alerts = []
+        latencies = Latencies(to_alert=[])
+        for stack in stacks.values():
+            mine = [(f, when) for f, when in put_at if home[f.camera_id] is stack]
+            found, stack_alerts = self._alert_latencies(stack, mine)
+            to_alert |= found
+            alerts += stack_alerts
+            for post in stack.slack.posts:
+                text = post.text()
+                for incident_id, alert_latency in found.items():
+                    if incident_id in text:
+                        event = next(
+                            e for e in stack_alerts if e.detail.get("incidentId") == incident_id
+                        )
+                        latencies.to_slack.append(alert_latency + post.received_at - event.seen_at)
+                        break
+        latencies.to_alert = list(to_alert.values())
+        incidents = [i for stack in stacks.values() for i in stack.incidents()]
+        posts = [(region, p) for region, stack in stacks.items() for p in stack.slack.posts]
+        sms = [m for stack in stacks.values() for m in stack.sms_messages()]
+        several = len(stacks) > 1
+        self.say("")
+        for region, stack in stacks.items():
+            rows = stack.incidents()
+            title = f"incidents in {region}" if several else "incidents"
+            self.say(f"{title} ({len(rows)}):")
+            self.say(incident_table(rows) if rows else "  none")
+        self.say("")
+        self.say(f"Slack messages ({len(posts)}):")
+        for region, post in posts:
+            first = post.text().splitlines()[0] if post.text() else "(no text)"
+            self.say(f"  {region + ' ' if several else ''}#{post.route}: {first}")
+        if not any(stack.notifier_functions("slack") for stack in stacks.values()):
+            self.say("  (the template has no Slack notifier yet: alert events are on the bus)")
+        self.say(f"SMS messages ({len(sms)}):")
+        for phone, text in sms:
+            self.say(f"  {phone}: {text}")
+        if several:
+            self._merged_audit(stacks)
+        self.say("")
+        self.say(f"record -> alert event:   {summary(latencies.to_alert)}")
+        self.say(f"record -> Slack message: {summary(latencies.to_slack)}")
+        failures = [f for stack in stacks.values() for f in stack.failed_deliveries()]
+        if failures:
+            self.say(f"failed deliveries: {len(failures)} (first: {failures[0].error})")
+        notes = [
+            f"Scenario: {self.scenario.name}; {len(put_at)} records at {self.speed:g}x; "
+            f"regions: {', '.join(stacks)}."
+        ]
+        self.report.write_text(
+            html_report(
+                title="facewatch demo",
+                incidents=incidents,
+                slack=[p for _, p in posts],
+                sms=sms,
+                alerts=alerts,
+                latencies=latencies,
+                notes=notes,
+            ),
+            encoding="utf-8",
+        )
+        self.say(f"report: {html.escape(str(self.report.resolve()))}")
+        self.say(f"done in {time.time() - began:.1f} s; the local stacks are stopped.")
+        return 0
+
+    def _alert_latencies(
+        self, stack: LocalStack, put_at: list[tuple[SimFrame, float]]
+    ) -> tuple[dict[str, float], list[BusEvent]]:
         face_events = next(
             stack.runtimes[stack.deployed.function_by_arn(m.function_arn).name]
             for m in stack.deployed.mappings
@@ -131,49 +243,25 @@ class Demo:
             )
             puts.append((record.frame_time, record.camera_id, unknown, when))
         alerts = [e for e in stack.alert_events() if e.detail_type == ALERT_DETAIL_TYPE]
-        to_alert = alert_latencies(puts, alerts, int(env.get("MIN_DETECTIONS", "2")))
-        latencies = Latencies(to_alert=list(to_alert.values()))
-        for post in stack.slack.posts:
-            text = post.text()
-            for incident_id, alert_latency in to_alert.items():
-                if incident_id in text:
-                    event = next(e for e in alerts if e.detail.get("incidentId") == incident_id)
-                    latencies.to_slack.append(alert_latency + post.received_at - event.seen_at)
-                    break
-        incidents = stack.incidents()
-        sms = stack.sms_messages()
+        return alert_latencies(puts, alerts, int(env.get("MIN_DETECTIONS", "2"))), alerts
+
+    def _merged_audit(self, stacks: dict[str, LocalStack]) -> None:
+        """What `facewatch audit incidents` answers across the regions: read from each region's
+        own table and merged here."""
+
+        def opener(stack: LocalStack) -> Callable[[], IncidentHistory]:
+            table = stack.deployed.outputs["TableName"]
+            return lambda: IncidentHistory(stack.client("dynamodb"), table)
+
+        merged = MergedHistory([RegionalHistory(r, opener(s)) for r, s in stacks.items()])
+        found = list(merged.incidents())
         self.say("")
-        self.say(f"incidents ({len(incidents)}):")
-        self.say(incident_table(incidents) if incidents else "  none")
-        self.say("")
-        self.say(f"Slack messages ({len(stack.slack.posts)}):")
-        for post in stack.slack.posts:
-            first = post.text().splitlines()[0] if post.text() else "(no text)"
-            self.say(f"  #{post.route}: {first}")
-        if not stack.notifier_functions("slack"):
-            self.say("  (the template has no Slack notifier yet: alert events are on the bus)")
-        self.say(f"SMS messages ({len(sms)}):")
-        for phone, text in sms:
-            self.say(f"  {phone}: {text}")
-        self.say("")
-        self.say(f"record -> alert event:   {summary(latencies.to_alert)}")
-        self.say(f"record -> Slack message: {summary(latencies.to_slack)}")
-        failures = stack.failed_deliveries()
-        if failures:
-            self.say(f"failed deliveries: {len(failures)} (first: {failures[0].error})")
-        notes = [f"Scenario: {self.scenario.name}; {len(put_at)} records at {self.speed:g}x."]
-        self.report.write_text(
-            html_report(
-                title="facewatch demo",
-                incidents=incidents,
-                slack=stack.slack.posts,
-                sms=sms,
-                alerts=alerts,
-                latencies=latencies,
-                notes=notes,
-            ),
-            encoding="utf-8",
-        )
-        self.say(f"report: {html.escape(str(self.report.resolve()))}")
-        self.say(f"done in {time.time() - began:.1f} s; the local stack is stopped.")
-        return 0
+        self.say(f"one audit, every region ({len(found)} incidents, oldest first):")
+        for incident in found:
+            self.say(
+                f"  {incident.first_seen.isoformat(timespec='seconds')}  {incident.region:<15} "
+                f"{incident.incident_id:<18} {incident.site_id:<10} {incident.camera_id:<22} "
+                f"{incident.status}"
+            )
+        for region, why in merged.unreachable.items():
+            self.say(f"  region {region} could not be reached: {why}")

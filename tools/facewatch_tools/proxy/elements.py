@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 
-from facewatch_tools.proxy.pipeline import GST_LAUNCH
+from facewatch_tools.proxy.pipeline import GST_LAUNCH, gst_python
 
 GST_INSPECT = "gst-inspect-1.0"
 
@@ -49,4 +49,22 @@ def missing_elements(
         f"GStreamer element {name!r} not found: {INSTALL_HINTS.get(name, 'install its plugin')}"
         for name in dict.fromkeys(names)
         if not element_exists(name, run)
+    ]
+
+
+def missing_pygobject(
+    run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run,
+) -> list[str]:
+    """Cameras with a login run GStreamer in-process (gst_child.py): it needs PyGObject."""
+    python = gst_python()
+    probe = "import gi; gi.require_version('Gst', '1.0'); from gi.repository import Gst"
+    try:
+        result = run([python, "-c", probe], capture_output=True, check=False, timeout=30)
+    except OSError:
+        return [f"{python} not found: apt-get install python3 python3-gi gir1.2-gstreamer-1.0"]
+    if result.returncode == 0:
+        return []
+    return [
+        f"PyGObject with GStreamer not found for {python} (cameras with a login need it): "
+        "apt-get install python3-gi gir1.2-gstreamer-1.0"
     ]

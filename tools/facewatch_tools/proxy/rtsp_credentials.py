@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -63,15 +64,17 @@ def locate(explicit: Path | None, environ: dict[str, str] | None = None) -> Path
     return DEFAULT_PATH if DEFAULT_PATH.is_file() else None
 
 
-def load_credentials(path: Path | None) -> RtspCredentials:
-    import yaml  # noqa: PLC0415 - tools-only dependency
+def _systemd_credential(path: Path, environ: Mapping[str, str] | None = None) -> bool:
+    """A file systemd placed for this unit: only the unit's user (and root) can read it, which
+    systemd grants by an ACL on a root-owned file, so owner and mode bits do not apply."""
+    env = os.environ if environ is None else environ
+    directory = env.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return False
+    return path.resolve().parent == Path(directory).resolve()
 
-    if path is None:
-        return RtspCredentials()
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise CredentialsError(f"{path}: cannot read RTSP credentials: {exc.strerror}") from exc
+
+def _check_private(path: Path, info: os.stat_result) -> None:
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise CredentialsError(
             f"{path}: RTSP credentials must be readable by their owner only "
@@ -82,6 +85,19 @@ def load_credentials(path: Path | None) -> RtspCredentials:
             f"{path}: RTSP credentials must belong to the proxy's user (uid {os.geteuid()}), "
             f"not uid {info.st_uid}; run: chown $(id -un) {path} as root"
         )
+
+
+def load_credentials(path: Path | None) -> RtspCredentials:
+    import yaml  # noqa: PLC0415 - tools-only dependency
+
+    if path is None:
+        return RtspCredentials()
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise CredentialsError(f"{path}: cannot read RTSP credentials: {exc.strerror}") from exc
+    if not _systemd_credential(path):
+        _check_private(path, info)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:

@@ -201,10 +201,14 @@ class EmployeeCollection:
         self._consent = consent
 
     # -- enroll ---------------------------------------------------------------------------------
-    def enroll(self, employee_id: str, photo: bytes, photo_name: str) -> EnrollResult:
+    def enroll(
+        self, employee_id: str, photo: bytes, photo_name: str, *, force: bool = False
+    ) -> EnrollResult:
+        """Index the photo unless the audit says it is enrolled; ``force``: index it anyway
+        (roster sync found its face missing from the collection)."""
         validate_employee_id(employee_id)
         digest = hashlib.sha256(photo).hexdigest()
-        if digest in self._enrolled_photos(employee_id):
+        if not force and digest in self.enrolled_photos(employee_id):
             return EnrollResult(employee_id, photo_name, indexed=False)
         try:
             if self._consent is not None and not self._consent.has_consent(employee_id):
@@ -234,8 +238,9 @@ class EmployeeCollection:
         )
         return EnrollResult(employee_id, photo_name, indexed=True)
 
-    def _enrolled_photos(self, employee_id: str) -> set[str]:
-        """Photos enrolled since the employee was last removed (re-runs skip them)."""
+    def enrolled_photos(self, employee_id: str) -> set[str]:
+        """SHA-256 of the photos enrolled since the employee was last removed (from the audit
+        history: re-runs skip them, and roster sync compares them with the roster)."""
         hashes: set[str] = set()
         for event in self._audit.history(employee_id):
             if event.action is AuditAction.REMOVED:
@@ -316,7 +321,9 @@ class EmployeeCollection:
                 CollectionId=self._collection, FaceIds=ids[start : start + DELETE_BATCH]
             )
             deleted += len(response.get("DeletedFaces", []))
-        if ids:
+        # Audited also when the faces were already gone (deleted outside facewatch): the
+        # history then says nothing is enrolled, which is true.
+        if ids or self.enrolled_photos(employee_id):
             self._audit.record(
                 employee_id=employee_id,
                 action=AuditAction.REMOVED,

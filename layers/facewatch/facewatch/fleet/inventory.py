@@ -6,6 +6,7 @@ RTSP credentials are never part of the inventory: the proxy reads them from its 
 
 from __future__ import annotations
 
+import functools
 from datetime import time
 from enum import StrEnum
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from facewatch.fleet.profiles import (
     DEFAULT_PROFILE,
@@ -23,6 +25,20 @@ from facewatch.fleet.profiles import (
 
 CameraIdStr = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_.-]{1,128}$")]
 SiteIdStr = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+RegionStr = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")]
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region botocore's endpoint data names, in every partition (a typo is refused)."""
+    import botocore.session  # noqa: PLC0415 - read once, only when an inventory names a region
+
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("cloudformation", partition)
+    )
 
 
 class Detector(StrEnum):
@@ -63,6 +79,19 @@ class Site(BaseModel):
     slack_route: str | None = Field(
         default=None, description="Key in the Slack webhook secret; the default route if unset"
     )
+    region: RegionStr | None = Field(
+        default=None,
+        description="AWS region of the site's deployment: its streams, collection, table and "
+        "alerts stay there. Every site names one, or none does (one region, from --region).",
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is not None and value not in known_regions():
+            raise ValueError(f"unknown AWS region {value!r}")
+        return value
+
     privacy: str = Field(
         default=DEFAULT_PROFILE,
         description="Privacy profile (built-in or from privacy_profiles): recognition, retention",
@@ -118,7 +147,41 @@ class Inventory(BaseModel):
         for camera in self.cameras:
             if camera.site not in site_ids:
                 raise ValueError(f"camera {camera.id!r} names unknown site {camera.site!r}")
+        placed = [s.region is not None for s in self.sites]
+        if any(placed) and not all(placed):
+            # One error per site, located at its (missing) region, so the message has its line.
+            raise ValidationError.from_exception_data(
+                "Inventory",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "region_missing",
+                            "site {site} names no region while other sites do: give every "
+                            "site a region (or none, for a single-region deployment)",
+                            {"site": site.id},
+                        ),
+                        loc=("sites", index, "region"),
+                        input=None,
+                    )
+                    for index, site in enumerate(self.sites)
+                    if site.region is None
+                ],
+            )
         return self
+
+    @property
+    def regions(self) -> list[str | None]:
+        """The regions the sites name, in first-named order; [None] when none does."""
+        return list(dict.fromkeys(s.region for s in self.sites)) or [None]
+
+    def in_region(self, region: str | None) -> Inventory:
+        """The sites of one region and their cameras (all of them when no site names one)."""
+        if all(s.region is None for s in self.sites):
+            return self
+        sites = [s for s in self.sites if s.region == region]
+        ids = {s.id for s in sites}
+        cameras = [c for c in self.cameras if c.site in ids]
+        return self.model_copy(update={"sites": sites, "cameras": cameras})
 
     def site(self, site_id: str) -> Site:
         for site in self.sites:

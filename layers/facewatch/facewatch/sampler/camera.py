@@ -114,7 +114,9 @@ class CameraSampler:
         self._lease_until_ms = 0
         self.pending_at_close = 0
         self.track_rules = TrackRules(
-            threshold=settings.face_match_threshold, min_pixels=settings.min_face_pixels
+            threshold=settings.face_match_threshold,
+            floor=min(settings.possible_match_floor, settings.face_match_threshold),
+            min_pixels=settings.min_face_pixels,
         )
         self.rate_rules = RateRules()
         self.tracker = Tracker(self.track_rules)
@@ -254,7 +256,7 @@ class CameraSampler:
         elif self._faceless_since is not None and at - self._unexplained_ms > 2_000:
             self._faceless_since = None  # the faceless motion is gone
         last = checkpoint.last_analysed_ms
-        if unexplained:
+        if unexplained:  # someone the tracks do not know: now, then while faceless, slower
             wait = 0 if self._faceless_since is None else rates.faceless_ms
             wanted = last is None or at - last >= wait
         else:
@@ -336,7 +338,7 @@ class CameraSampler:
         entries = []
         for assignment, detail in zip(tracker.update(at_ms, seen), detected.details, strict=True):
             track = assignment.track
-            if assignment.search:
+            if assignment.search or not self.settings.tracking:
                 matches = searcher.search(detected, detail)
                 counts.search_calls += 1
                 if matches is None:

@@ -38,16 +38,18 @@ class SamplerSettings(ThresholdSettings):
     gate_grid: tuple[int, int] = (64, 36)
     motion_pixel_delta: int = Field(24, ge=1, le=255)
     motion_area: float = Field(0.004, gt=0.0, le=1.0)
-    presence_seconds: Seconds = Field(4.0, alias="SAMPLER_PRESENCE_SECONDS")
     jpeg_quality: int = Field(85, ge=1, le=100)
 
+    # False: every face of every analysed frame is searched (no tracks: the cost before tracks,
+    # kept to check that tracks change no incident).
+    tracking: bool = Field(True, alias="SAMPLER_TRACKING")
     # The producer clock (see sampler.clock): measured this often, reported beyond the bound.
     max_clock_skew_seconds: Seconds = Field(2.0, alias="SAMPLER_MAX_CLOCK_SKEW_SECONDS")
     clock_check_seconds: Seconds = 60.0
     event_bus_name: str | None = Field(None, alias="EVENT_BUS_NAME", min_length=1)
 
     run_seconds: Seconds = Field(59.0, alias="SAMPLER_RUN_SECONDS")
-    poll_seconds: Seconds = Field(1.0, alias="SAMPLER_POLL_SECONDS")
+    poll_seconds: Seconds = Field(0.5, alias="SAMPLER_POLL_SECONDS")
     stop_margin_seconds: Seconds = Field(8.0, alias="SAMPLER_STOP_MARGIN_SECONDS")
     media_wait_seconds: Seconds = Field(8.0, alias="SAMPLER_MEDIA_WAIT_SECONDS")
     max_lag_seconds: Seconds = Field(120.0, alias="SAMPLER_MAX_LAG_SECONDS")

@@ -80,13 +80,16 @@ class Track:
     detections: int = 1  # analysed frames in which its face was found
     moved_ms: int = 0  # last time motion was seen in its region
 
+    recognised: bool = False  # the last search's best match reached the threshold
+
     @property
     def known(self) -> bool:
-        return self.matches is not None and self.sure and bool(self.matches)
+        return self.matches is not None and self.sure and self.recognised
 
     @property
     def unknown(self) -> bool:
-        return self.matches is not None and not self.matches
+        """Searched, and no employee at or above the threshold (a stranger, or a possible)."""
+        return self.matches is not None and not self.recognised
 
     @property
     def settled(self) -> bool:
@@ -99,8 +102,9 @@ class Track:
         return math.hypot(*self.velocity) > WALKING_SPEED
 
     def predicted(self, at_ms: int) -> Box:
-        # Velocity says where a face went between frames a second or two apart, not beyond.
-        dt = min(2.0, (at_ms - self.seen_ms) / 1000.0)
+        # Velocity says where a face went between analysed frames (up to a walking
+        # employee's 4 s), not beyond.
+        dt = min(5.0, (at_ms - self.seen_ms) / 1000.0)
         left, top, w, h = self.box
         return (left + self.velocity[0] * dt, top + self.velocity[1] * dt, w, h)
 
@@ -120,7 +124,7 @@ class TrackRules:
     still_reacquire_ms: int = 900_000
     explain_ms: int = 3_000
     lost_ms: int = 8_000  # a track not seen this long is dropped ...
-    known_lost_ms: int = 600_000  # ... a known one (a still employee at a desk) this long
+    known_lost_ms: int = 1_500_000  # ... a still employee at a desk this long (> verification)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +208,9 @@ class Tracker:
         track.ambiguous = False
         possible = self.rules.floor <= best < self.rules.threshold
         track.sure = self.good(face) and not possible
-        # Below the threshold is no recognition: the record carries only matches a stream
-        # processor would report (at or above FACE_MATCH_THRESHOLD).
-        track.matches = [m for m in matches if float(m["Similarity"]) >= self.rules.threshold]
+        track.recognised = best >= self.rules.threshold
+        # As the search returned them (down to the floor): face_events decides the band.
+        track.matches = list(matches)
 
     def explains(self, track: Track, at_ms: int) -> bool:
         """Whether motion in the track's person region may be put down to it: a known person
@@ -341,11 +345,13 @@ class RateRules:
     """How soon the next frame is analysed, by what the tracks need (ms)."""
 
     new_ms: int = 500  # a track not yet searched, unsure, or unknown with few records
-    faceless_ms: int = 1_000  # motion like a person's, no face found yet
-    unknown_ms: int = 2_000  # an established stranger: keep its incident's frames coming
-    moving_known_ms: int = 3_000  # a known employee walking: someone may be behind them
-    still_known_ms: int = 300_000  # every track known and still: verify now and then
-    unknown_records: int = 3  # records before an unknown track is established
+    # Motion like a person's, no face found yet: 1.5 s finds a face shown for 2 s in time
+    # for a second record 0.5 s later (face_events' MIN_DETECTIONS is 2).
+    faceless_ms: int = 1_500
+    unknown_ms: int = 3_000  # an established stranger: keep its incident's frames coming
+    moving_known_ms: int = 4_000  # a known employee walking: someone may be behind them
+    still_known_ms: int = 600_000  # every track known and still: verify now and then
+    unknown_records: int = 2  # records before an unknown track is established (MIN_DETECTIONS)
     faceless_ms_max: int = 10_000  # motion without a face is re-checked this long
 
 

@@ -1,0 +1,143 @@
+"""Two regions on one moto server (moto keeps each region's resources apart), reset per test.
+
+The CLI reaches them as it reaches local mode: ``--endpoint-url REGION=URL`` for each region.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from moto.server import ThreadedMotoServer
+
+from facewatch_tools import template as facewatch_template
+
+ROOT = Path(__file__).resolve().parents[2]
+SEOUL, FRANKFURT = "ap-northeast-2", "eu-central-1"
+REGIONS = (SEOUL, FRANKFURT)
+MAIN = "facewatch-dev"
+TABLE = "facewatch-dev-incidents"
+COLLECTION = "facewatch-dev-employees"
+# A port nothing listens on: a region that cannot be reached.
+UNREACHABLE = "http://127.0.0.1:9"
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def regions(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """Both regions empty, then a main stack (and its table) in each."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", SEOUL)
+    reset = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()
+    for region in REGIONS:
+        dynamodb = client(moto_url, "dynamodb", region)
+        dynamodb.create_table(**table_definition())
+        client(moto_url, "cloudformation", region).create_stack(
+            StackName=MAIN,
+            TemplateBody=json.dumps(main_template(region)),
+            Parameters=[
+                {"ParameterKey": "Environment", "ParameterValue": "dev"},
+                {"ParameterKey": "FaceMatchThreshold", "ParameterValue": "85"},
+            ],
+        )
+    yield {"url": moto_url, "endpoints": [f"--endpoint-url={r}={moto_url}" for r in REGIONS]}
+
+
+def client(url: str, service: str, region: str, attempts: int = 3) -> Any:
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=url,
+        config=Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=2),
+    )
+
+
+def resource(url: str, region: str) -> Any:
+    return boto3.resource("dynamodb", region_name=region, endpoint_url=url)
+
+
+def table_definition() -> dict[str, Any]:
+    props = facewatch_template.load_template(ROOT / "template.yaml")["Resources"]["IncidentsTable"][
+        "Properties"
+    ]
+    return {
+        "TableName": TABLE,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"],
+    }
+
+
+def main_template(region: str) -> dict[str, Any]:
+    """The main stack's outputs camera stacks import (moto cannot run template.yaml here)."""
+    arn = f"arn:aws:lambda:{region}:123456789012:function"
+
+    def exported(name: str, value: str) -> dict[str, Any]:
+        return {"Value": value, "Export": {"Name": f"{MAIN}-{name}"}}
+
+    return {
+        "Parameters": {
+            "Environment": {"Type": "String"},
+            "FaceMatchThreshold": {"Type": "Number"},
+        },
+        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {
+            "TableName": {"Value": TABLE},
+            "CollectionId": {"Value": COLLECTION},
+            "FaceEventsFunctionArn": exported("FaceEventsFunctionArn", f"{arn}:fe"),
+            "StreamFailureQueueArn": exported(
+                "StreamFailureQueueArn", f"arn:aws:sqs:{region}:123456789012:failures"
+            ),
+            "ProcessorControlFunctionArn": exported("ProcessorControlFunctionArn", f"{arn}:pc"),
+            "SamplerFunctionArn": exported("SamplerFunctionArn", f"{arn}:sampler"),
+        },
+    }
+
+
+def stand_in_camera_template(path: Path) -> Path:
+    """camera-template.yaml's parameters around a resource moto can create (moto's
+    CloudFormation skips KVS and Rekognition resources and then fails on their attributes)."""
+    real = facewatch_template.load_template(ROOT / "camera-template.yaml")
+    path.write_text(
+        json.dumps(
+            {
+                "Parameters": real["Parameters"],
+                "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            }
+        )
+    )
+    return path
+
+
+TWO_REGIONS = """\
+sites:
+  - {id: seoul-hq, name: Seoul HQ, time_zone: Asia/Seoul, region: ap-northeast-2}
+  - {id: frankfurt, name: Frankfurt office, time_zone: Europe/Berlin, region: eu-central-1}
+cameras:
+  - {id: seoul-hq-lobby-01, site: seoul-hq, display_name: Lobby, detector: sampler}
+  - {id: seoul-hq-door-02, site: seoul-hq, display_name: Side door, detector: SEOUL_DOOR}
+  - {id: frankfurt-lobby-01, site: frankfurt, display_name: Lobby, detector: stream-processor}
+"""
+
+
+def two_region_inventory(path: Path, seoul_door: str = "sampler") -> Path:
+    path.write_text(TWO_REGIONS.replace("SEOUL_DOOR", seoul_door))
+    return path
