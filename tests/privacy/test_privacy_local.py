@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -71,6 +72,8 @@ def stack() -> Iterator[LocalStack]:
 def cli_env(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     for key, value in stack.endpoint.credentials.env().items():
         monkeypatch.setenv(key, value)
+    # boto3's default session keeps the credentials an earlier module's stack resolved
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     return [
         "--stack",
         stack.stack_name,
