@@ -25,6 +25,7 @@ PUBLISHERS = {  # role -> the only detail-types it may put on the bus
     "AlertSweeperFunctionRole": {"Unknown Face Detected"},
     "WatchdogFunctionRole": {"Camera Health Changed"},
     "ProcessorControlFunctionRole": {"Camera Health Changed"},
+    "SamplerFunctionRole": {"Camera Health Changed"},
     "SlackClicksFunctionRole": {"Incident Status Changed"},
 }
 
