@@ -21,7 +21,11 @@ WILDCARD_ALLOWED_ACTIONS = {
     "servicequotas:GetServiceQuota",
     "sts:GetCallerIdentity",
 }
-ALLOWED_MANAGED_POLICIES = {"AWSLambdaBasicExecutionRole"}
+# Logs actions are never among them: every log group can be named. SAM attaches
+# AWSLambdaBasicExecutionRole (logs on "*") to the roles it makes; OwnLogGroupOnly (E9006)
+# requires the Deny that cuts it to the function's own group.
+LOGS_WRITE_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+ALLOWED_MANAGED_POLICIES: set[str] = set()
 ENCRYPTION_PROPERTIES = {
     "AWS::Kinesis::Stream": ("StreamEncryption",),
     "AWS::SQS::Queue": ("KmsMasterKeyId", "SqsManagedSseEnabled"),
@@ -160,7 +164,9 @@ class NoWildcardResource(CloudFormationLintRule):
             actions = set(_as_list(statement.get("Action", [])))
             extra = actions - WILDCARD_ALLOWED_ACTIONS
             if extra:
-                matches.append(RuleMatch(path, f'Resource "*" for {sorted(extra)}'))
+                logs = sorted(a for a in extra if str(a).startswith("logs:"))
+                why = f" (logs: name the function's own log group: {logs})" if logs else ""
+                matches.append(RuleMatch(path, f'Resource "*" for {sorted(extra)}{why}'))
         for name, function in cfn.get_resources(["AWS::Serverless::Function"]).items():
             for event_name, event in function.get("Properties", {}).get("Events", {}).items():
                 if event.get("Type") in ("Kinesis", "DynamoDB"):
@@ -177,8 +183,8 @@ class NoWildcardResource(CloudFormationLintRule):
         for name, resource in cfn.get_resources(["AWS::IAM::Role"]).items():
             for arn in resource.get("Properties", {}).get("ManagedPolicyArns", []):
                 text = str(arn)
-                if "AWSLambdaBasicExecutionRole" in text or "AWSXrayWriteOnlyAccess" in text:
-                    continue  # logs to its own group and traces; AWS's minimal managed policies
+                if "AWSXrayWriteOnlyAccess" in text or "AWSXRayDaemonWriteAccess" in text:
+                    continue  # X-Ray's trace actions support no resource-level permission
                 matches.append(
                     RuleMatch(
                         ["Resources", name, "Properties", "ManagedPolicyArns"],
@@ -235,4 +241,77 @@ class EncryptedAtRest(CloudFormationLintRule):
                             f"{name}: not encrypted at rest ({' or '.join(properties)})",
                         )
                     )
+        return matches
+
+
+class OwnLogGroupOnly(CloudFormationLintRule):
+    id = "E9006"
+    shortdesc = "Every function writes only its own log group"
+    description = (
+        "A SAM function (SAM attaches AWSLambdaBasicExecutionRole: logs on *) carries a Deny of "
+        "logs:CreateLogGroup/CreateLogStream/PutLogEvents with NotResource its own log group"
+    )
+    source_url = "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html"
+    tags = ("facewatch", "iam", "logs")
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches = []
+        for name, function in cfn.get_resources(["AWS::Serverless::Function"]).items():
+            props = function.get("Properties", {})
+            if "Role" in props:
+                continue  # an explicit role: E9003 checks its statements
+            target = props.get("LoggingConfig", {}).get("LogGroup")
+            group = target.get("Ref") if isinstance(target, dict) else None
+            if not group or not any(
+                self._scopes(statement, group)
+                for policy in _as_list(props.get("Policies", []))
+                if isinstance(policy, dict)
+                for statement in _as_list(policy.get("Statement", []))
+                if isinstance(statement, dict)
+            ):
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties", "Policies"],
+                        f"{name}: no Deny of {list(LOGS_WRITE_ACTIONS)} outside its own log "
+                        "group (SAM's basic execution role allows every log group)",
+                    )
+                )
+        return matches
+
+    @staticmethod
+    def _scopes(statement: dict[str, Any], group: str) -> bool:
+        if statement.get("Effect") != "Deny":
+            return False
+        if not set(LOGS_WRITE_ACTIONS) <= set(_as_list(statement.get("Action", []))):
+            return False
+        names = [str(r.get("Fn::Sub", "")) if isinstance(r, dict) else str(r)
+                 for r in _as_list(statement.get("NotResource", []))]  # fmt: skip
+        own = f"log-group:${{{group}}}"
+        return bool(names) and all(own in n for n in names)
+
+
+class AlarmHasAction(CloudFormationLintRule):
+    """An alarm that notifies nobody is not an alarm: every one needs an action."""
+
+    id = "E9020"
+    shortdesc = "Every alarm notifies someone"
+    description = (
+        "Every AWS::CloudWatch::Alarm and CompositeAlarm has a non-empty AlarmActions list "
+        "and does not switch its actions off (ActionsEnabled false)"
+    )
+    source_url = (
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html"
+    )
+    tags = ("facewatch", "cloudwatch")
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches = []
+        kinds = ["AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"]
+        for name, resource in cfn.get_resources(kinds).items():
+            props = resource.get("Properties", {})
+            path = ["Resources", name, "Properties"]
+            if not _as_list(props.get("AlarmActions") or []):
+                matches.append(RuleMatch(path, f"{name}: no AlarmActions (it notifies nobody)"))
+            elif props.get("ActionsEnabled") is False:
+                matches.append(RuleMatch(path, f"{name}: ActionsEnabled is false"))
         return matches

@@ -22,6 +22,7 @@ FACE_EVENTS_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "FacewatchTest",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
+    "ALERT_HLS_URL": "true",  # these tests cover the optional HLS URL in the alert too
 }
 
 

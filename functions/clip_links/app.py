@@ -1,4 +1,5 @@
-"""clip_links: a signed facewatch clip link -> a fresh ON_DEMAND HLS session and a player page."""
+"""clip_links: a signed facewatch clip link -> a fresh ON_DEMAND HLS session and a player page
+(the archived MP4 once KVS no longer has the video)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from facewatch.audit.history import IncidentHistory
+from facewatch.clips.archive import DynamoArchiveLedger, S3ObjectStore
+from facewatch.clips.fragments import KvsFragments
 from facewatch.clips.hls import KvsClipProvider
 from facewatch.clips.player import ClipDeps, Viewer, serve_clip
 from facewatch.observability import logger, metrics, tracer
@@ -26,24 +29,29 @@ _retries = Config(
 )
 
 
+def _media(url: str) -> Any:
+    return boto3.client("kinesis-video-archived-media", endpoint_url=url, config=_retries)
+
+
 @cache
 def default_deps() -> ClipDeps:
-    history = IncidentHistory(boto3.client("dynamodb", config=_retries), settings.table_name)
+    kvs = boto3.client("kinesisvideo", config=_retries)
+    dynamodb = boto3.client("dynamodb", config=_retries)
+    bucket = settings.archive_bucket_name
+    history = IncidentHistory(dynamodb, settings.table_name)
     return ClipDeps(
         history=history,
         access_log=history,  # every view is a "clip-viewed" trail item
-        clips=KvsClipProvider(
-            boto3.client("kinesisvideo", config=_retries),
-            lambda url: boto3.client(
-                "kinesis-video-archived-media", endpoint_url=url, config=_retries
-            ),
-        ),
+        clips=KvsClipProvider(kvs, _media),
         link_key=lambda: parameters.get_secret(
             settings.clip_link_key_secret_arn, max_age=settings.secret_max_age_seconds
         ).encode(),
         pre_roll_seconds=settings.clip_pre_roll_seconds,
         post_roll_seconds=settings.clip_post_roll_seconds,
         session_seconds=settings.clip_session_seconds,
+        fragments=KvsFragments(kvs, _media),
+        archive=DynamoArchiveLedger(dynamodb, settings.table_name) if bucket else None,
+        store=S3ObjectStore(boto3.client("s3", config=_retries), bucket) if bucket else None,
     )
 
 

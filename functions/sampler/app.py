@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from facewatch.fleet.watchdog import EventBridgeHealthPublisher
 from facewatch.sampler.camera import SamplerDeps
 from facewatch.sampler.checkpoint import CheckpointStore
 from facewatch.sampler.faces import FaceRules, FaceSearcher
@@ -46,6 +47,13 @@ _writer = RecordWriter(
     boto3.client("kinesis", config=_config), settings.detections_stream_name, _clock.sleep
 )
 _dynamodb = boto3.client("dynamodb", config=_config)
+_health = (
+    EventBridgeHealthPublisher(
+        boto3.client("events", config=_config), settings.event_bus_name, sleep=_clock.sleep
+    )
+    if settings.event_bus_name
+    else None
+)
 _pool = ThreadPoolExecutor(max_workers=settings.concurrency)
 
 
@@ -61,6 +69,7 @@ def lambda_handler(event: SamplerRequest, context: LambdaContext) -> dict[str, A
         store=CheckpointStore(_dynamodb, settings.table_name, owner=context.aws_request_id),
         clock=_clock,
         rng=random.Random(),  # noqa: S311 - backoff jitter, not security
+        health=_health,
     )
     report = run_group(
         event, settings, deps, context.get_remaining_time_in_millis, map_fn=_pool.map

@@ -13,7 +13,12 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from facewatch.alerts.fanout import powertools_once, run_notifier_batch, signed_clip_links
+from facewatch.alerts.fanout import (
+    DynamoAlertRecords,
+    powertools_once,
+    run_notifier_batch,
+    signed_clip_links,
+)
 from facewatch.alerts.settings import SlackNotifierSettings
 from facewatch.alerts.slack.notifier import NoSnapshots, SlackAdapters, SlackNotifier, Snapshots
 from facewatch.alerts.slack.webhooks import SlackPoster, WebhookRoutes
@@ -101,6 +106,13 @@ def default_adapters() -> SlackAdapters:
     )
 
 
+@cache
+def alert_records() -> DynamoAlertRecords | None:
+    if not settings.table_name:
+        return None
+    return DynamoAlertRecords(boto3.client("dynamodb", config=_aws), settings.table_name)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -116,4 +128,5 @@ def lambda_handler(
         processor,
         reserve_seconds=settings.deadline_reserve_seconds,
         metrics=metrics,
+        alerts=alert_records(),
     )

@@ -12,7 +12,12 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from facewatch.alerts.fanout import powertools_once, run_notifier_batch, signed_clip_links
+from facewatch.alerts.fanout import (
+    DynamoAlertRecords,
+    powertools_once,
+    run_notifier_batch,
+    signed_clip_links,
+)
 from facewatch.alerts.settings import SmsNotifierSettings
 from facewatch.alerts.sms.notifier import SmsAdapters, SmsNotifier, SnsTopic
 from facewatch.observability import logger, metrics, tracer
@@ -33,6 +38,13 @@ def default_adapters() -> SmsAdapters:
     )
 
 
+@cache
+def alert_records() -> DynamoAlertRecords | None:
+    if not settings.table_name:
+        return None
+    return DynamoAlertRecords(boto3.client("dynamodb", config=_aws), settings.table_name)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -48,4 +60,5 @@ def lambda_handler(
         processor,
         reserve_seconds=settings.deadline_reserve_seconds,
         metrics=metrics,
+        alerts=alert_records(),
     )

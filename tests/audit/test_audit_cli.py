@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +18,12 @@ from typing import Any
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from PIL import Image
 
+from facewatch.clips.links import verify_clip_link
 from facewatch.detections.store import to_item
+from facewatch_tools.audit.browser import screenshot
+from facewatch_tools.audit.report import PALETTE
 from facewatch_tools.cli import main
 from facewatch_tools.cli.audit import parse_time
 
@@ -44,8 +49,8 @@ def test_incidents_as_csv_json_and_table(dynamodb: Any, capsys: pytest.CaptureFi
     assert code == 0 and [r["incident_id"] for r in rows] == [i["id"] for i in expected]
     assert {r["site_id"] for r in rows} == {"lab"}
 
-    _, out = run(capsys, "incidents", *WHERE, *window, "--format", "json", "--page-size", "7")
-    assert [d["incident_id"] for d in json.loads(out)] == [i["id"] for i in expected]
+    _, out = run(capsys, "incidents", *WHERE, *window, "--output", "json", "--page-size", "7")
+    assert [d["incidentId"] for d in json.loads(out)] == [i["id"] for i in expected]
 
     _, out = run(capsys, "incidents", *WHERE, "--status", "escalated", "--camera", "hq-cam2")
     lines = out.splitlines()
@@ -84,6 +89,36 @@ def test_stack_name_resolves_the_table(dynamodb: Any, capsys: pytest.CaptureFixt
         capsys, "incidents", "--stack", "facewatch-dev", "--region", REGION, "--format", "csv"
     )
     assert code == 0 and len(out.splitlines()) == 6
+
+
+def test_report_ledger_carries_signed_clip_links_from_the_stack(
+    dynamodb: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    seed(dynamodb, 5)
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="clip-link-key", SecretString="k" * 32
+    )["ARN"]
+    outputs = {
+        "TableName": TABLE,
+        "ClipLinkBaseUrl": "https://clips.example",
+        "ClipLinkKeySecretArn": secret,
+    }
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {k: {"Value": v} for k, v in outputs.items()},
+    }  # fmt: skip
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName="facewatch-dev", TemplateBody=json.dumps(template)
+    )
+    out = tmp_path / "r.html"
+    where = ["--stack", "facewatch-dev", "--region", REGION]
+    code, _ = run(capsys, "report", *where, "--since", "2026-03-01", "--until", "2026-04-01",
+                  "--out", str(out))  # fmt: skip
+    links = re.findall(r'href="https://clips\.example/clips/([^?"]+)\?exp=(\d+)&amp;sig=([^"]+)"',
+                       out.read_text())  # fmt: skip
+    assert code == 0 and len(links) == 5
+    for incident, exp, sig in links:
+        assert verify_clip_link(incident, exp, sig, b"k" * 32, time.time()) == int(exp)
 
 
 def test_parse_time_forms() -> None:
@@ -176,6 +211,30 @@ def test_report_renders_the_chart_in_a_browser(
     false_alarm_cameras = re.search(r'<table id="cameras">.*?</table>', dom, re.S)
     assert false_alarm_cameras and "%" in false_alarm_cameras[0]
     assert "http://" not in out.read_text().replace("http://www.w3.org/2000/svg", "")
+
+
+def test_report_prints_to_pdf_and_screenshots_in_chromium(
+    dynamodb: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _chromium()
+    seed(dynamodb, 120)
+    out, pdf = tmp_path / "report.html", tmp_path / "report.pdf"
+    period = ["--since", "2026-03-01", "--until", "2026-03-15"]
+    code, printed = run(capsys, "report", *WHERE, *period, "--out", str(out), "--pdf", str(pdf))
+    assert code == 0 and "printed by headless Chromium" in printed
+    document = pdf.read_bytes()
+    assert document.startswith(b"%PDF-") and document.count(b"/Type /Page") >= 1
+
+    png = tmp_path / "report.png"
+    screenshot(out, png, width=1200, height=900)
+    with Image.open(png) as shot:
+        rgb = shot.convert("RGB")
+        assert rgb.size == (1200, 900)
+        colours = {rgb.getpixel((x, y)) for x in range(0, 1200, 7) for y in range(0, 900, 7)}
+    # the bars are drawn in the sites' colours (a blank or unstyled page has none of them)
+    site_rgb = {tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in PALETTE[:2]}
+    assert site_rgb & colours, "no bar of the chart was painted"
+    assert len(colours) > 20
 
 
 def test_report_rejects_an_empty_period(

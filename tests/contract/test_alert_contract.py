@@ -22,7 +22,7 @@ def test_sample_alert_event_is_valid() -> None:
     assert event["detail-type"] == ALERT_DETAIL_TYPE
     assert event["source"] == "facewatch"
     detail = AlertDetail.model_validate(event["detail"])
-    assert detail.schema_version == "1.1"
+    assert detail.schema_version == "1.2"
     assert detail.closest_employee is not None
 
 

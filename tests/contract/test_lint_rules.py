@@ -36,10 +36,13 @@ def lint(template: Path) -> str:
 
 def test_every_rule_fires_on_the_bad_template() -> None:
     output = lint(Path(__file__).parent / "bad_templates" / "violations.yaml")
-    for rule in ("E9001", "E9002", "E9003", "E9004", "E9005"):
+    for rule in ("E9001", "E9002", "E9003", "E9004", "E9005", "E9006", "E9020"):
         assert rule in output, f"{rule} did not fire:\n{output}"
     assert "no OnFailure destination" in output
     assert "not encrypted at rest" in output
+    assert "logs: name the function's own log group" in output  # logs on "*" (finding 3)
+    assert "outside its own log group" in output
+    assert "SilentAlarm: no AlarmActions (it notifies nobody)" in output
 
 
 def test_project_templates_are_clean() -> None:

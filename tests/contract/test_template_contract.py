@@ -55,7 +55,9 @@ def test_every_face_events_setting_is_a_template_parameter_with_the_same_default
         if field.is_required():
             continue
         assert isinstance(value, dict) and "Ref" in value, name
-        if isinstance(field.default, str):
+        if isinstance(field.default, bool):
+            assert defaults[value["Ref"]] == str(field.default).lower(), field.alias
+        elif isinstance(field.default, str):
             assert defaults[value["Ref"]] == field.default, field.alias
         else:
             assert float(defaults[value["Ref"]]) == float(field.default), field.alias

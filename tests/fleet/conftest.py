@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,16 @@ from facewatch_tools import template as facewatch_template
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 TABLE = "facewatch-test-incidents"
+# The shipped inventory (all samplers: what a new account can run), and the same with the lobby
+# on a stream processor (an account that still has them).
+# As a one-region deployment (no site names a region): tests/regions covers several.
+INVENTORY = re.sub(r"\n    region: .*", "", (ROOT / "cameras.yaml").read_text())
+WITH_PROCESSOR = re.sub(
+    r"(    display_name: Lobby entrance\n)(?:    #.*\n)*    detector: sampler",
+    r"\1    detector: stream-processor",
+    INVENTORY,
+)
+assert WITH_PROCESSOR != INVENTORY, "cameras.yaml: the lobby is no longer a sampler camera"
 
 
 def load_template(name: str) -> dict[str, Any]:

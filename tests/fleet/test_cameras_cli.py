@@ -4,7 +4,6 @@ Stubber for Service Quotas and Rekognition (moto has neither for these), moto Dy
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,24 +28,20 @@ from facewatch_tools.fleet.stacks import (
     stack_name_for,
 )
 
-from .conftest import REGION, ROOT, TABLE, load_template, table_definition
+from .conftest import (
+    INVENTORY,
+    REGION,
+    TABLE,
+    WITH_PROCESSOR,
+    load_template,
+    table_definition,
+)
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.filterwarnings("ignore:Tried to parse AWS"),
 ]
 MAIN = "facewatch-test"
-# The shipped inventory with the lobby on a stream processor (an account that still has them),
-# as a one-region deployment (no site names a region: tests/regions covers several).
-INVENTORY = re.sub(r"\n    region: .*", "", (ROOT / "cameras.yaml").read_text())
-LOBBY_SAMPLER = "    display_name: Lobby entrance\n"
-assert LOBBY_SAMPLER in INVENTORY
-WITH_PROCESSOR = re.sub(
-    r"(    display_name: Lobby entrance\n)(?:    #.*\n)*    detector: sampler",
-    r"\1    detector: stream-processor",
-    INVENTORY,
-)
-assert WITH_PROCESSOR != INVENTORY
 
 MAIN_TEMPLATE = {
     "Parameters": {"Environment": {"Type": "String"}, "FaceMatchThreshold": {"Type": "Number"}},
@@ -495,7 +490,8 @@ def test_cloudformation_waits_through_throttling_with_backoff() -> None:
         "cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
     )
     slept: list[float] = []
-    eng = CloudFormationEngine(cfn, sleep=slept.append, clock=lambda: sum(slept))
+    lines: list[str] = []
+    eng = CloudFormationEngine(cfn, sleep=slept.append, clock=lambda: sum(slept), echo=lines.append)
     with Stubber(cfn) as stub:
         stub.add_response(
             "describe_stacks",
@@ -528,6 +524,8 @@ def test_cloudformation_waits_through_throttling_with_backoff() -> None:
         )
         assert eng.wait(["a"]) == {"a": "CREATE_COMPLETE"}
     assert slept == [5.0, 7.5]
+    # progress: one line a status change, with N/M and the time waited (clock injected)
+    assert lines == ["  [0/1] a: CREATE_IN_PROGRESS (0 s)", "  [1/1] a: CREATE_COMPLETE (12 s)"]
 
 
 def test_plan_refuses_a_main_stack_without_the_exports(fleet: dict[str, Any], capsys: Any) -> None:

@@ -86,8 +86,8 @@ def test_enroll_dir_reports_each_photo_and_fails_on_refusals(
     )
     assert run(parse("enroll-dir", str(tmp_path)), clients) == 1
     out = capsys.readouterr().out
-    assert "EMP-1 EMP-1.jpg: enrolled" in out
-    assert "EMP-2 EMP-2.jpg: REFUSED NO_FACE" in out
+    assert "1/2 EMP-1 EMP-1.jpg: enrolled" in out  # N/M: progress through the folder
+    assert "2/2 EMP-2 EMP-2.jpg: REFUSED NO_FACE" in out
     actors = {i["actor"] for i in table.scan()["Items"]}
     assert actors == {boto3.client("sts", region_name=REGION).get_caller_identity()["Arn"]}
 

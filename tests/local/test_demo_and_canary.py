@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,3 +142,16 @@ def test_canary_fails_clearly_for_an_unknown_stack(
     )
     assert code == 1
     assert "stack 'nope' not found" in capsys.readouterr().err
+
+
+def test_demo_honours_the_same_settings_as_replay(tmp_path: Path) -> None:
+    scenario = tmp_path / "small.yaml"
+    scenario.write_text(SCENARIO)
+    out = io.StringIO()
+    demo = Demo(scenario, 0, tmp_path / "r.html", out, environ={"MIN_DETECTIONS": "50"})
+    assert demo.run() == 0
+    text = out.getvalue()
+    assert "MIN_DETECTIONS=50 (from your environment)" in text
+    assert "FACE_MATCH_THRESHOLD=" in text
+    rows = [re.split(r"\s{2,}", row) for row in text.splitlines() if row.startswith("INC-")]
+    assert rows and all(cells[5] == "no" for cells in rows)  # 8 frames < 50: nobody alerted

@@ -41,6 +41,8 @@ def test_the_aws_samples_give_the_documented_json(
         "detections",
         "alerted",
         "clipUrl",
+        "band",
+        "closestEmployee",
     }
     assert incident["cameraId"] == "seoul-hq-lobby-01"
     # 3 frames with an unknown face; unknown-face.json and its exponent twin are one frame
@@ -48,7 +50,8 @@ def test_the_aws_samples_give_the_documented_json(
     assert incident["detections"] == 2
     assert incident["alerted"] is True
     assert incident["firstSeen"].endswith("Z") and incident["firstSeen"] <= incident["lastSeen"]
-    assert incident["clipUrl"] is None  # the samples' KVS stream does not exist locally
+    assert incident["clipUrl"] is None  # alerts carry no HLS URL by default
+    assert (incident["band"], incident["closestEmployee"]) == ("unknown", None)
     assert set(result["notifications"]) == {"slack", "sms"}
 
 

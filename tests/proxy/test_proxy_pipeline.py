@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from facewatch_tools.proxy.pipeline import (
     SinkKind,
     SinkSettings,
     build_argv,
+    secret_input,
 )
 from facewatch_tools.proxy.rtsp_credentials import RtspLogin
 
@@ -43,12 +45,16 @@ def test_h265_to_filesink_pipeline_numbers_each_run(tmp_path: Path) -> None:
     assert argv[-4:] == ["matroskamux", "!", "filesink", f"location={tmp_path}/dock-0012.mkv"]
 
 
-def test_login_goes_to_rtspsrc_properties_as_single_argv_items_never_into_the_url() -> None:
+def test_a_login_never_goes_into_the_argv_nor_the_url_but_to_the_childs_stdin() -> None:
     login = RtspLogin(username="viewer", password=SecretStr("pa ss!w0rd"))
     argv = build_argv("cam", URL, login, Codec.H264, PipelineSettings(), run=1)
-    assert f"location={URL}" in argv
-    assert "user-id=viewer" in argv and "user-pw=pa ss!w0rd" in argv
-    assert all("@" not in item for item in argv)
+    assert f"location={URL}" in argv and argv[1].endswith("gst_child.py")
+    assert not [item for item in argv if "viewer" in item or "pa ss" in item or "@" in item]
+    assert json.loads(secret_input(login) or b"") == {
+        "username": "viewer",
+        "password": "pa ss!w0rd",
+    }
+    assert secret_input(None) is None
 
 
 def test_no_aws_key_ever_appears_on_the_command_line() -> None:

@@ -174,7 +174,8 @@ class TestFaceSearch:
             stubber.add_response("search_faces_by_image", {"FaceMatches": []}, search)
             result = self.searcher(client).analyse(jpeg)
             stubber.assert_no_pending_responses()
-        assert (result.detect_calls, result.search_calls, result.ignored) == (1, 2, 2)
+        assert (result.detect_calls, result.search_calls, result.ignored) == (1, 2, 1)
+        assert result.too_small == 1
         assert [len(e.MatchedFaces) for e in result.entries] == [1, 0]
         assert result.entries[0].DetectedFace.BoundingBox.Left == pytest.approx(0.1)
         assert result.entries[0].MatchedFaces[0].Face.ExternalImageId == "EMP-10442"
@@ -384,7 +385,9 @@ class TestCrossCheckHelpers:
         processor_unknown, processor_known = story(processor)
         assert sampler_unknown and sampler_unknown <= processor_unknown
         assert sampler_known and sampler_known <= processor_known
-        assert len(sampler_unknown) >= 5  # every second of the stranger's visit, near enough
+        # A stranger's track is followed fast for its first records, then every 2 s: enough
+        # frames for face_events (MIN_DETECTIONS) and to keep its incident going.
+        assert len(sampler_unknown) >= 3
         event = kinesis_event(
             processor_records(rig.scene, "cam-1", arn, start, start + 3),
             "arn:aws:kinesis:ap-northeast-2:123456789012:stream/x",

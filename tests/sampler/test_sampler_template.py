@@ -18,7 +18,7 @@ def statements() -> list[dict[str, Any]]:
 
 
 def test_only_detect_faces_has_a_wildcard_resource() -> None:
-    wild = [s["Sid"] for s in statements() if s["Resource"] == "*"]
+    wild = [s["Sid"] for s in statements() if s.get("Resource") == "*"]
     assert wild == ["DetectFaces"]
 
 

@@ -282,3 +282,48 @@ def test_replay_json_carries_band_and_closest_employee() -> None:
     out = row.as_json()
     assert out["band"] == "possible"
     assert out["closestEmployee"] == {"employeeId": "EMP-10442", "similarity": 84.0}
+
+
+def test_a_hinted_possible_incident_that_turns_unknown_is_alerted_again_and_paged() -> None:
+    first = group(
+        CameraState(camera_id=CAM),
+        [det(100, "EMP-1"), det(101, "EMP-1")],
+        window_seconds=60,
+        min_detections=2,
+    )
+    [hinted] = first.newly_alerting
+    assert (hinted.band(2), hinted.paged) == (Band.POSSIBLE, False)
+    second = group(first.state, [det(102)], window_seconds=60, min_detections=2)
+    assert second.escalated == []  # one unknown frame: still possible
+    third = group(second.state, [det(103)], window_seconds=60, min_detections=2)
+    [escalated] = third.escalated
+    assert (escalated.band(2), escalated.paged) == (Band.UNKNOWN, True)
+    fourth = group(third.state, [det(104)], window_seconds=60, min_detections=2)
+    assert fourth.escalated == []  # paged once
+
+
+def test_the_escalation_is_published_as_a_paging_alert() -> None:
+    settings_ = FaceEventsSettings.model_validate(
+        {"TABLE_NAME": "t", "EVENT_BUS_NAME": "b", "REJECTED_QUEUE_URL": "q"}
+        | {"FACE_MATCH_THRESHOLD": "90", "POSSIBLE_MATCH_FLOOR": "80"}
+    )
+    publisher = FakePublisher()
+    adapters = Adapters(
+        store=FakeStore(),
+        publisher=publisher,
+        clips=FakeClips(),
+        rejects=FakeRejects(),
+        clock=lambda: 1795000100.0,
+        metrics=FakeMetrics(),
+    )
+    possible = [frame_record("cam-1", 100.0 + i, [FaceSpec("EMP-10442", 84.0)]) for i in range(2)]
+    stranger = [frame_record("cam-1", 102.0 + i, [FaceSpec()]) for i in range(2)]
+    for batch, first_sequence in ((possible, 1000), (stranger, 2000)):
+        processor = BatchProcessor(
+            EventType.KinesisDataStreams, raise_on_entire_batch_failure=False
+        )
+        event = kinesis_event(batch, first_sequence=first_sequence)
+        run_batch(event, None, settings_, adapters, processor)
+    details = [e.detail.model_dump(by_alias=True) for e in publisher.published]
+    assert [(d["band"], d["page"]) for d in details] == [("possible", False), ("unknown", True)]
+    assert details[0]["incidentId"] == details[1]["incidentId"]

@@ -17,7 +17,7 @@ from tests.fakes import FakeClips, FakeMetrics, FakePublisher, FakeRejects, Fake
 pytestmark = pytest.mark.usefixtures("no_network")
 
 SETTINGS = FaceEventsSettings.model_validate(
-    {"TABLE_NAME": "t", "EVENT_BUS_NAME": "b", "REJECTED_QUEUE_URL": "q"}
+    {"TABLE_NAME": "t", "EVENT_BUS_NAME": "b", "REJECTED_QUEUE_URL": "q", "ALERT_HLS_URL": "true"}
 )
 STRANGER = FaceSpec()
 EMPLOYEE = FaceSpec(employee_id="EMP-10442", similarity=97.0, left=0.1)

@@ -59,7 +59,10 @@ class FaceEventsSettings(ThresholdSettings):
         "hint", alias="POSSIBLE_MATCH_ACTION"
     )
     clip_pre_roll_seconds: float = Field(5.0, alias="CLIP_PRE_ROLL_SECONDS", ge=0, le=300)
-    clip_url_ttl_seconds: int = Field(43200, alias="CLIP_URL_TTL_SECONDS", ge=300, le=43200)
+    # An HLS URL in the alert event spends one of the stream's few HLS sessions until it
+    # expires: off by default (the signed clip link is the alert's clip), short-lived when on.
+    alert_hls_url: bool = Field(False, alias="ALERT_HLS_URL")
+    clip_url_ttl_seconds: int = Field(300, alias="CLIP_URL_TTL_SECONDS", ge=300, le=43200)
     retention_days: int = Field(400, alias="RETENTION_DAYS", ge=1, le=3650)
 
 
@@ -97,3 +100,14 @@ class ClipLinksSettings(EnvSettings):
     # Each page view gets its own short HLS session (a URL carries a session token).
     clip_session_seconds: int = Field(900, alias="CLIP_SESSION_SECONDS", ge=300, le=43200)
     secret_max_age_seconds: int = Field(300, alias="SECRET_MAX_AGE_SECONDS", ge=0, le=3600)
+    # The clip archive (clips/archive.py), served once KVS no longer has the video.
+    archive_bucket_name: str | None = Field(None, alias="ARCHIVE_BUCKET_NAME")
+
+
+class ClipArchiverSettings(EnvSettings):
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    archive_bucket_name: str = Field(alias="ARCHIVE_BUCKET_NAME", min_length=3)
+    archive_queue_url: str = Field(alias="ARCHIVE_QUEUE_URL", min_length=1)
+    clip_pre_roll_seconds: float = Field(5.0, alias="CLIP_PRE_ROLL_SECONDS", ge=0, le=300)
+    clip_post_roll_seconds: float = Field(5.0, alias="CLIP_POST_ROLL_SECONDS", ge=0, le=300)
+    incident_window_seconds: float = Field(60.0, alias="INCIDENT_WINDOW_SECONDS", gt=0, le=3600)

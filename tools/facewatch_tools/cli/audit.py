@@ -16,13 +16,14 @@ import json
 import re
 import socket
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from facewatch.audit.history import IncidentHistory, IncidentNotFoundError, IncidentRecord
 from facewatch.audit.lifecycle import STATUSES, Actor
@@ -33,8 +34,11 @@ from facewatch.audit.merged import (
     RegionalHistory,
     RegionalIncident,
 )
+from facewatch.clips.links import sign_clip_link
 from facewatch.fleet.inventory import Inventory, load_inventory
-from facewatch_tools.audit.report import collect, render_html
+from facewatch.fleet.registry import RegistryReader
+from facewatch_tools.audit.browser import print_pdf
+from facewatch_tools.audit.report import MIN_CAMERA_INCIDENTS, collect, render_html
 from facewatch_tools.aws_targets import DEFAULT_STACK, check_endpoint
 from facewatch_tools.cli.cameras import add_region_arguments, endpoints, single_region
 from facewatch_tools.cli.errors import EXIT_RUNTIME
@@ -149,7 +153,7 @@ def write_incidents(incidents: Iterable[IncidentRecord], fmt: str, out: TextIO) 
     elif fmt == "json":
         out.write("[")
         for count, incident in enumerate(incidents, 1):
-            out.write(("," if count > 1 else "") + "\n  " + incident.model_dump_json())
+            out.write(("," if count > 1 else "") + "\n  " + incident.model_dump_json(by_alias=True))
         out.write("\n]\n")
     else:
         widths = (26, 24, 24, 14, 18, 12, 5, 24, 24, 16, 14)
@@ -215,7 +219,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     trail = list(merged.history_of(incident.region).trail(args.incident))
     if args.format == "json":
         document = {
-            "incident": incident.model_dump(mode="json"),
+            "incident": incident.model_dump(mode="json", by_alias=True),
             "trail": [t.model_dump(mode="json") for t in trail],
         }
         print(json.dumps(document, indent=2))
@@ -263,18 +267,89 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise FileNotFoundError(2, "no such folder for the report", str(Path(args.out).parent))
     merged = merged_for(args)
     since, until = args.since.timestamp(), args.until.timestamp()
+    incidents = list(merged.incidents(since=since, until=until))
     data = collect(
         args.since.astimezone(UTC),
         args.until.astimezone(UTC),
-        list(merged.incidents(since=since, until=until)),
+        incidents,
         list(merged.employee_events(since=since, until=until)),
     )
     source = (args.table or f"stack {args.stack}") + " in " + ", ".join(merged.regions)
     if merged.unreachable:
         source += "; NOT INCLUDED (could not be reached): " + ", ".join(merged.unreachable)
-    Path(args.out).write_text(render_html(data, datetime.now(UTC), source), encoding="utf-8")
+    reachable = [r for r in merged.regions if r not in merged.unreachable]
+    page = render_html(
+        data,
+        datetime.now(UTC),
+        source,
+        min_camera_incidents=args.min_incidents,
+        site_zones=_site_zones(args, reachable),
+        clip_link=_clip_links_by_region(args, {i.incident_id: i.region for i in incidents}),
+    )
+    Path(args.out).write_text(page, encoding="utf-8")
     print(f"{args.out}: {data.total} incidents, {len(data.employees)} employee changes")
+    if args.pdf:
+        print_pdf(Path(args.out), Path(args.pdf))
+        print(f"{args.pdf}: printed by headless Chromium")
     return report_unreachable(merged)
+
+
+def _site_zones(args: argparse.Namespace, regions: list[str]) -> dict[str, str]:
+    """Each site's time zone from the registry in its region's table (the ledger shows site
+    time); a region that fails here only loses its zones."""
+    zones: dict[str, str] = {}
+    for region in regions:
+        try:
+            table = boto3.resource(
+                "dynamodb",
+                region_name=named(region),
+                endpoint_url=endpoint_for(endpoints(args), named(region)),
+                config=_REGIONAL,
+            ).Table(resolve_table(args, named(region)))
+            zones |= {site.site_id: site.time_zone for site in RegistryReader(table).sites()}
+        except (BotoCoreError, ClientError):
+            continue
+    return zones
+
+
+CLIP_LINK_DAYS = 30  # the report's clip links play this long (the video's own retention aside)
+
+
+def _clip_links_by_region(
+    args: argparse.Namespace, region_of: dict[str, str]
+) -> Callable[[str], str] | None:
+    """Each incident's clip link signed by its own region's stack (its player, its key)."""
+    signers = {r: _clip_links(args, named(r)) for r in sorted(set(region_of.values()))}
+    if not any(signers.values()):
+        return None
+
+    def link(incident: str) -> str:
+        signer = signers.get(region_of.get(incident, ""))
+        return signer(incident) if signer else ""
+
+    return link
+
+
+def _clip_links(args: argparse.Namespace, region: str | None = None) -> Callable[[str], str] | None:
+    """Signed clip links for the ledger when the stack and its link key can be read."""
+    if args.table or args.no_clip_links:
+        return None
+    try:
+        stack = _client(args, "cloudformation", region).describe_stacks(StackName=args.stack)
+    except (BotoCoreError, ClientError):
+        return None  # that region is named as unreachable by the audit itself
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0].get("Outputs", [])}
+    base, secret = outputs.get("ClipLinkBaseUrl"), outputs.get("ClipLinkKeySecretArn")
+    if not (base and secret):
+        return None
+    try:
+        secrets = _client(args, "secretsmanager", region)
+        key = secrets.get_secret_value(SecretId=secret)["SecretString"]
+    except ClientError as exc:
+        print(f"no clip links in the ledger: {exc.response['Error']['Code']}", file=sys.stderr)
+        return None
+    expires = int(datetime.now(UTC).timestamp()) + CLIP_LINK_DAYS * 86_400
+    return lambda incident: sign_clip_link(base, incident, expires, key.encode())
 
 
 def _common() -> argparse.ArgumentParser:
@@ -305,7 +380,9 @@ def register(subparsers: Any) -> None:
     incidents.add_argument("--status", choices=STATUSES)
     incidents.add_argument("--since", type=parse_time, help="first seen at or after")
     incidents.add_argument("--until", type=parse_time, help="first seen before")
-    incidents.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    incidents.add_argument(
+        "--output", "--format", dest="format", choices=("table", "csv", "json"), default="table"
+    )
     incidents.add_argument("--newest-first", action="store_true")
     incidents.add_argument("--limit", type=int, default=None, help="incidents per page")
     incidents.add_argument("--cursor", default=None, help="the next page (as printed)")
@@ -313,7 +390,9 @@ def register(subparsers: Any) -> None:
 
     show = commands.add_parser("show", parents=[common], help="one incident and its whole trail")
     show.add_argument("incident")
-    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.add_argument(
+        "--output", "--format", dest="format", choices=("text", "json"), default="text"
+    )
     show.set_defaults(func=cmd_show)
 
     status = commands.add_parser(
@@ -328,4 +407,14 @@ def register(subparsers: Any) -> None:
     report.add_argument("--since", type=parse_time, required=True)
     report.add_argument("--until", type=parse_time, required=True)
     report.add_argument("--out", required=True, help="FILE.html")
+    report.add_argument("--pdf", help="also print it to FILE.pdf (headless Chromium)")
+    report.add_argument(
+        "--min-incidents",
+        type=int,
+        default=MIN_CAMERA_INCIDENTS,
+        help="rank false alarms only for cameras with this many incidents (%(default)s)",
+    )
+    report.add_argument(
+        "--no-clip-links", action="store_true", help="leave clip links out of the ledger"
+    )
     report.set_defaults(func=cmd_report)

@@ -167,6 +167,10 @@ class Context:
         return registry.plan(self.inventory(), names, self.args.prune)
 
 
+def _progress(line: str) -> None:
+    print(line, flush=True)
+
+
 class MainStackMissingError(RuntimeError):
     """No main stack in a region: deploy it there first."""
 
@@ -188,7 +192,11 @@ def _context(
             "first (docs/deploy.md), or pass --stack / --region"
         ) from exc
     body = Path(args.template).read_text(encoding="utf-8")
-    engine = engine or clients.stack_engine or CloudFormationEngine(clients.cloudformation)
+    engine = (
+        engine
+        or clients.stack_engine
+        or CloudFormationEngine(clients.cloudformation, echo=_progress)
+    )
     return Context(main, body, engine, args, clients, region)
 
 
@@ -247,7 +255,8 @@ def capability_report(ctx: Context, current: Plan) -> tuple[bool, int | None]:
             continue
         camera = change.desired.camera
         region = ctx.region or default_region  # the camera's site's region
-        refusal = check_region(camera.id, camera.detector, region)
+        detector = None if change.detector == VIDEO_ONLY else camera.detector
+        refusal = check_region(camera.id, detector, region)
         if refusal is not None:
             print("REFUSED " + refusal.message())
             ok = False

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, clients: PrivacyClients) -> int:
         record = ledger.record(args.employee_id, ConsentMethod(args.method), args.document, actor)
         print(f"{record.employee_id}: consent recorded at {record.at} ({record.method})")
         return 0
-    eraser = Eraser(stores_for(clients, stack, actor), actor)
+    eraser = Eraser(stores_for(clients, stack, actor, args.collection_id), actor)
     certificate = eraser.withdraw_consent(args.employee_id)
     print(f"{args.employee_id}: consent withdrawn; faces erased")
     print(certificate.text())
@@ -63,6 +63,7 @@ def register(subparsers: Any) -> None:
     common.add_argument("--stack", default="facewatch-dev", help="main stack (consent table)")
     common.add_argument("--region", default=None)
     common.add_argument("--endpoint-url", default=None)
+    common.add_argument("--collection-id", default=None, help="default: the stack's output")
     record = commands.add_parser("record", parents=[common], help="record an employee's consent")
     record.add_argument("employee_id", metavar="EMP-ID")
     record.add_argument("--method", required=True, choices=[m.value for m in ConsentMethod])

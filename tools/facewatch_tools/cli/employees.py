@@ -96,14 +96,16 @@ def consent_gate(args: argparse.Namespace, clients: Clients, table: str) -> Cons
     return ConsentLedger(clients.dynamodb.Table(name))
 
 
-def _enroll_one(people: EmployeeCollection, employee_id: str, photo: Path, where: str = "") -> bool:
+def _enroll_one(people: EmployeeCollection, employee_id: str, photo: Path, step: str = "") -> bool:
+    """Enroll one photo; ``step`` ("eu-central-1  3/120 ") prefixes the line: the region and
+    the progress through a long folder."""
     try:
         result = people.enroll(employee_id, photo.read_bytes(), photo.name)
     except EnrollmentRefusedError as refused:
-        print(f"{where}{employee_id} {photo.name}: REFUSED {refused.reason}: {refused.detail}")
+        print(f"{step}{employee_id} {photo.name}: REFUSED {refused.reason}: {refused.detail}")
         return False
-    done = "enrolled" if result.indexed else "already enrolled"
-    print(f"{where}{employee_id} {photo.name}: {done}")
+    state = "enrolled" if result.indexed else "already enrolled"
+    print(f"{step}{employee_id} {photo.name}: {state}", flush=True)
     return True
 
 
@@ -200,7 +202,10 @@ def run_in_region(
         if action == "sync":
             return sync_region(args, people, region, roster, where)
         mine = [e for e in roster if e.wanted_in(named(region))]
-        results = [_enroll_one(people, e.employee_id, e.photo, where) for e in mine]
+        results = [
+            _enroll_one(people, e.employee_id, e.photo, f"{where}{n}/{len(mine)} ")
+            for n, e in enumerate(mine, start=1)
+        ]
         print(
             f"{where}{sum(results)} enrolled or already enrolled, "
             f"{len(results) - sum(results)} refused"

@@ -24,12 +24,13 @@ from botocore.parsers import ResponseParserError
 from pydantic import ValidationError
 
 from facewatch.fleet.inventory import InventoryError
+from facewatch_tools.audit.browser import BrowserMissingError
 from facewatch_tools.aws_targets import TargetError
 from facewatch_tools.canary import CanaryError
 from facewatch_tools.local.session import NotRunningError
 
 # Errors whose message already is the one line (it names the problem and the fix).
-_PLAIN = (InventoryError, TargetError, CanaryError, NotRunningError)
+_PLAIN = (InventoryError, TargetError, CanaryError, NotRunningError, BrowserMissingError)
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1

@@ -27,7 +27,7 @@ from facewatch_tools.privacy.stores import PrivacyClients, read_stack, stores_fo
 def run(args: argparse.Namespace, clients: PrivacyClients) -> int:
     stack = read_stack(clients.cloudformation, args.stack)
     actor = str(clients.sts.get_caller_identity()["Arn"])
-    stores = stores_for(clients, stack, actor)
+    stores = stores_for(clients, stack, actor, args.collection_id)
     action = args.privacy_command
     if action == "report":
         return _report(args, clients, stack)
@@ -87,6 +87,7 @@ def register(subparsers: Any) -> None:
     common.add_argument("--stack", default="facewatch-dev", help="main stack")
     common.add_argument("--region", default=None)
     common.add_argument("--endpoint-url", default=None)
+    common.add_argument("--collection-id", default=None, help="default: the stack's output")
     common.add_argument("--json", action="store_true", help="the certificate as JSON")
     employee = commands.add_parser(
         "erase-employee", parents=[common], help="faces, enrollment audit, consent records, hints"

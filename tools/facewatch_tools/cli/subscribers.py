@@ -1,7 +1,9 @@
-"""`facewatch subscribers add|remove|list`: the phones that get alert SMS (the alerts topic).
+"""`facewatch subscribers add|remove|list`: the phones that get alert SMS (the alerts topic),
+and with `--ops` the e-mail addresses and phones the stack's alarms notify (the ops alarm topic).
 
 Numbers are E.164 (+8210..., +4917...). A new account is in the SMS sandbox: only numbers
-verified in End User Messaging SMS receive anything until production access is granted.
+verified in End User Messaging SMS receive anything until production access is granted. An
+e-mail subscriber confirms through the link AWS mails them before they receive anything.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from facewatch_tools.aws_targets import TargetError, add_aws_arguments, client, stack_output
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def phone_number(value: str) -> str:
@@ -26,26 +29,53 @@ def phone_number(value: str) -> str:
     return number
 
 
+def subscriber(value: str) -> str:
+    """argparse type: an e-mail address (ops only) or an E.164 phone number."""
+    if "@" in value:
+        if not EMAIL.fullmatch(value.strip()):
+            raise argparse.ArgumentTypeError(f"{value!r} is not an e-mail address")
+        return value.strip()
+    return phone_number(value)
+
+
+def protocol_of(endpoint: str) -> str:
+    return "email" if "@" in endpoint else "sms"
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "subscribers", help="phones that receive alert SMS", description=__doc__
+        "subscribers",
+        help="phones that receive alert SMS; --ops: who the alarms notify",
+        description=__doc__,
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, text in (("add", "subscribe a phone"), ("remove", "unsubscribe a phone")):
         action = actions.add_parser(name, help=text)
-        action.add_argument("phone", type=phone_number, help="E.164, e.g. +821012345678")
-    actions.add_parser("list", help="list the subscribed phones")
+        action.add_argument(
+            "phone",
+            type=subscriber,
+            metavar="PHONE|EMAIL",
+            help="E.164, e.g. +821012345678; an e-mail address with --ops",
+        )
+    actions.add_parser("list", help="list the subscribers")
     for action in actions.choices.values():
         add_aws_arguments(action)
-        action.add_argument("--topic-arn", help="the alerts topic (default: the stack's output)")
+        action.add_argument(
+            "--ops",
+            action="store_true",
+            help="the ops alarm topic (every CloudWatch alarm of the stack) instead of alerts",
+        )
+        action.add_argument(
+            "--topic-arn", help="the topic (default: the stack's AlertsTopicArn/OpsAlarmTopicArn)"
+        )
     parser.set_defaults(func=run)
 
 
-def _sms_subscriptions(sns: Any, topic_arn: str) -> dict[str, str]:
+def _subscriptions(sns: Any, topic_arn: str, protocols: set[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
         for sub in page["Subscriptions"]:
-            if sub["Protocol"] == "sms":
+            if sub["Protocol"] in protocols:
                 found[sub["Endpoint"]] = sub["SubscriptionArn"]
     return found
 
@@ -64,31 +94,44 @@ def _warn_if_sandboxed(sns: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    phone = getattr(args, "phone", "")
+    if protocol_of(phone or "") == "email" and not args.ops:
+        print("error: alerts go by SMS only; e-mail addresses are for --ops", file=sys.stderr)
+        return 2
     sns = client("sns", args)
     try:
-        topic_arn = args.topic_arn or stack_output(args, "AlertsTopicArn")
+        output = "OpsAlarmTopicArn" if args.ops else "AlertsTopicArn"
+        topic_arn = args.topic_arn or stack_output(args, output)
     except TargetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    subscribed = _sms_subscriptions(sns, topic_arn)
+    subscribed = _subscriptions(sns, topic_arn, {"sms", "email"} if args.ops else {"sms"})
     if args.action == "list":
-        for number in sorted(subscribed):
-            print(number)
+        for endpoint in sorted(subscribed):
+            print(endpoint)
         return 0
     if args.action == "add":
-        if args.phone in subscribed:
-            print(f"{args.phone} is already subscribed")
-            return 0
-        sns.subscribe(
-            TopicArn=topic_arn, Protocol="sms", Endpoint=args.phone, ReturnSubscriptionArn=True
-        )
-        print(f"{args.phone} subscribed")
-        _warn_if_sandboxed(sns)
-        return 0
-    arn = subscribed.get(args.phone)
+        return _add(sns, topic_arn, subscribed, phone)
+    arn = subscribed.get(phone)
     if arn is None:
-        print(f"error: {args.phone} is not subscribed", file=sys.stderr)
+        print(f"error: {phone} is not subscribed", file=sys.stderr)
         return 1
     sns.unsubscribe(SubscriptionArn=arn)
-    print(f"{args.phone} unsubscribed")
+    print(f"{phone} unsubscribed")
+    return 0
+
+
+def _add(sns: Any, topic_arn: str, subscribed: dict[str, str], endpoint: str) -> int:
+    if endpoint in subscribed:
+        print(f"{endpoint} is already subscribed")
+        return 0
+    protocol = protocol_of(endpoint)
+    sns.subscribe(
+        TopicArn=topic_arn, Protocol=protocol, Endpoint=endpoint, ReturnSubscriptionArn=True
+    )
+    if protocol == "email":
+        print(f"{endpoint} subscribed: AWS mails a confirmation link; nothing arrives before")
+    else:
+        print(f"{endpoint} subscribed")
+        _warn_if_sandboxed(sns)
     return 0

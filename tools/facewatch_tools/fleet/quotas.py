@@ -113,6 +113,7 @@ class Fleet:
     processor_cameras: int
     sampler_cameras: int
     new_stacks: int
+    new_roles: int  # video-only cameras (recognition off) have no role
     new_processors: int
 
     @classmethod
@@ -126,13 +127,19 @@ class Fleet:
             # sampler -> stream-processor; a settings change replaces old-first: no extra
             or (c.action is Action.UPDATE and any(r.startswith("Detector") for r in c.reasons))
         )
+        creates = plan.by_action(Action.CREATE)
         return cls(
             cameras=len(wanted),
             processor_cameras=len(processors),
-            sampler_cameras=len(wanted) - len(processors),
-            new_stacks=len(plan.by_action(Action.CREATE)),
+            sampler_cameras=sum(1 for c in wanted if c.detector == "sampler"),
+            new_stacks=len(creates),
+            new_roles=sum(1 for c in creates if c.detector in {"sampler", "stream-processor"}),
             new_processors=new_processors,
         )
+
+    @property
+    def recognising(self) -> int:
+        return self.processor_cameras + self.sampler_cameras
 
 
 @dataclass
@@ -227,7 +234,7 @@ def check_quotas(
             r"^roles per account",
             DEFAULT_ROLES,
             roles,
-            roles + fleet.new_stacks,
+            roles + fleet.new_roles,
             "documented default",
         )
     if clients.lambda_ is not None:
@@ -240,7 +247,7 @@ def check_quotas(
                 found[0] if found else "L-B99A9384",
                 float(account["ConcurrentExecutions"]),
                 0,
-                float(MAIN_STACK_CONCURRENCY + fleet.cameras),
+                float(MAIN_STACK_CONCURRENCY + fleet.recognising),
                 "Lambda GetAccountSettings",
             )
         )

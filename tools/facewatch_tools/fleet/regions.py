@@ -30,6 +30,7 @@ VIDEO_STREAM = "AWS::KinesisVideo::Stream"
 DATA_STREAM = "AWS::Kinesis::Stream"
 SCHEDULE = "AWS::Scheduler::Schedule"
 # The types a camera's detector needs in its Region (camera stack + the main stack's collection).
+VIDEO_ONLY_NEEDS = (VIDEO_STREAM,)  # a camera whose site has recognition off
 NEEDS: dict[Detector, tuple[str, ...]] = {
     Detector.STREAM_PROCESSOR: (VIDEO_STREAM, DATA_STREAM, STREAM_PROCESSOR, COLLECTION),
     Detector.SAMPLER: (VIDEO_STREAM, SCHEDULE, COLLECTION),
@@ -100,31 +101,37 @@ def capability_table() -> dict[str, frozenset[str]]:
 class RegionRefusal:
     camera_id: str
     region: str
-    detector: Detector
+    detector: Detector | None  # None: video only (recognition off)
     missing: tuple[str, ...]
     advice: str
 
     def message(self) -> str:
+        what = f"the {self.detector.value} detector" if self.detector else "a video stream"
         return (
-            f"camera {self.camera_id}: {self.region} cannot run the {self.detector.value} "
-            f"detector (no {', '.join(self.missing)} there); {self.advice}"
+            f"camera {self.camera_id}: {self.region} cannot run {what} "
+            f"(no {', '.join(self.missing)} there); {self.advice}"
         )
 
 
 _OTHER_PARTITIONS = ("cn-", "us-gov-", "us-iso", "eu-isoe-", "eusc-")
 
 
-def regions_running(detector: Detector) -> list[str]:
+def _needs(detector: Detector | None) -> tuple[str, ...]:
+    return NEEDS[detector] if detector else VIDEO_ONLY_NEEDS
+
+
+def regions_running(detector: Detector | None) -> list[str]:
     """Commercial Regions (partition aws) with every type the detector needs."""
     return sorted(
         r
         for r, types in capability_table().items()
-        if set(NEEDS[detector]) <= types and not r.startswith(_OTHER_PARTITIONS)
+        if set(_needs(detector)) <= types and not r.startswith(_OTHER_PARTITIONS)
     )
 
 
-def check_region(camera_id: str, detector: Detector, region: str) -> RegionRefusal | None:
-    """None when ``region`` has every type the detector needs; else what to do instead."""
+def check_region(camera_id: str, detector: Detector | None, region: str) -> RegionRefusal | None:
+    """None when ``region`` has every type the detector (None: video only) needs; else what to
+    do instead."""
     table = capability_table()
     if region not in table:
         return RegionRefusal(
@@ -134,7 +141,7 @@ def check_region(camera_id: str, detector: Detector, region: str) -> RegionRefus
             ("any known resource type",),
             "check the Region name (regenerate the table after upgrading cfn-lint)",
         )
-    missing = tuple(t for t in NEEDS[detector] if t not in table[region])
+    missing = tuple(t for t in _needs(detector) if t not in table[region])
     if not missing:
         return None
     other = Detector.SAMPLER if detector is Detector.STREAM_PROCESSOR else None

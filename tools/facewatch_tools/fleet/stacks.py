@@ -164,6 +164,7 @@ class StackEngine(Protocol):
         """Wait until no stack is in progress; final status per stack (DELETED if gone)."""
 
 
+_THROTTLED = "THROTTLED_IN_PROGRESS"  # not a CloudFormation status: asked too often
 _FAILED_CREATE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"}
 
 
@@ -308,8 +309,10 @@ class CloudFormationEngine:
         timeout: float = 3600.0,
         first_delay: float = 5.0,
         max_delay: float = 30.0,
+        echo: Callable[[str], None] = lambda _line: None,
     ) -> None:
         self._cfn = cloudformation
+        self._echo = echo  # progress while waiting: each stack's status as it changes
         self._sleep = sleep
         self._clock = clock
         self._timeout = timeout
@@ -356,11 +359,20 @@ class CloudFormationEngine:
     def wait(self, stack_names: Sequence[str]) -> dict[str, str]:
         pending = set(stack_names)
         final: dict[str, str] = {}
-        deadline = self._clock() + self._timeout
+        seen: dict[str, str] = {}
+        started = self._clock()
+        deadline = started + self._timeout
         delay = self._first
         while pending:
             for name in sorted(pending):
                 status = self._status(name)
+                if status is not None and status != _THROTTLED and seen.get(name) != status:
+                    seen[name] = status
+                    done = len(stack_names) - len(pending) + (not status.endswith("_IN_PROGRESS"))
+                    self._echo(
+                        f"  [{done}/{len(stack_names)}] {name}: {status} "
+                        f"({self._clock() - started:.0f} s)"
+                    )
                 if status is not None and status.endswith("_IN_PROGRESS"):
                     continue
                 final[name] = status or "DELETED"
@@ -381,7 +393,7 @@ class CloudFormationEngine:
             if "does not exist" in str(exc):
                 return None
             if "Throttling" in str(exc) or "Rate exceeded" in str(exc):
-                return "THROTTLED_IN_PROGRESS"  # look again on the next round
+                return _THROTTLED  # look again on the next round
             raise
         status: str = stacks[0]["StackStatus"]
         return None if status == "DELETE_COMPLETE" else status

@@ -9,8 +9,9 @@ every region's table (read here, nothing copied between regions).
 from __future__ import annotations
 
 import html
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
@@ -32,6 +33,21 @@ from facewatch_tools.local.stack import LocalStack
 from facewatch_tools.template import ROOT
 
 
+def settings_in_force(stack: LocalStack, environ: Mapping[str, str]) -> str:
+    """The detection settings face_events runs with; those taken from the environment marked."""
+    runtime = next(
+        stack.runtimes[stack.deployed.function_by_arn(m.function_arn).name]
+        for m in stack.deployed.mappings
+        if m.source_arn.endswith(f"/{stack.detections_stream}")
+    )
+    env = runtime.environment
+    shown = [name for name in sorted(runtime.spec.settings) if name in env]
+    return ", ".join(
+        f"{name}={env[name]}" + (" (from your environment)" if name in environ else "")
+        for name in shown
+    )
+
+
 class Demo:
     def __init__(
         self,
@@ -42,7 +58,11 @@ class Demo:
         *,
         template_path: Path | None = None,
         root: Path | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        # The same settings as `facewatch replay`: the caller's environment, where the
+        # template lets a function be configured (MIN_DETECTIONS, FACE_MATCH_THRESHOLD, ...).
+        self.environ = dict(os.environ if environ is None else environ)
         self.scenario = load_scenario(scenario)
         self.template_path = template_path or ROOT / "template.yaml"
         self.root = root
@@ -74,6 +94,7 @@ class Demo:
                         template_path=self.template_path,
                         root=self.root,
                         slack_routes=scenario.slack_routes(),
+                        overrides=self.environ,
                         region=region,
                     )
                 )
@@ -85,6 +106,8 @@ class Demo:
                     f"{len(deployed.mappings)} event source mapping(s), {len(deployed.relays)} "
                     "rule target(s) delivered by the runner"
                 )
+                if len(stacks) == 1:  # the same template and settings in every region
+                    self.say(f"  settings in force: {settings_in_force(stack, self.environ)}")
                 stack.load_registry(inventory.in_region(region))  # this region's sites only
                 stack.subscribe_phones(scenario.phones)
             home = {

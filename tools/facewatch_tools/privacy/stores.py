@@ -58,14 +58,15 @@ class PrivacyClients:
 
 
 def stores_for(
-    clients: PrivacyClients, stack: StackResources, actor: str, *, with_collection: bool = True
+    clients: PrivacyClients, stack: StackResources, actor: str, collection_id: str | None = None
 ) -> PrivacyStores:
     table = stack.output("TableName")
     collection = None
-    if with_collection and "CollectionId" in stack.outputs:
+    collection_id = collection_id or stack.outputs.get("CollectionId")
+    if collection_id:
         collection = EmployeeCollection(
             clients.rekognition,
-            stack.outputs["CollectionId"],
+            collection_id,
             AuditLog(clients.dynamodb_resource.Table(table)),
             actor,
         )
@@ -80,6 +81,7 @@ def stores_for(
         region=clients.region,
         collection=collection,
         kvs=clients.kinesisvideo,
+        idempotency_table=stack.outputs.get("IdempotencyTableName"),
     )
 
 

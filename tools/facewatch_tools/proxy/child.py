@@ -26,7 +26,11 @@ class Child(Protocol):
 
 
 class Spawner(Protocol):
-    async def __call__(self, argv: list[str], env: Mapping[str, str]) -> Child: ...
+    async def __call__(
+        self, argv: list[str], env: Mapping[str, str], secret: bytes | None = None
+    ) -> Child:
+        """Start the child; ``secret`` (the camera login) goes to its stdin, never its argv."""
+        ...
 
 
 class ProcessChild:
@@ -52,10 +56,13 @@ class ProcessChild:
         return await self._process.wait()
 
 
-async def spawn_process(argv: list[str], env: Mapping[str, str]) -> Child:
+async def spawn_process(
+    argv: list[str], env: Mapping[str, str], secret: bytes | None = None
+) -> Child:
     process = await asyncio.create_subprocess_exec(
         *argv,
-        stdin=asyncio.subprocess.DEVNULL,
+        # A pipe only this child holds: the login never shows in argv or environment.
+        stdin=asyncio.subprocess.DEVNULL if secret is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env=dict(env),
@@ -64,4 +71,9 @@ async def spawn_process(argv: list[str], env: Mapping[str, str]) -> Child:
         # every child cleanly (EOS) instead of all of them dying mid-fragment.
         start_new_session=True,
     )
+    if secret is not None:
+        assert process.stdin is not None
+        process.stdin.write(secret)
+        await process.stdin.drain()
+        process.stdin.close()
     return ProcessChild(process)

@@ -4,10 +4,17 @@ rtspsrc (TCP, bounded latency) ! depay ! parse ! caps ! identity (the meter) ! s
 Each element and property is its own argv item: gst-launch escapes them, so values are never
 re-split, and no shell is involved. The identity element prints one line per access unit under
 ``-v``; the supervisor reads frame times and sizes from them (the same for every sink).
+
+A camera with a login runs ``gst_child.py`` instead (the same pipeline in-process through
+PyGObject, the same output): any user of the host can read a process's argv, so the login is
+never in it; the child gets it on stdin (``Pipeline.secret_input``).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -16,7 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from facewatch_tools.proxy.rtsp_credentials import RtspLogin
 
 GST_LAUNCH = "gst-launch-1.0"
+GST_CHILD = Path(__file__).with_name("gst_child.py")
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's python3-gi
 METER = "meter"
+
+
+def gst_python() -> str:
+    """An interpreter with PyGObject: this one if it has gi, else the system python3."""
+    return sys.executable if importlib.util.find_spec("gi") else SYSTEM_PYTHON
 
 
 class Codec(StrEnum):
@@ -112,9 +126,8 @@ def build_argv(
     *,
     run: int,
 ) -> list[str]:
-    """argv for ``gst-launch-1.0``. The login goes into rtspsrc properties, never into the URL,
-    so that the URL can be shown; the argv itself holds the password and is only ever logged
-    through redaction."""
+    """argv for ``gst-launch-1.0``, or for ``gst_child.py`` when the camera has a login: the
+    login is never in the argv (nor in the URL); ``secret_input`` carries it to the child."""
     source = [
         "rtspsrc",
         f"location={rtsp_url}",
@@ -122,12 +135,19 @@ def build_argv(
         f"latency={settings.latency_ms}",
         f"tcp-timeout={int(settings.tcp_timeout_s * 1_000_000)}",
     ]
-    if login is not None:
-        source += [f"user-id={login.username}", f"user-pw={login.password.get_secret_value()}"]
+    launcher = [GST_LAUNCH, "-e", "-v"] if login is None else [gst_python(), str(GST_CHILD)]
     return [
-        GST_LAUNCH, "-e", "-v",
+        *launcher,
         *source, "!",
         *codec.elements(), "!",
         "identity", f"name={METER}", "silent=false", "!",
         *settings.sink.elements(camera_id, run),
     ]  # fmt: skip
+
+
+def secret_input(login: RtspLogin | None) -> bytes | None:
+    """What the child reads on stdin: the login as JSON (None: no login, gst-launch runs)."""
+    if login is None:
+        return None
+    data = {"username": login.username, "password": login.password.get_secret_value()}
+    return json.dumps(data).encode()

@@ -21,7 +21,13 @@ from facewatch_tools.proxy.gst_messages import (
     parse_line,
 )
 from facewatch_tools.proxy.health import HealthBoard
-from facewatch_tools.proxy.pipeline import Codec, PipelineSettings, SinkKind, build_argv
+from facewatch_tools.proxy.pipeline import (
+    Codec,
+    PipelineSettings,
+    SinkKind,
+    build_argv,
+    secret_input,
+)
 from facewatch_tools.proxy.redaction import redact
 from facewatch_tools.proxy.rtsp_credentials import RtspLogin
 
@@ -156,7 +162,12 @@ class CameraSupervisor:
         logger.debug("camera %s: %s", self.camera_id, redact(" ".join(argv), self._secrets))
         outcome = RunOutcome()
         try:
-            child = await self._spawn(argv, self._env)
+            login = secret_input(self.spec.login)
+            child = await (
+                self._spawn(argv, self._env)
+                if login is None
+                else self._spawn(argv, self._env, login)
+            )
         except OSError as exc:
             outcome.errors.append(f"cannot start {argv[0]}: {exc.strerror}")
             return outcome

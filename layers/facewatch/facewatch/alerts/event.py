@@ -65,7 +65,10 @@ class ClosestEmployee(ContractModel):
 
 
 class Clip(ContractModel):
-    url: str = Field(description="HLS (LIVE_REPLAY) URL; carries a session token, do not share")
+    url: str = Field(
+        description="HLS (LIVE_REPLAY) URL, only when the stack sets ALERT_HLS_URL (the signed "
+        "clip link is the alert's clip); carries a session token, do not share"
+    )
     expires_at: UtcTime
     start: UtcTime = Field(description="First detection minus the pre-roll")
 

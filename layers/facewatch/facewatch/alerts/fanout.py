@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from pydantic import BaseModel, ConfigDict, Field
 
+from facewatch.alerts.event import ALERT_DETAIL_TYPE
 from facewatch.alerts.settings import NotifierSettings
 from facewatch.alerts.view import ClipLinks
 from facewatch.observability import MetricUnit, logger
@@ -53,6 +54,7 @@ class Outcome(StrEnum):
     DUPLICATE = "Duplicate"  # already sent by an earlier delivery of the same incident
     CANARY = "Canary"  # detail.test: acknowledged, nothing sent
     NOT_PAGED = "NotPaged"  # a low-priority hint (detail.page false): no SMS
+    NOT_ON_RECORD = "NotOnRecord"  # an alert whose incident never alerted: forged, not sent
 
 
 class UnsupportedEventError(ValueError):
@@ -141,6 +143,38 @@ def signed_clip_links(settings: NotifierSettings, secrets: SecretsProvider) -> C
     return ClipLinks(settings.clip_link_base_url, key, settings.clip_link_ttl_days)
 
 
+class AlertRecords(Protocol):
+    def alerted(self, incident_id: str) -> bool:
+        """True if the incident exists and reached its alert (alertState pending or sent)."""
+        ...
+
+
+class DynamoAlertRecords:
+    """The incident item face_events writes before it publishes (so pending counts too)."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def alerted(self, incident_id: str) -> bool:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"PK": {"S": f"INCIDENT#{incident_id}"}, "SK": {"S": "INCIDENT"}},
+            ProjectionExpression="alertState",
+            ConsistentRead=True,
+        ).get("Item")
+        return bool(item) and item.get("alertState", {}).get("S") in ("pending", "sent")
+
+
+def _on_record(envelope: BusEnvelope, alerts: AlertRecords | None) -> bool:
+    """Anyone who can reach the queue or the bus could forge an alert: only an incident
+    facewatch itself alerted is sent (other detail-types carry no incident to check)."""
+    if alerts is None or envelope.detail_type != ALERT_DETAIL_TYPE:
+        return True
+    incident_id = envelope.detail.get("incidentId")
+    return isinstance(incident_id, str) and alerts.alerted(incident_id)
+
+
 class MetricsSink(Protocol):
     def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
 
@@ -153,6 +187,7 @@ def run_notifier_batch(
     *,
     reserve_seconds: float,
     metrics: MetricsSink,
+    alerts: AlertRecords | None = None,
 ) -> PartialItemFailureResponse:
     counts: Counter[str] = Counter()
 
@@ -166,6 +201,15 @@ def run_notifier_batch(
             if envelope.is_canary:
                 logger.info("canary acknowledged", extra={"event_id": envelope.id})
                 outcome = Outcome.CANARY
+            elif not _on_record(envelope, alerts):
+                logger.warning(
+                    "alert for an incident not on record; not sent",
+                    extra={
+                        "event_id": envelope.id,
+                        "incident_id": envelope.detail.get("incidentId"),
+                    },
+                )
+                outcome = Outcome.NOT_ON_RECORD
             else:
                 outcome = channel.deliver(envelope)
         except Exception as exc:
@@ -184,7 +228,7 @@ def run_notifier_batch(
 
     response = process_partial_response(event, handle, processor, context)
     prefix = channel.name.capitalize()
-    for outcome in ("Sent", "Duplicate", "Canary", "NotPaged", "Failed", "Deferred"):
+    for outcome in ("Sent", "Duplicate", "Canary", "NotPaged", "NotOnRecord", "Failed", "Deferred"):
         metrics.add_metric(name=f"{prefix}{outcome}", unit=MetricUnit.Count, value=counts[outcome])
     logger.info("batch done", extra={"channel": channel.name, **counts})
     return response

@@ -25,6 +25,8 @@ class NotifierSettings(EnvSettings):
     secret_max_age_seconds: int = Field(300, alias="SECRET_MAX_AGE_SECONDS", ge=0, le=3600)
     # A message is only started with this much invocation time left; the rest go back to SQS.
     deadline_reserve_seconds: float = Field(10.0, alias="DEADLINE_RESERVE_SECONDS", ge=0, le=300)
+    # The incidents table: an alert is sent only for an incident facewatch alerted (fanout).
+    table_name: str | None = Field(None, alias="TABLE_NAME")
 
     @model_validator(mode="after")
     def _link_key_with_base(self) -> Self:
@@ -49,8 +51,6 @@ class SlackNotifierSettings(NotifierSettings):
     snapshot_url_ttl_seconds: int = Field(
         24 * 3600, alias="SNAPSHOT_URL_TTL_SECONDS", ge=60, le=7 * 24 * 3600
     )
-    # The incidents table: the camera's privacy profile (registry) and the access log.
-    table_name: str | None = Field(None, alias="TABLE_NAME")
 
 
 class SmsNotifierSettings(NotifierSettings):

@@ -6,6 +6,7 @@ channel only lays them out. Without a registry entry the camera id is shown and 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -70,15 +71,19 @@ class ClipLinks:
         base_url: str | None = None,
         key: Callable[[], bytes] | None = None,
         ttl_days: int = 30,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self._base_url = base_url
         self._key = key
         self._ttl = timedelta(days=ttl_days)
+        self._now = now
 
     def link_for(self, detail: AlertDetail) -> str | None:
         if self._base_url and self._key:
             # Expiry from the incident's own time: every retry of one alert makes the same link.
-            expires = int((detail.first_seen + self._ttl).timestamp())
+            # Never from a time still to come: a forged firstSeen of 2099 must not outlive TTL.
+            start = min(detail.first_seen.timestamp(), self._now())
+            expires = int(start + self._ttl.total_seconds())
             try:
                 key = self._key()
             except Exception as exc:

@@ -29,6 +29,7 @@ from typing import Any, cast
 from boto3.dynamodb.types import Binary
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 from facewatch.audit.lifecycle import STATUSES, Actor, Status
 from facewatch.detections.store import deserialize, incident_key, to_item
@@ -45,9 +46,9 @@ class IncidentNotFoundError(LookupError):
 
 
 class IncidentRecord(BaseModel):
-    """An incident item as the auditors read it."""
+    """An incident item as the auditors read it (camelCase in JSON, as the event contract)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
     incident_id: str
     camera_id: str
     site_id: str

@@ -1,8 +1,11 @@
 """The clip endpoint: a signed facewatch link -> a fresh ON_DEMAND HLS session -> a player page.
 
-``GET /clips/{incidentId}?exp=&sig=`` (``&redirect=1`` answers 302 to the HLS URL instead).
+``GET /clips/{incidentId}?exp=&sig=`` (``&redirect=1`` answers 302 to the video instead).
 The link is checked with ``cliplinks.verify_clip_link`` (403 when expired or tampered); the
 incident's stream and time range come from its item; each view gets its own short session URL.
+The clip starts at the fragment holding "first detection - pre-roll" (fragments.clip_start).
+Once KVS no longer has the video, the archived MP4 parts (archive.py) are served instead, by
+presigned URLs as short-lived as an HLS session; 410 only when there is no archive either.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import hashlib
 import html
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
 from facewatch.clips.access import CLIP_VIEWED, AccessLog
+from facewatch.clips.archive import GONE_ERRORS, ArchiveIncident, ArchiveLedger, ObjectStore
+from facewatch.clips.fragments import FragmentSource, clip_start
 from facewatch.clips.hls import ClipProvider
 from facewatch.clips.links import ClipLinkError, verify_clip_link
 from facewatch.observability import MetricUnit, logger, metrics
@@ -28,8 +32,6 @@ from facewatch.web import HttpReply
 HLS_JS_URL = "https://cdn.jsdelivr.net/npm/hls.js@1.7.4/dist/hls.light.min.js"
 # pragma: allowlist nextline secret
 HLS_JS_SRI = "sha384-vpNtFjJmrPAaL9LfqByx3MxTVjqrtQ6Ue6UVNnFeghNrhE0uvpydDr3tkTVcBgDz"
-# KVS returns ResourceNotFound when the range has no fragments left (retention passed).
-GONE_ERRORS = frozenset({"ResourceNotFoundException", "NoDataRetentionException"})
 MAX_ON_DEMAND_SECONDS = 24 * 3600  # KVS: ON_DEMAND end within 24 h of start
 
 # The page's only script and style, allowed by hash in the CSP (no 'unsafe-inline').
@@ -57,21 +59,13 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
-class ClipIncident(Protocol):
+class ClipIncident(ArchiveIncident, Protocol):
     """What the player reads of an incident (the audit history's record has it)."""
 
-    @property
-    def incident_id(self) -> str: ...
     @property
     def camera_id(self) -> str: ...
     @property
     def site_id(self) -> str: ...
-    @property
-    def stream_arn(self) -> str: ...
-    @property
-    def first_seen(self) -> datetime: ...
-    @property
-    def last_seen(self) -> datetime: ...
 
 
 class IncidentLookup(Protocol):
@@ -89,6 +83,9 @@ class ClipDeps:
     post_roll_seconds: float = 5.0
     session_seconds: int = 900
     access_log: AccessLog | None = None
+    fragments: FragmentSource | None = None  # aligns the start to a fragment
+    archive: ArchiveLedger | None = None  # with ``store``: the MP4s served after KVS retention
+    store: ObjectStore | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +125,9 @@ def serve_clip(
     if incident is None:
         metrics.add_metric(name="ClipIncidentMissing", unit=MetricUnit.Count, value=1)
         return _refuse(404, "This incident is no longer on record.")
-    start = incident.first_seen.timestamp() - deps.pre_roll_seconds
+    start = _start(
+        deps, incident.stream_arn, incident.first_seen.timestamp() - deps.pre_roll_seconds
+    )
     end = min(
         incident.last_seen.timestamp() + deps.post_roll_seconds, now, start + MAX_ON_DEMAND_SECONDS
     )
@@ -147,14 +146,17 @@ def serve_clip(
             logger.info(
                 "Clip no longer in the stream", extra={"incidentId": incident_id, "code": code}
             )
+            archived = _archived(deps, incident, redirect=redirect)
+            if archived is not None:
+                _log_view(
+                    deps, incident_id, viewer, now, "archive-redirect" if redirect else "archive"
+                )
+                return archived
             metrics.add_metric(name="ClipGone", unit=MetricUnit.Count, value=1)
             return _refuse(410, "The video of this incident is no longer kept.")
         raise
     metrics.add_metric(name="ClipServed", unit=MetricUnit.Count, value=1)
-    if deps.access_log is not None:
-        who = viewer or Viewer()
-        details = {**who.details(), "mode": "redirect" if redirect else "player"}
-        deps.access_log.record_access(incident_id, CLIP_VIEWED, who.actor, now, details)
+    _log_view(deps, incident_id, viewer, now, "redirect" if redirect else "player")
     if redirect:
         return HttpReply(status=302, headers={"Location": link.url})
     return player_page(
@@ -167,45 +169,112 @@ def serve_clip(
     )
 
 
-def player_page(
-    hls_url: str, *, incident_id: str, camera_id: str, site_id: str, first: str, last: str
-) -> HttpReply:
-    origin = urlparse(hls_url)
-    media_host = f"{origin.scheme}://{origin.netloc}"
-    csp = "; ".join(
-        [
-            "default-src 'none'",
-            f"script-src {HLS_JS_URL} {_csp_hash(_SCRIPT)}",
-            f"style-src {_csp_hash(_STYLE)}",
-            f"connect-src {media_host}",  # playlists and fragments (hls.js fetches them)
-            f"media-src blob: {media_host}",  # MSE blobs, or Safari's native HLS
-            "worker-src blob:",  # hls.js's transmuxing worker
-            "img-src data:",
-            "base-uri 'none'",
-            "form-action 'none'",
-            "frame-ancestors 'none'",
-        ]
+def _log_view(
+    deps: ClipDeps, incident_id: str, viewer: Viewer | None, now: float, mode: str
+) -> None:
+    if deps.access_log is not None:
+        who = viewer or Viewer()
+        details = {**who.details(), "mode": mode}
+        deps.access_log.record_access(incident_id, CLIP_VIEWED, who.actor, now, details)
+
+
+def _start(deps: ClipDeps, stream_arn: str, at: float) -> float:
+    """The start of the fragment holding ``at``; ``at`` itself if that cannot be found out."""
+    if deps.fragments is None:
+        return at
+    try:
+        return clip_start(deps.fragments, stream_arn, at)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        logger.info("Fragments not listed; clip starts at the pre-roll", extra={"code": code})
+        return at
+
+
+def _archived(deps: ClipDeps, incident: ClipIncident, *, redirect: bool) -> HttpReply | None:
+    if deps.archive is None or deps.store is None:
+        return None
+    parts = deps.archive.load(incident.incident_id).parts
+    if not parts:
+        return None
+    urls = [deps.store.presigned_url(p.key, deps.session_seconds) for p in parts]
+    metrics.add_metric(name="ClipServedFromArchive", unit=MetricUnit.Count, value=1)
+    if redirect:
+        return HttpReply(status=302, headers={"Location": urls[0]})
+    return archive_page(
+        urls,
+        incident_id=incident.incident_id,
+        camera_id=incident.camera_id,
+        site_id=incident.site_id,
+        first=incident.first_seen.isoformat(),
+        last=incident.last_seen.isoformat(),
     )
+
+
+def _page(
+    *, incident_id: str, camera_id: str, site_id: str, first: str, last: str,
+    head: str, content: str, csp: list[str],
+) -> HttpReply:  # fmt: skip
+    """The page around a clip: the incident's details, strict headers (CSP from ``csp``)."""
     e = html.escape
     body = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="referrer" content="no-referrer">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>facewatch incident {e(incident_id)}</title>
-<style>{_STYLE}</style>
-<script src="{HLS_JS_URL}" integrity="{HLS_JS_SRI}" crossorigin="anonymous"></script>
+<style>{_STYLE}</style>{head}
 </head><body>
 <h1>Incident {e(incident_id)}</h1>
 <dl><dt>Site</dt><dd>{e(site_id)}</dd><dt>Camera</dt><dd>{e(camera_id)}</dd>
 <dt>First seen</dt><dd>{e(first)}</dd><dt>Last seen</dt><dd>{e(last)}</dd></dl>
-<video id="clip" controls playsinline data-src="{e(hls_url)}"></video>
-<p id="note">This page holds a private playback session; do not forward it.</p>
-<script>{_SCRIPT}</script>
+{content}
 </body></html>
 """
+    always = ["default-src 'none'", f"style-src {_csp_hash(_STYLE)}", "base-uri 'none'"]
+    policy = [*always, *csp, "form-action 'none'", "frame-ancestors 'none'"]
     return HttpReply(
         status=200,
         body=body,
         content_type="text/html; charset=utf-8",
-        headers={"Content-Security-Policy": csp},
+        headers={"Content-Security-Policy": "; ".join(policy)},
     )
+
+
+def archive_page(
+    mp4_urls: list[str], *, incident_id: str, camera_id: str, site_id: str, first: str, last: str
+) -> HttpReply:
+    """The archived clip: one plain <video> per MP4 part, no script at all."""
+    hosts = sorted({f"{urlparse(u).scheme}://{urlparse(u).netloc}" for u in mp4_urls})
+    e = html.escape
+    videos = "\n".join(
+        f'<video controls playsinline preload="metadata" src="{e(u)}"></video>' for u in mp4_urls
+    )
+    note = """<p id="note">Archived video (the camera stream no longer holds it). This page holds
+private links that expire shortly; do not forward it.</p>"""
+    return _page(
+        incident_id=incident_id, camera_id=camera_id, site_id=site_id, first=first, last=last,
+        head="", content=f"{videos}\n{note}", csp=[f"media-src {' '.join(hosts)}"],
+    )  # fmt: skip
+
+
+def player_page(
+    hls_url: str, *, incident_id: str, camera_id: str, site_id: str, first: str, last: str
+) -> HttpReply:
+    origin = urlparse(hls_url)
+    media_host = f"{origin.scheme}://{origin.netloc}"
+    csp = [
+        f"script-src {HLS_JS_URL} {_csp_hash(_SCRIPT)}",
+        f"connect-src {media_host}",  # playlists and fragments (hls.js fetches them)
+        f"media-src blob: {media_host}",  # MSE blobs, or Safari's native HLS
+        "worker-src blob:",  # hls.js's transmuxing worker
+        "img-src data:",
+    ]
+    e = html.escape
+    head = f"""
+<script src="{HLS_JS_URL}" integrity="{HLS_JS_SRI}" crossorigin="anonymous"></script>"""
+    content = f"""<video id="clip" controls playsinline data-src="{e(hls_url)}"></video>
+<p id="note">This page holds a private playback session; do not forward it.</p>
+<script>{_SCRIPT}</script>"""
+    return _page(
+        incident_id=incident_id, camera_id=camera_id, site_id=site_id, first=first, last=last,
+        head=head, content=content, csp=csp,
+    )  # fmt: skip

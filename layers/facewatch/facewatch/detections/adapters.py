@@ -40,4 +40,5 @@ def build_adapters(settings: FaceEventsSettings) -> Adapters:
         ),
         rejects=SqsRejectSink(boto3.client("sqs", config=RETRIES), settings.rejected_queue_url),
         directory=registry,
+        privacy=registry.privacy,  # frames of a recognition-off site are dropped
     )

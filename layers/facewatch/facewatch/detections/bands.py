@@ -17,7 +17,8 @@ faces is a stranger, otherwise possible, naming its best candidate):
 - possible while it has fewer, and every possible frame names the same employee;
 - unknown otherwise (possible frames naming two employees are no one employee's).
 
-The evidence only grows, so a band only ever goes from possible to unknown, never back.
+The evidence only grows, so a band only ever goes from possible to unknown, never back; an
+incident hinted as possible that turns unknown is alerted again, paged (incidents.py).
 """
 
 from __future__ import annotations

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from facewatch.detections.bands import Band, BandTally, Candidate, PossibleAction, should_alert
+from facewatch.detections.bands import (
+    Band,
+    BandTally,
+    Candidate,
+    PossibleAction,
+    pages,
+    should_alert,
+)
 from facewatch.detections.classification import ClassifiedFace, ClosestEmployee
 
 # Incidents older than this (behind the camera's newest detection) leave the state item.
@@ -80,6 +87,7 @@ class IncidentState(BaseModel):
     closest: ClosestMatch | None = None
     alerted: bool = False
     band_tally: BandTally = BandTally()  # what its match band follows from (bands.py)
+    paged: bool = True  # its alert paged (SMS); False: a possible incident's hint, so far
 
     def band(self, min_detections: int) -> Band:
         return self.band_tally.band(min_detections)
@@ -127,6 +135,8 @@ class GroupingResult:
     opened: list[IncidentState] = field(default_factory=list)
     newly_alerting: list[IncidentState] = field(default_factory=list)
     extended_alerted: list[IncidentState] = field(default_factory=list)
+    # hinted possible incidents that turned unknown: alerted again, this time paged
+    escalated: list[IncidentState] = field(default_factory=list)
     applied: int = 0
     skipped: int = 0  # already applied by an earlier delivery, or a duplicate frame
     suppressed: int = 0  # grouped into an incident that had already alerted, or below threshold
@@ -213,6 +223,11 @@ class _Draft:
             self.tally, self.detections, min_detections, possible_action
         ):
             update["alerted"] = True
+            update["paged"] = pages(self.tally.band(min_detections), possible_action)
+        elif (
+            source.alerted and not source.paged and self.tally.band(min_detections) is Band.UNKNOWN
+        ):
+            update["paged"] = True
         return source.model_copy(update=update) if update else source
 
 
@@ -286,6 +301,12 @@ def group(
     ]
     result.opened = [i for i in incidents if i.incident_id in opened]
     result.newly_alerting = newly_alerting
+    result.escalated = [
+        i
+        for i in incidents
+        if i.paged and i.incident_id in before and before[i.incident_id].alerted
+        and not before[i.incident_id].paged
+    ]  # fmt: skip
     result.extended_alerted = [
         built
         for built, draft in zip(incidents, drafts, strict=True)

@@ -41,6 +41,7 @@ from facewatch.detections.incidents import CameraState, Detection, IncidentState
 from facewatch.detections.records import ProcessorRecord, is_canary_camera
 from facewatch.detections.rejects import RejectedRecord, RejectSink, decode_base64, reason_for
 from facewatch.detections.store import CommitConflictError, IncidentStore
+from facewatch.fleet.profiles import PrivacyProfile
 from facewatch.observability import MetricUnit, logger
 from facewatch.observability import metrics as default_metrics
 from facewatch.settings import FaceEventsSettings
@@ -73,6 +74,8 @@ class Adapters:
     directory: CameraDirectory = field(default_factory=NoDirectory)
     clock: Callable[[], float] = time.time
     metrics: MetricsSink = default_metrics
+    # camera id -> its site's privacy profile (the registry); None: every camera recognises
+    privacy: Callable[[str], PrivacyProfile | None] | None = None
 
 
 @dataclass(slots=True)
@@ -104,6 +107,10 @@ class FaceEventsBatch:
             self._reject(record, reason_for(exc))
             return
         self.counts["processed"] += 1
+        if self._recognition_off(frame.camera_id):
+            # A processor left running at a recognition-off site: its faces are not kept.
+            self.counts["recognition_off"] += 1
+            return
         best: ClassifiedFace | None = None
         closest = None
         band = Band.POSSIBLE  # until a stranger is in the frame
@@ -137,6 +144,10 @@ class FaceEventsBatch:
                 band=band,
             )
         )
+
+    def _recognition_off(self, camera_id: str) -> bool:
+        profile = self._adapters.privacy(camera_id) if self._adapters.privacy else None
+        return profile is not None and not profile.recognition
 
     def _reject(self, record: KinesisStreamRecord, reason: str) -> None:
         self.counts["rejected"] += 1
@@ -241,7 +252,9 @@ class FaceEventsBatch:
                 continue
             self.counts["opened"] += len(result.opened)
             self.counts["suppressed"] += result.suppressed
-            return pending + result.newly_alerting
+            # An escalation is published like an alert (its SMS was never sent: the hint was
+            # not paged); it is not retried past this batch if the publish fails.
+            return pending + result.newly_alerting + result.escalated
         raise RedeliveryError(
             f"camera {camera_id}: state kept changing under {MAX_COMMIT_ATTEMPTS} attempts"
         )
@@ -272,7 +285,13 @@ class FaceEventsBatch:
         clip_status: dict[str, str] = {}
         for incident in incidents.values():
             detail = self._alert_detail(incident, now)
-            clip_status[incident.incident_id] = "available" if detail.clip else "unavailable"
+            clip_status[incident.incident_id] = (
+                "available"
+                if detail.clip
+                else "unavailable"
+                if detail.clip_unavailable_reason
+                else "signed-link"  # no HLS URL asked for: the notifiers' signed link is the clip
+            )
             events.append(BusEvent(ALERT_DETAIL_TYPE, detail, key=incident.incident_id))
         failures = self._adapters.publisher.publish(events)
         failed_ids = {f.event.key for f in failures}
@@ -311,24 +330,7 @@ class FaceEventsBatch:
 
     def _alert_detail(self, incident: IncidentState, now: float) -> AlertDetail:
         settings = self._settings
-        clip: Clip | None = None
-        reason: str | None = None
-        try:
-            link = self._adapters.clips.hls_url(
-                incident.stream_arn,
-                incident.first_seen - settings.clip_pre_roll_seconds,
-                None,
-                mode="LIVE_REPLAY",
-                expires_in=settings.clip_url_ttl_seconds,
-                now=now,
-            )
-            clip = Clip(url=link.url, expires_at=link.expires_at, start=link.start)
-        except Exception as exc:
-            reason = _error_code(exc)
-            self.counts["enrichment_failures"] += 1
-            logger.warning(
-                "clip unavailable", extra={"incident_id": incident.incident_id, "reason": reason}
-            )
+        clip, reason = self._hls_clip(incident, now) if settings.alert_hls_url else (None, None)
         face = incident.best_face
         band = incident.band(settings.min_detections)
         candidate = incident.band_tally.candidate(settings.min_detections)
@@ -361,6 +363,28 @@ class FaceEventsBatch:
             location=self._location(incident.camera_id),
             test=is_canary_camera(incident.camera_id),
         )
+
+    def _hls_clip(self, incident: IncidentState, now: float) -> tuple[Clip | None, str | None]:
+        """A LIVE_REPLAY URL (ALERT_HLS_URL; it holds one of the stream's HLS sessions until it
+        expires), or None and why not."""
+        settings = self._settings
+        try:
+            link = self._adapters.clips.hls_url(
+                incident.stream_arn,
+                incident.first_seen - settings.clip_pre_roll_seconds,
+                None,
+                mode="LIVE_REPLAY",
+                expires_in=settings.clip_url_ttl_seconds,
+                now=now,
+            )
+        except Exception as exc:
+            reason = _error_code(exc)
+            self.counts["enrichment_failures"] += 1
+            logger.warning(
+                "clip unavailable", extra={"incident_id": incident.incident_id, "reason": reason}
+            )
+            return None, reason
+        return Clip(url=link.url, expires_at=link.expires_at, start=link.start), None
 
     def _emit_metrics(self, failed: list[tuple[KinesisStreamRecord, BaseException]]) -> None:
         counts = self.counts

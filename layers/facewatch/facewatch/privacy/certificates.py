@@ -70,7 +70,7 @@ class ErasureCertificate(BaseModel):
             f"  request  {self.request.value} {self.subject}",
             f"  issued   {self.issued_at} by {self.actor} in {self.region}",
         ]
-        for d in self.deleted:
+        for d in (d for d in self.deleted if d.count):
             lines.append(f"  deleted  {d.count:>4} {d.what} ({d.store})")
         if not self.total:
             lines.append("  deleted  nothing: already erased (or never held)")

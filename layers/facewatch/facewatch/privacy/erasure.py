@@ -54,6 +54,7 @@ class PrivacyStores:
     region: str
     collection: EmployeeCollection | None = None
     kvs: Any | None = None  # the KVS control plane: a stream's retention
+    idempotency_table: str | None = None  # the notifiers' "sent once" records (Powertools)
     event_archive_days: int | None = 90  # template.yaml EventArchive RetentionDays
 
     @property
@@ -189,6 +190,14 @@ class Eraser:
                         count=self._delete_objects(bucket, day, incident_id),
                     )
                 )
+        if self._s.idempotency_table:
+            deleted.append(
+                Deletion(
+                    store=f"dynamodb:{self._s.idempotency_table}",
+                    what="sent-once records",
+                    count=self._delete_idempotency(incident_id),
+                )
+            )
         deleted += self._sweep_queues(
             lambda body: (
                 incident_id in body
@@ -271,6 +280,26 @@ class Eraser:
                 request = response.get("UnprocessedItems") or {}
         return len(keys)
 
+    def _delete_idempotency(self, incident_id: str) -> int:
+        """The notifiers' records name the incident in their data (the key is a hash): a Scan
+        of a table whose items live IDEMPOTENCY_TTL_SECONDS (about two weeks)."""
+        table = self._s.idempotency_table
+        keys = [
+            {"id": item["id"]}
+            for item in scan_items(
+                self._s.dynamodb,
+                TableName=table,
+                FilterExpression="contains(#data, :id)",
+                ExpressionAttributeNames={"#data": "data"},
+                ExpressionAttributeValues={":id": {"S": incident_id}},
+                ProjectionExpression="id",
+                ConsistentRead=True,
+            )
+        ]
+        for key in keys:
+            self._s.dynamodb.delete_item(TableName=table, Key=key)
+        return len(keys)
+
     def _scrub_state(self, camera_id: str, incident_ids: set[str]) -> None:
         """Drop the incidents from the camera's grouping state (it holds their face boxes);
         a concurrent face_events write makes it read and try again."""
@@ -331,28 +360,20 @@ class Eraser:
         ):
             if item["SK"]["S"] == "INCIDENT":
                 incident = IncidentState.model_validate_json(item["incident"]["S"])
-                if incident.closest and incident.closest.employee_id == employee_id:
+                cleaned = _without_employee(incident, employee_id)
+                if cleaned != incident:
                     self._s.dynamodb.update_item(
                         TableName=self._s.incidents_table,
                         Key={"PK": item["PK"], "SK": item["SK"]},
                         UpdateExpression="SET incident = :i",
-                        ExpressionAttributeValues={
-                            ":i": {
-                                "S": incident.model_copy(update={"closest": None}).model_dump_json()
-                            }
-                        },
+                        ExpressionAttributeValues={":i": {"S": cleaned.model_dump_json()}},
                     )
                     scrubbed += 1
             elif item["SK"]["S"] == "STATE":
                 state = CameraState.model_validate_json(item["state"]["S"])
-                cleaned = tuple(
-                    i.model_copy(update={"closest": None})
-                    if i.closest and i.closest.employee_id == employee_id
-                    else i
-                    for i in state.incidents
-                )
-                if cleaned != state.incidents:
-                    self._put_state(item, state, cleaned)
+                kept = tuple(_without_employee(i, employee_id) for i in state.incidents)
+                if kept != state.incidents:
+                    self._put_state(item, state, kept)
                     scrubbed += 1
         return scrubbed
 
@@ -444,6 +465,23 @@ class Eraser:
         )
         self._s.consent.table.put_item(Item=certificate.item())
         return certificate
+
+
+def _without_employee(incident: IncidentState, employee_id: str) -> IncidentState:
+    """The incident with no hint naming the employee (closest match, possible-match band)."""
+    closest = incident.closest
+    if closest is not None and closest.employee_id == employee_id:
+        closest = None
+    tally = incident.band_tally
+    candidates = tuple(c for c in tally.candidates if c.employee_id != employee_id)
+    if closest is incident.closest and candidates == tally.candidates:
+        return incident
+    return incident.model_copy(
+        update={
+            "closest": closest,
+            "band_tally": tally.model_copy(update={"candidates": candidates}),
+        }
+    )
 
 
 class StateConflictError(RuntimeError):

@@ -78,13 +78,18 @@ def export_subject(stores: PrivacyStores, employee_id: str, audit: AuditLog) -> 
         ExpressionAttributeValues={":sk": {"S": "INCIDENT"}, ":id": {"S": employee_id}},
     ):
         incident = IncidentState.model_validate_json(item["incident"]["S"])
+        similarities = [
+            c.similarity for c in incident.band_tally.candidates if c.employee_id == employee_id
+        ]
         if incident.closest and incident.closest.employee_id == employee_id:
+            similarities.append(incident.closest.similarity)
+        if similarities:
             hints.append(
                 {
                     "incidentId": incident.incident_id,
                     "cameraId": incident.camera_id,
                     "firstSeen": item["firstSeen"]["S"],
-                    "similarity": incident.closest.similarity,
+                    "similarity": max(similarities),
                 }
             )
     hints.sort(key=lambda h: str(h["firstSeen"]))

@@ -19,12 +19,14 @@ import logging
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from facewatch.detections.records import FaceSearchEntry
 from facewatch.sampler.checkpoint import Checkpoint, CheckpointStore
-from facewatch.sampler.faces import FaceSearcher, RekognitionThrottledError
+from facewatch.sampler.clock import HealthPublisher, clock_event, measured_skew_ms, skew_off
+from facewatch.sampler.faces import DetectedFrame, FaceSearcher, RekognitionThrottledError, entry
 from facewatch.sampler.frames import (
     CameraUnavailableError,
     Frame,
@@ -32,9 +34,10 @@ from facewatch.sampler.frames import (
     StreamRef,
     VideoThrottledError,
 )
-from facewatch.sampler.motion import MotionGate, UndecodableFrameError
+from facewatch.sampler.motion import MotionGate, UndecodableFrameError, person_regions
 from facewatch.sampler.recordwriter import RecordWriter, build_record, encode_record
 from facewatch.sampler.settings import SamplerSettings
+from facewatch.sampler.tracks import RateRules, SeenFace, Tracker, TrackRules, next_analysis_ms
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ class SamplerDeps:
     store: CheckpointStore
     clock: Clock
     rng: random.Random = field(default_factory=random.Random)
+    health: HealthPublisher | None = None  # None: clock changes are counted, not published
 
 
 @dataclass(slots=True)
@@ -67,6 +71,8 @@ class CameraCounts:
     frames_unchanged: int = 0
     frames_rate_limited: int = 0
     frames_analysed: int = 0
+    analysed_for_motion: int = 0  # person-like motion no track explains
+    analysed_for_tracks: int = 0  # a track's rate (new, unknown, walking, verification)
     frames_not_analysed: int = 0  # needed analysis, dropped under throttling
     no_media: int = 0
     media_errors: int = 0
@@ -74,13 +80,17 @@ class CameraCounts:
     search_calls: int = 0
     faces: int = 0
     faces_ignored: int = 0
+    faces_too_small: int = 0  # under SAMPLER_MIN_FACE_PIXELS: still unsearchable, not reported
     faces_unsearchable: int = 0
+    faces_held: int = 0  # in a track not searched yet (turned or blurred): left out of records
     records_written: int = 0
     records_lost: int = 0
     rekognition_throttled: int = 0
     video_throttled: int = 0
     cycle_errors: int = 0
     gap_seconds: float = 0.0
+    clock_events: int = 0  # Camera Health Changed events for the producer clock
+    clock_skew_ms: int = 0  # the last measured skew (not summed: the report takes the largest)
     # (frame time, time the record was in the stream), ms: the latency the sampler adds.
     written_at: list[tuple[int, int]] = field(default_factory=list)
 
@@ -103,6 +113,13 @@ class CameraSampler:
         self._saved_at = 0.0
         self._lease_until_ms = 0
         self.pending_at_close = 0
+        self.track_rules = TrackRules(
+            threshold=settings.face_match_threshold, min_pixels=settings.min_face_pixels
+        )
+        self.rate_rules = RateRules()
+        self.tracker = Tracker(self.track_rules)
+        self._faceless_since: int | None = None  # person-like motion analysed, no face found
+        self._unexplained_ms = 0
 
     @property
     def owned(self) -> bool:
@@ -124,6 +141,7 @@ class CameraSampler:
             return False
         self.checkpoint = checkpoint
         self.gate.reference = checkpoint.gate_ref
+        self.tracker = Tracker.loads(checkpoint.tracks, self.track_rules)
         self._lease_until_ms = lease_until_ms
         self._saved_at = now
         return True
@@ -171,7 +189,7 @@ class CameraSampler:
                 return
         if self.stream is None:
             self.stream = self.deps.frames.stream(self.camera_id)
-        now_ms = to_ms(clock.now())
+        now_ms = self._producer_now(checkpoint)
         interval = settings.interval_ms
         if checkpoint.last_frame_ms is None:  # first run for this camera: start near live
             start = now_ms - to_ms(settings.media_wait_seconds)
@@ -225,24 +243,35 @@ class CameraSampler:
         except UndecodableFrameError:
             counts.media_errors += 1
             return
+        at = frame.time_ms
+        regions = person_regions(sig, checkpoint.gate_ref, self.gate.grid, self.gate.pixel_delta)
+        checkpoint.gate_ref = self.gate.reference = sig  # motion is change since the last frame
+        tracker, rates = self.tracker, self.rate_rules
+        tracker.expire(at)
+        unexplained = tracker.moved(at, regions)
+        if unexplained:
+            self._unexplained_ms = at
+        elif self._faceless_since is not None and at - self._unexplained_ms > 2_000:
+            self._faceless_since = None  # the faceless motion is gone
         last = checkpoint.last_analysed_ms
-        present = (
-            checkpoint.last_faces_ms is not None
-            and last is not None
-            and frame.time_ms - last >= to_ms(settings.presence_seconds)
-        )
-        if not present and not self.gate.changed(sig):
+        if unexplained:
+            wait = 0 if self._faceless_since is None else rates.faceless_ms
+            wanted = last is None or at - last >= wait
+        else:
+            due = next_analysis_ms(tracker, last or at, at, None, rates)
+            wanted = due is not None and at >= due
+        if not wanted:
             counts.frames_unchanged += 1
             return
-        if last is not None and frame.time_ms - last < settings.analysis_interval_ms:
+        if last is not None and at - last < settings.analysis_interval_ms:
             counts.frames_rate_limited += 1
             return
         if self.deps.clock.now() < self.backoff_until:
             counts.frames_not_analysed += 1
             return
-        self._analyse(checkpoint, frame, sig)
+        self._analyse(checkpoint, frame, bool(unexplained))
 
-    def _analyse(self, checkpoint: Checkpoint, frame: Frame, sig: bytes) -> None:
+    def _analyse(self, checkpoint: Checkpoint, frame: Frame, for_motion: bool) -> None:
         counts, settings = self.counts, self.settings
         assert self.stream is not None  # set at the start of the cycle
         try:
@@ -256,8 +285,12 @@ class CameraSampler:
         if full is None or full.jpeg is None:
             counts.media_errors += 1
             return
+        tracker = self.tracker
         try:
-            found = self.deps.searcher.analyse(full.jpeg)
+            detected = self.deps.searcher.detect(full.jpeg)
+            counts.detect_calls += 1
+            before = tracker.next_id
+            entries = self._tracked_faces(detected, frame.time_ms)
         except RekognitionThrottledError:
             counts.rekognition_throttled += 1
             counts.frames_not_analysed += 1
@@ -266,26 +299,90 @@ class CameraSampler:
         except UndecodableFrameError:
             counts.media_errors += 1
             return
+        if for_motion and tracker.next_id == before:
+            self._faceless_since = self._faceless_since or frame.time_ms
+        elif tracker.next_id != before:
+            self._faceless_since = None
         self._throttle_level = 0
         counts.frames_analysed += 1
-        counts.detect_calls += found.detect_calls
-        counts.search_calls += found.search_calls
-        counts.faces += len(found.entries)
-        counts.faces_ignored += found.ignored
-        counts.faces_unsearchable += found.unsearchable
-        self.gate.accept(sig)
-        checkpoint.gate_ref = sig
+        if for_motion:
+            counts.analysed_for_motion += 1
+        else:
+            counts.analysed_for_tracks += 1
+        counts.faces += len(entries)
+        counts.faces_ignored += detected.ignored
+        counts.faces_too_small += detected.too_small
         checkpoint.last_analysed_ms = frame.time_ms
-        checkpoint.last_faces_ms = frame.time_ms if found.entries else None
-        payload = encode_record(build_record(self.stream.arn, frame.time_ms, found.entries))
+        checkpoint.last_faces_ms = frame.time_ms if entries else None
+        checkpoint.tracks = tracker.dumps()
+        payload = encode_record(build_record(self.stream.arn, frame.time_ms, entries))
         checkpoint.last_frame_ms = frame.time_ms
         if self.deps.writer.put(self.camera_id, [payload])[0]:
             counts.records_written += 1
-            counts.written_at.append((frame.time_ms, to_ms(self.deps.clock.now())))
+            true_ms = frame.time_ms + checkpoint.clock_skew_ms  # the frame time by our clock
+            counts.written_at.append((true_ms, to_ms(self.deps.clock.now())))
         else:
             self._queue(checkpoint, payload)
         # Every record in the stream is covered by a saved checkpoint: no frame twice.
         self._save()
+
+    def _tracked_faces(self, detected: DetectedFrame, at_ms: int) -> list[FaceSearchEntry]:
+        """The frame's faces for its record: each face joins its track; a track is searched
+        only when the tracker says so; a tracked face carries the matches of its track's search
+        (this frame's DetectedFace, the track's MatchedFaces)."""
+        counts, searcher, tracker = self.counts, self.deps.searcher, self.tracker
+        width, height = detected.image.size
+        seen = [_seen(d, width, height) for d in detected.details]
+        entries = []
+        for assignment, detail in zip(tracker.update(at_ms, seen), detected.details, strict=True):
+            track = assignment.track
+            if assignment.search:
+                matches = searcher.search(detected, detail)
+                counts.search_calls += 1
+                if matches is None:
+                    counts.faces_unsearchable += 1
+                    tracker.refused(track)
+                    continue
+                tracker.searched(track, assignment.face, matches)
+            if track.matches is None:
+                counts.faces_held += 1
+                continue
+            entries.append(entry(detail, track.matches))
+            track.reported += 1
+        return entries
+
+    def _producer_now(self, checkpoint: Checkpoint) -> int:
+        """Now by the camera's clock (frames are selected by producer time): our clock less
+        the measured skew, measured again every ``clock_check_seconds``."""
+        now_ms = to_ms(self.deps.clock.now())
+        checked = checkpoint.clock_checked_ms
+        if checked is None or now_ms - checked >= to_ms(self.settings.clock_check_seconds):
+            self._check_clock(checkpoint, now_ms)
+        return now_ms - checkpoint.clock_skew_ms
+
+    def _check_clock(self, checkpoint: Checkpoint, now_ms: int) -> None:
+        assert self.stream is not None
+        try:
+            fragments = self.deps.frames.fragment_times(
+                self.stream, start_ms=now_ms - 30_000, end_ms=now_ms
+            )
+        except VideoThrottledError:
+            self.counts.video_throttled += 1
+            return
+        checkpoint.clock_checked_ms = now_ms
+        skew = measured_skew_ms(fragments)
+        if skew is None:  # no recent fragment (camera silent): keep the last measurement
+            return
+        previous, checkpoint.clock_skew_ms = checkpoint.clock_skew_ms, skew
+        self.counts.clock_skew_ms = skew
+        bound = to_ms(self.settings.max_clock_skew_seconds)
+        off = skew_off(skew, bound, checkpoint.clock_off)
+        if off == checkpoint.clock_off:
+            return
+        event = clock_event(self.camera_id, off, skew, previous, self.deps.clock.now())
+        if self.deps.health is None or self.deps.health.publish([event])[0]:
+            checkpoint.clock_off = off  # not published: tried again at the next measurement
+            self.counts.clock_events += 1
 
     def _flush(self, checkpoint: Checkpoint) -> None:
         written = self.deps.writer.put(self.camera_id, checkpoint.pending)
@@ -320,3 +417,13 @@ class CameraSampler:
         if not kept:  # another invocation owns the camera now: stop at once
             self.lease_lost = True
             self.checkpoint = None
+
+
+def _seen(detail: dict[str, Any], width: int, height: int) -> SeenFace:
+    box = detail["BoundingBox"]
+    return SeenFace(
+        box=(box["Left"], box["Top"], box["Width"], box["Height"]),
+        pixels=min(box["Width"] * width, box["Height"] * height),
+        yaw=float(detail.get("Pose", {}).get("Yaw", 0.0)),
+        sharpness=float(detail.get("Quality", {}).get("Sharpness", 100.0)),
+    )

@@ -6,6 +6,10 @@
 - ``pending``: encoded records whose PutRecords failed after retries; sent first next cycle.
 - ``gateRef``, ``lastAnalysedMs``, ``lastFacesMs``: the motion gate's reference and presence
   state, so a handover does not re-analyse an unchanged scene.
+- ``clockSkewMs``, ``clockOff``, ``clockCheckedMs``: the producer clock's measured skew, whether
+  it was reported off (``Camera Health Changed``), when it was last measured.
+- ``tracks``: the face tracks (JSON), so a handover neither searches a known face again nor
+  forgets an unknown one.
 - ``leaseOwner``/``leaseUntilMs``: one invocation serves a camera at a time (EventBridge may
   deliver a schedule twice; a slow invocation may overlap the next). Every write is conditional
   on holding the lease; an expired lease (crashed holder) can be taken over.
@@ -45,6 +49,10 @@ class Checkpoint:
     last_faces_ms: int | None = None
     gate_ref: bytes | None = None
     pending: list[bytes] = field(default_factory=list)
+    clock_skew_ms: int = 0
+    clock_off: bool = False
+    clock_checked_ms: int | None = None
+    tracks: str | None = None
 
 
 class CheckpointStore:
@@ -106,6 +114,10 @@ class CheckpointStore:
             ("lastAnalysedMs", checkpoint.last_analysed_ms),
             ("lastFacesMs", checkpoint.last_faces_ms),
             ("gateRef", checkpoint.gate_ref),
+            ("clockSkewMs", checkpoint.clock_skew_ms),
+            ("clockOff", checkpoint.clock_off),
+            ("clockCheckedMs", checkpoint.clock_checked_ms),
+            ("tracks", checkpoint.tracks),
         ):
             if value is None:
                 removes.append(attribute)
@@ -157,4 +169,8 @@ def _checkpoint(camera_id: str, item: dict[str, Any]) -> Checkpoint:
         last_faces_ms=_int(item.get("lastFacesMs")),
         gate_ref=_bytes(ref) if ref is not None else None,
         pending=[_bytes(p) for p in item.get("pending", [])],
+        clock_skew_ms=_int(item.get("clockSkewMs")) or 0,
+        clock_off=bool(item.get("clockOff", False)),
+        clock_checked_ms=_int(item.get("clockCheckedMs")),
+        tracks=item.get("tracks"),
     )

@@ -9,6 +9,7 @@ whole frame (ratios of the frame, as the processor reports them) and MatchedFace
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,12 @@ _THROTTLED = {
 }
 # The frame itself is unusable for Rekognition (over 5 MB, or not an image it reads).
 _BAD_IMAGE = {"ImageTooLargeException", "InvalidImageFormatException"}
+# Rekognition Image refuses images under 80 x 80 px (InvalidParameterException): a crop is
+# never smaller. A face of SAMPLER_MIN_FACE_PIXELS (40, Rekognition's face floor) with the
+# 35 % margin is a 68 px crop: such crops are upscaled, not padded with more of the frame,
+# because padding can bring in a larger neighbouring face and SearchFacesByImage searches the
+# largest face of its image.
+MIN_IMAGE_PIXELS = 80
 
 
 class RekognitionThrottledError(Exception):
@@ -48,7 +55,8 @@ class FrameFaces:
     entries: list[FaceSearchEntry] = field(default_factory=list)
     detect_calls: int = 0
     search_calls: int = 0
-    ignored: int = 0  # too small or too unsure: face_events would ignore them, so not searched
+    ignored: int = 0  # too unsure or too small for face_events: it would ignore them
+    too_small: int = 0  # under SAMPLER_MIN_FACE_PIXELS: Rekognition cannot search them
     unsearchable: int = 0
 
 
@@ -77,59 +85,83 @@ class FaceRules:
         )
 
 
+@dataclass(slots=True)
+class DetectedFrame:
+    """A decoded frame and the faces DetectFaces found in it worth searching."""
+
+    image: Image.Image
+    details: list[dict[str, Any]] = field(default_factory=list)
+    ignored: int = 0
+    too_small: int = 0
+
+
 class FaceSearcher:
     def __init__(self, rekognition: Any, rules: FaceRules) -> None:
         self._rekognition = rekognition
         self.rules = rules
 
     def analyse(self, jpeg: bytes) -> FrameFaces:
-        """Detect and search every face of a full-resolution frame.
+        """Detect and search every face of a full-resolution frame (no tracking).
 
         Raises RekognitionThrottledError: the caller backs off and drops the frame (no partial
         record: a record must list every face the frame has)."""
-        result = FrameFaces()
+        frame = self.detect(jpeg)
+        result = FrameFaces(detect_calls=1, ignored=frame.ignored, too_small=frame.too_small)
+        for detail in frame.details:
+            matches = self.search(frame, detail)
+            result.search_calls += 1
+            if matches is None:
+                result.unsearchable += 1
+                continue
+            result.entries.append(entry(detail, matches))
+        return result
+
+    def detect(self, jpeg: bytes) -> DetectedFrame:
+        """DetectFaces on the frame; the faces face_events would keep and Rekognition can
+        search (the others counted)."""
         try:
             image = Image.open(io.BytesIO(jpeg))
             image.load()
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise UndecodableFrameError(str(exc)) from exc
         width, height = image.size
-        details = self._call("detect_faces", Image={"Bytes": jpeg}, Attributes=["DEFAULT"])
-        result.detect_calls += 1
-        for detail in details.get("FaceDetails", []):
+        response = self._call("detect_faces", Image={"Bytes": jpeg}, Attributes=["DEFAULT"])
+        frame = DetectedFrame(image)
+        rules = self.rules
+        for detail in response.get("FaceDetails", []):
             box = detail["BoundingBox"]
-            if not self._worth_searching(detail, width, height):
-                result.ignored += 1
-                continue
-            crop = _crop(image, box, self.rules.crop_margin, self.rules.crop_quality)
-            try:
-                found = self._call(
-                    "search_faces_by_image",
-                    CollectionId=self.rules.collection_id,
-                    Image={"Bytes": crop},
-                    MaxFaces=self.rules.max_matches,
-                    FaceMatchThreshold=self.rules.face_match_threshold,
-                    QualityFilter="NONE",  # size is filtered above; quality is face_events' call
-                )
-            except ClientError as exc:
-                result.search_calls += 1
-                if exc.response.get("Error", {}).get("Code") != "InvalidParameterException":
-                    raise
-                # No face found in the crop: reporting it as "unknown" would be a false alarm.
-                result.unsearchable += 1
-                continue
-            result.search_calls += 1
-            result.entries.append(_entry(detail, found.get("FaceMatches", [])))
-        return result
+            if (
+                float(detail.get("Confidence", 0.0)) < rules.min_face_confidence
+                or box["Height"] < rules.min_face_size
+            ):
+                frame.ignored += 1
+            elif min(box["Width"] * width, box["Height"] * height) < rules.min_face_pixels:
+                frame.too_small += 1
+            else:
+                frame.details.append(detail)
+        return frame
 
-    def _worth_searching(self, detail: dict[str, Any], width: int, height: int) -> bool:
-        rules, box = self.rules, detail["BoundingBox"]
-        return (
-            float(detail.get("Confidence", 0.0)) >= rules.min_face_confidence
-            and box["Height"] >= rules.min_face_size
-            and box["Width"] * width >= rules.min_face_pixels
-            and box["Height"] * height >= rules.min_face_pixels
+    def search(self, frame: DetectedFrame, detail: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """FaceMatches of one face's crop; None when Rekognition finds no face in it
+        (InvalidParameterException: reporting it as "unknown" would be a false alarm)."""
+        crop = _crop(
+            frame.image, detail["BoundingBox"], self.rules.crop_margin, self.rules.crop_quality
         )
+        try:
+            found = self._call(
+                "search_faces_by_image",
+                CollectionId=self.rules.collection_id,
+                Image={"Bytes": crop},
+                MaxFaces=self.rules.max_matches,
+                FaceMatchThreshold=self.rules.face_match_threshold,
+                QualityFilter="NONE",  # size is filtered above; quality is face_events' call
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "InvalidParameterException":
+                raise
+            return None
+        matches: list[dict[str, Any]] = found.get("FaceMatches", [])
+        return matches
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -158,8 +190,14 @@ def _crop(image: Image.Image, box: dict[str, float], margin: float, quality: int
         min(width, round(right)),
         min(height, round(bottom)),
     )
+    crop = image.crop(area).convert("RGB")
+    short = min(crop.size)
+    if short < MIN_IMAGE_PIXELS:
+        scale = MIN_IMAGE_PIXELS / max(short, 1)
+        size = (math.ceil(crop.width * scale), math.ceil(crop.height * scale))
+        crop = crop.resize(size, Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    image.crop(area).convert("RGB").save(out, format="JPEG", quality=quality)
+    crop.save(out, format="JPEG", quality=quality)
     return out.getvalue()
 
 
@@ -177,7 +215,7 @@ def _box(raw: dict[str, float]) -> Box:
     )
 
 
-def _entry(detail: dict[str, Any], matches: list[dict[str, Any]]) -> FaceSearchEntry:
+def entry(detail: dict[str, Any], matches: list[dict[str, Any]]) -> FaceSearchEntry:
     pose = detail.get("Pose")
     quality = detail.get("Quality")
     detected = FaceDetection(

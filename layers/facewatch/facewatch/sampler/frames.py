@@ -1,8 +1,10 @@
-"""KVS GetImages adapter: frames of a camera's stream by producer timestamp.
+"""KVS adapter: frames of a camera's stream by producer timestamp (GetImages), and the
+producer and server times of its recent fragments (ListFragments), which measure the producer's
+clock skew.
 
-GetImages is an archived-media API: GetDataEndpoint(GET_IMAGES) first (cached per stream for the
-life of the container), then GetImages on that endpoint. Times are integer milliseconds here so
-that checkpoints and sampling grids never drift.
+Both are archived-media APIs: GetDataEndpoint(GET_IMAGES / LIST_FRAGMENTS) first (cached per
+stream for the life of the container), then the call on that endpoint. Times are integer
+milliseconds here so that checkpoints and sampling grids never drift.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ _UNAVAILABLE = {
     "NotAuthorizedException": "not authorized to read the stream",
 }
 _THROTTLED = {"ClientLimitExceededException", "ThrottlingException", "LimitExceededException"}
-PAGE_SIZE = 100  # GetImages MaxResults ceiling
+# GetImages takes MaxResults 1-100 (the most images of the whole request) but answers at most
+# 25 images a page; the rest come with NextToken.
+MAX_RESULTS = 100
+PAGE_SIZE = 25
 
 
 class CameraUnavailableError(Exception):
@@ -50,7 +55,16 @@ class Frame:
 class StreamRef:
     camera_id: str
     arn: str
-    endpoint: str
+    endpoint: str  # GET_IMAGES
+    fragments_endpoint: str = ""  # LIST_FRAGMENTS
+
+
+@dataclass(frozen=True, slots=True)
+class FragmentTimes:
+    """One fragment's start by the producer's clock and its arrival by KVS's (ms)."""
+
+    producer_ms: int
+    server_ms: int
 
 
 def to_datetime_ms(time_ms: int) -> datetime:
@@ -79,12 +93,15 @@ class KvsFrames:
             return cached
         try:
             arn = self._video.describe_stream(StreamName=camera_id)["StreamInfo"]["StreamARN"]
-            endpoint = self._video.get_data_endpoint(StreamARN=arn, APIName="GET_IMAGES")[
-                "DataEndpoint"
-            ]
+            endpoint, fragments = (
+                self._video.get_data_endpoint(StreamARN=arn, APIName=api)["DataEndpoint"]
+                for api in ("GET_IMAGES", "LIST_FRAGMENTS")
+            )
         except ClientError as exc:
             raise _translate(exc) from exc
-        ref = StreamRef(camera_id=camera_id, arn=arn, endpoint=endpoint)
+        ref = StreamRef(
+            camera_id=camera_id, arn=arn, endpoint=endpoint, fragments_endpoint=fragments
+        )
         with self._lock:
             self._streams[camera_id] = ref
         return ref
@@ -115,7 +132,7 @@ class KvsFrames:
             "SamplingInterval": interval_ms,
             "Format": "JPEG",
             "FormatConfig": {"JPEGQuality": str(quality)},
-            "MaxResults": min(PAGE_SIZE, limit),
+            "MaxResults": min(MAX_RESULTS, limit),
         }
         if size:
             request["WidthPixels"], request["HeightPixels"] = size
@@ -151,6 +168,33 @@ class KvsFrames:
             limit=1,
         )
         return found[0] if found else None
+
+    def fragment_times(
+        self, stream: StreamRef, *, start_ms: int, end_ms: int, limit: int = 20
+    ) -> list[FragmentTimes]:
+        """Producer and server start times of fragments that KVS received between ``start_ms``
+        and ``end_ms`` (server time, so the producer's clock cannot hide them)."""
+        client = self._client(stream.fragments_endpoint or stream.endpoint)
+        try:
+            page = client.list_fragments(
+                StreamARN=stream.arn,
+                MaxResults=limit,
+                FragmentSelector={
+                    "FragmentSelectorType": "SERVER_TIMESTAMP",
+                    "TimestampRange": {
+                        "StartTimestamp": to_datetime_ms(start_ms),
+                        "EndTimestamp": to_datetime_ms(end_ms),
+                    },
+                },
+            )
+        except ClientError as exc:
+            raise _translate(exc) from exc
+        except BotoCoreError as exc:
+            raise VideoThrottledError(type(exc).__name__) from exc
+        return [
+            FragmentTimes(to_ms(f["ProducerTimestamp"]), to_ms(f["ServerTimestamp"]))
+            for f in page.get("Fragments", [])
+        ]
 
     def _client(self, endpoint: str) -> Any:
         with self._lock:

@@ -70,3 +70,67 @@ class MotionGate:
     def accept(self, sig: bytes) -> None:
         """The frame with this signature was analysed: it becomes the reference."""
         self.reference = sig
+
+
+# ---- where it changed: motion regions that could be a person ----------------------------------
+
+# More of the frame than this changed at once: lighting (lights, sun) or the camera, not people.
+WHOLE_FRAME_SHARE = 0.5
+
+
+def gain_normalised(sig: bytes, ref: bytes) -> bytes:
+    """``ref`` scaled to ``sig``'s overall brightness (medians), so that lights switched or a
+    cloud dimming the room does not read as change everywhere."""
+    a, b = sorted(sig), sorted(ref)
+    median_sig, median_ref = a[len(a) // 2], b[len(b) // 2]
+    if median_ref in {0, median_sig}:
+        return ref
+    gain = median_sig / median_ref
+    table = [min(255, round(v * gain)) for v in range(256)]
+    return bytes(table[v] for v in ref)
+
+
+def person_regions(
+    sig: bytes,
+    ref: bytes | None,
+    grid: tuple[int, int],
+    pixel_delta: int,
+    *,
+    min_cells: int = 4,
+    min_rows: int = 3,
+) -> list[tuple[float, float, float, float]]:
+    """Regions (left, top, width, height as ratios of the frame) where ``sig`` moved from
+    ``ref`` and the change could be a person: connected changed cells, at least ``min_rows``
+    tall and not much wider than tall. A light patch on the floor (a door opened) is wide and
+    low; a change over most of the frame is lighting; both are no region."""
+    width, height = grid
+    if ref is None or len(ref) != len(sig) or len(sig) != width * height:
+        return [(0.0, 0.0, 1.0, 1.0)]  # nothing to compare with: look at everything
+    ref = gain_normalised(sig, ref)
+    changed = [abs(x - y) > pixel_delta for x, y in zip(sig, ref, strict=True)]
+    if sum(changed) > WHOLE_FRAME_SHARE * len(changed):
+        return []
+    seen = [False] * len(changed)
+    regions = []
+    for start, on in enumerate(changed):
+        if not on or seen[start]:
+            continue
+        stack, cells = [start], []
+        seen[start] = True
+        while stack:
+            cell = stack.pop()
+            cells.append(cell)
+            x, y = cell % width, cell // width
+            for nx, ny in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
+                if 0 <= nx < width and 0 <= ny < height:
+                    n = ny * width + nx
+                    if changed[n] and not seen[n]:
+                        seen[n] = True
+                        stack.append(n)
+        xs = [c % width for c in cells]
+        ys = [c // width for c in cells]
+        cols, rows = max(xs) - min(xs) + 1, max(ys) - min(ys) + 1
+        if len(cells) < min_cells or rows < min_rows or cols > 1.5 * rows:
+            continue
+        regions.append((min(xs) / width, min(ys) / height, cols / width, rows / height))
+    return regions

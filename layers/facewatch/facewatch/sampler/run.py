@@ -48,6 +48,7 @@ class CameraResult(BaseModel):
     gap_seconds: float = 0.0
     records_written: int = 0
     records_pending: int = 0
+    clock_skew_seconds: float = 0.0  # producer clock behind (+) or ahead of (-) KVS's
 
 
 class RunReport(BaseModel):
@@ -73,17 +74,23 @@ class RunReport(BaseModel):
             "search_calls": "SearchFacesCalls",
             "faces_ignored": "FacesIgnored",
             "faces_unsearchable": "FacesUnsearchable",
+            "faces_too_small": "FacesTooSmall",
+            "faces_held": "FacesHeld",
             "records_written": "RecordsWritten",
             "records_lost": "RecordsLost",
             "rekognition_throttled": "RekognitionThrottled",
             "video_throttled": "VideoThrottled",
             "cycle_errors": "CycleErrors",
             "gap_seconds": "GapSeconds",
+            "clock_events": "ClockHealthEvents",
         }
         values = {metric: self.totals.get(key, 0.0) for key, metric in names.items()}
         values["CamerasUnavailable"] = sum(1 for c in self.cameras.values() if c.unavailable)
         values["CamerasNotServed"] = sum(1 for c in self.cameras.values() if not c.served)
         values["RecordsPending"] = sum(c.records_pending for c in self.cameras.values())
+        values["ClockSkewSeconds"] = max(
+            (abs(c.clock_skew_seconds) for c in self.cameras.values()), default=0.0
+        )
         return values
 
 
@@ -127,7 +134,7 @@ def _report(group: str, samplers: Sequence[CameraSampler], served: set[str]) -> 
     for sampler in samplers:
         for item in fields(CameraCounts):
             value: Any = getattr(sampler.counts, item.name)
-            if isinstance(value, int | float):
+            if isinstance(value, int | float) and item.name != "clock_skew_ms":
                 totals[item.name] = totals.get(item.name, 0) + value
         written_at += sampler.counts.written_at
     cameras = {
@@ -138,6 +145,7 @@ def _report(group: str, samplers: Sequence[CameraSampler], served: set[str]) -> 
             gap_seconds=round(s.counts.gap_seconds, 3),
             records_written=s.counts.records_written,
             records_pending=s.pending_at_close,
+            clock_skew_seconds=s.counts.clock_skew_ms / 1000.0,
         )
         for s in samplers
     }

@@ -32,7 +32,7 @@ class SamplerSettings(ThresholdSettings):
     crop_margin: float = Field(0.35, ge=0.0, le=2.0)
 
     fps: float = Field(2.0, alias="SAMPLER_FPS", gt=0.0, le=5.0, description="Gate sampling rate")
-    max_analysis_fps: float = Field(1.0, alias="SAMPLER_MAX_ANALYSIS_FPS", gt=0.0, le=5.0)
+    max_analysis_fps: float = Field(2.0, alias="SAMPLER_MAX_ANALYSIS_FPS", gt=0.0, le=5.0)
     gate_width: int = Field(128, ge=16, le=3840)
     gate_height: int = Field(72, ge=9, le=2160)
     gate_grid: tuple[int, int] = (64, 36)
@@ -40,6 +40,11 @@ class SamplerSettings(ThresholdSettings):
     motion_area: float = Field(0.004, gt=0.0, le=1.0)
     presence_seconds: Seconds = Field(4.0, alias="SAMPLER_PRESENCE_SECONDS")
     jpeg_quality: int = Field(85, ge=1, le=100)
+
+    # The producer clock (see sampler.clock): measured this often, reported beyond the bound.
+    max_clock_skew_seconds: Seconds = Field(2.0, alias="SAMPLER_MAX_CLOCK_SKEW_SECONDS")
+    clock_check_seconds: Seconds = 60.0
+    event_bus_name: str | None = Field(None, alias="EVENT_BUS_NAME", min_length=1)
 
     run_seconds: Seconds = Field(59.0, alias="SAMPLER_RUN_SECONDS")
     poll_seconds: Seconds = Field(1.0, alias="SAMPLER_POLL_SECONDS")

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from facewatch.alerts.event import ALERT_DETAIL_TYPE, AlertDetail
 from facewatch.alerts.fanout import BusEnvelope, Once, Outcome, UnsupportedEventError
+from facewatch.alerts.slack.alarms import ALARM_DETAIL_TYPE, AlarmStateChange, alarm_message
 from facewatch.alerts.slack.messages import (
     HEALTH_DETAIL_TYPE,
     CameraHealthNotice,
@@ -61,6 +62,10 @@ class SlackNotifier:
                 lambda: self._send_health(notice),
             )
             key = notice.camera_id
+        elif envelope.detail_type == ALARM_DETAIL_TYPE:  # the stack's own alarms, to ops
+            change = AlarmStateChange.model_validate(envelope.detail)
+            sent = self._adapters.once.run(change.once_key, lambda: self._send_alarm(change))
+            key = change.alarm_name
         else:
             raise UnsupportedEventError(
                 f"no Slack message for detail-type {envelope.detail_type!r}"
@@ -94,4 +99,12 @@ class SlackNotifier:
         logger.info(
             "camera health sent to Slack",
             extra={"camera_id": notice.camera_id, "state": notice.state, "route": route},
+        )
+
+    def _send_alarm(self, change: AlarmStateChange) -> None:
+        route, url = self._adapters.routes.url_for([OPS_ROUTE])
+        self._adapters.sender.post(url, alarm_message(change), route)
+        logger.info(
+            "alarm state change sent to Slack",
+            extra={"alarm": change.alarm_name, "state": change.state.value, "route": route},
         )

@@ -1,0 +1,196 @@
+"""Face tracks (swaps, occlusion, re-entry, when to search), the adaptive analysis rate, and the
+motion regions that decide whether DetectFaces is worth a call (lighting is not a person)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from facewatch.sampler.motion import person_regions, signature
+from facewatch.sampler.tracks import (
+    RateRules,
+    SeenFace,
+    Tracker,
+    TrackRules,
+    next_analysis_ms,
+)
+from tests.sampler.sampler_scene import Lighting, Scene, SimClock, Visit
+
+EMPLOYEE: list[dict[str, Any]] = [
+    {"Similarity": 98.7, "Face": {"FaceId": "f-1", "ExternalImageId": "EMP-10442"}}
+]
+POSSIBLE: list[dict[str, Any]] = [
+    {"Similarity": 75.0, "Face": {"FaceId": "f-1", "ExternalImageId": "EMP-10442"}}
+]
+GRID = (64, 36)
+
+
+def face(left: float, top: float = 0.2, size: float = 0.12, **kwargs: Any) -> SeenFace:
+    return SeenFace(box=(left, top, size, size * 1.6), pixels=80.0, **kwargs)
+
+
+def step(tracker: Tracker, at_ms: int, faces: list[SeenFace], results: Any) -> list[bool]:
+    """One analysed frame: searches what the tracker asks for, answering by face position."""
+    out = []
+    for assignment in tracker.update(at_ms, faces):
+        if assignment.search:
+            left = assignment.face.box[0]
+            tracker.searched(
+                assignment.track, assignment.face, results(left) if callable(results) else results
+            )
+        out.append(assignment.search)
+    return out
+
+
+class TestTracks:
+    def test_an_employee_in_view_is_searched_once(self) -> None:
+        tracker = Tracker()
+        searches = [
+            step(tracker, i * 500, [face(0.3 + 0.001 * (i % 3))], EMPLOYEE) for i in range(600)
+        ]
+        assert sum(s[0] for s in searches) == 1
+        [track] = tracker.tracks
+        assert track.known and track.reported == 0
+
+    def test_a_turned_face_waits_for_a_good_one(self) -> None:
+        tracker = Tracker()
+        assert step(tracker, 0, [face(0.3, yaw=55.0)], EMPLOYEE) == [False]
+        assert tracker.tracks[0].matches is None  # left out of the record meanwhile
+        assert step(tracker, 500, [face(0.3)], EMPLOYEE) == [True]
+        assert tracker.tracks[0].known
+
+    def test_a_face_never_good_is_searched_as_it_is_after_a_few_frames(self) -> None:
+        tracker = Tracker(TrackRules(unsure_after=3))
+        got = [step(tracker, i * 500, [face(0.3, sharpness=20.0)], []) for i in range(5)]
+        assert [g[0] for g in got] == [False, False, True, False, False]
+        assert tracker.tracks[0].unknown and not tracker.tracks[0].sure
+
+    def test_a_possible_match_is_searched_again_up_to_the_limit(self) -> None:
+        tracker = Tracker(TrackRules(max_searches=3))
+        got = [step(tracker, i * 500, [face(0.3)], POSSIBLE) for i in range(6)]
+        assert sum(g[0] for g in got) == 3
+        assert tracker.tracks[0].matches == []  # below the threshold: no match reported
+
+    def test_crossing_faces_keep_their_tracks_and_are_searched_again_once_apart(self) -> None:
+        tracker = Tracker()
+
+        def frame(i: int) -> list[bool]:
+            stranger, employee = 0.1 + 0.06 * i, 0.7 - 0.06 * i  # crossing at 0.06 a frame
+            return step(
+                tracker,
+                i * 500,
+                [face(stranger), face(employee)],
+                lambda left: [] if left == stranger else EMPLOYEE,  # who is really there
+            )
+
+        for i in range(3):
+            frame(i)
+        a, b = sorted(tracker.tracks, key=lambda t: t.box[0])
+        assert a.unknown and b.known
+        searched = [frame(i) for i in range(3, 12)]
+        # Tracks followed their faces through the crossing (velocity), not swapped.
+        assert a.box[0] > 0.5 and b.box[0] < 0.5
+        # While overlapping both were ambiguous; once apart each was searched again.
+        assert any(all(s) for s in searched)
+        assert a.unknown and b.known
+        assert not a.ambiguous and not b.ambiguous
+
+    def test_an_occluded_employee_found_again_soon_is_not_searched_again(self) -> None:
+        tracker = Tracker()
+        step(tracker, 0, [face(0.3)], EMPLOYEE)
+        for t in range(500, 4_500, 500):  # someone passes in front: no face seen for 4 s
+            step(tracker, t, [], EMPLOYEE)
+        assert step(tracker, 4_500, [face(0.31)], EMPLOYEE) == [False]
+        assert len(tracker.tracks) == 1 and tracker.tracks[0].known
+
+    def test_a_face_found_again_after_long_is_searched_again(self) -> None:
+        tracker = Tracker(TrackRules(reacquire_ms=10_000, still_reacquire_ms=900_000))
+        step(tracker, 0, [face(0.3)], EMPLOYEE)
+        step(tracker, 500, [face(0.3)], EMPLOYEE)
+        # 60 s unseen, found near but not in its place: it may be someone else.
+        assert step(tracker, 60_000, [face(0.34)], []) == [True]
+        assert tracker.tracks[0].unknown
+
+    def test_an_employee_still_at_a_desk_is_searched_again_only_after_long(self) -> None:
+        tracker = Tracker(TrackRules(still_reacquire_ms=900_000))
+        step(tracker, 0, [face(0.3)], EMPLOYEE)
+        step(tracker, 500, [face(0.3)], EMPLOYEE)
+        assert step(tracker, 300_000, [face(0.3)], EMPLOYEE) == [False]  # verified in place
+        assert step(tracker, 1_300_000, [face(0.3)], EMPLOYEE) == [True]  # 16 min unseen
+
+    def test_re_entry_after_the_track_is_gone_starts_a_new_searched_track(self) -> None:
+        tracker = Tracker(TrackRules(lost_ms=8_000))
+        step(tracker, 0, [face(0.3)], [])
+        step(tracker, 9_000, [], [])  # an unknown track unseen for 8 s is dropped
+        assert tracker.tracks == []
+        assert step(tracker, 20_000, [face(0.3)], []) == [True]
+        assert tracker.tracks[0].track_id == 2
+
+    def test_tracks_survive_a_handover(self) -> None:
+        tracker = Tracker()
+        step(tracker, 0, [face(0.3)], EMPLOYEE)
+        again = Tracker.loads(tracker.dumps(), tracker.rules)
+        assert step(again, 500, [face(0.3)], EMPLOYEE) == [False]
+        assert again.tracks[0].known and again.next_id == tracker.next_id
+
+
+class TestRate:
+    def test_faster_while_a_track_is_new_slower_while_every_track_is_known(self) -> None:
+        rules, tracker = RateRules(), Tracker()
+        assert next_analysis_ms(tracker, 0, 0, None, rules) is None  # nothing: motion decides
+        step(tracker, 0, [face(0.3, yaw=60.0)], EMPLOYEE)  # not searched yet
+        assert next_analysis_ms(tracker, 0, 0, None, rules) == rules.new_ms
+        step(tracker, 500, [face(0.3)], EMPLOYEE)
+        assert next_analysis_ms(tracker, 500, 500, None, rules) == 500 + rules.still_known_ms
+
+    def test_a_stranger_is_followed_fast_then_every_few_seconds(self) -> None:
+        rules, tracker = RateRules(unknown_records=3), Tracker()
+        step(tracker, 0, [face(0.3)], [])
+        [track] = tracker.tracks
+        track.reported = 1
+        assert next_analysis_ms(tracker, 0, 0, None, rules) == rules.new_ms
+        track.reported = 3
+        assert next_analysis_ms(tracker, 0, 0, None, rules) == rules.unknown_ms
+
+    def test_a_walking_employee_is_checked_for_someone_behind(self) -> None:
+        rules, tracker = RateRules(), Tracker()
+        for i in range(3):
+            step(tracker, i * 500, [face(0.1 + 0.03 * i)], EMPLOYEE)
+        tracker.moved(1_000, [(0.15, 0.3, 0.1, 0.5)])
+        assert next_analysis_ms(tracker, 1_000, 1_000, None, rules) == 1_000 + rules.moving_known_ms
+
+
+def gate(scene: Scene, t: float) -> bytes:
+    return signature(scene.render(t, (128, 72)), GRID)
+
+
+class TestMotionRegions:
+    @pytest.mark.parametrize(
+        "light",
+        [
+            Lighting("switch", 10.0, 20.0, 0.55),  # lights off
+            Lighting("door", 10.0, 20.0, 1.6),  # a door's light on the floor
+            Lighting("cloud", 0.0, 20.0, 0.6),  # a cloud (gradual)
+        ],
+    )
+    def test_lighting_changes_are_not_a_person(self, light: Lighting) -> None:
+        scene = Scene(clock=SimClock(0.0), lighting=[light])
+        for t in (9.5, 10.0, 10.5, 19.5, 20.0):
+            assert person_regions(gate(scene, t), gate(scene, t - 0.5), GRID, 24) == []
+
+    def test_a_person_walking_in_is_a_region_where_they_are(self) -> None:
+        scene = Scene(clock=SimClock(0.0), visits=[Visit(10.0, 20.0, None, 0.3, 0.1, 0.6)])
+        regions = person_regions(gate(scene, 11.0), gate(scene, 10.5), GRID, 24)
+        assert regions
+        left, _top, width, _height = regions[0]
+        face_left = scene.visits[0].box(11.0)[0]  # type: ignore[index]
+        assert left - 0.1 <= face_left <= left + width + 0.1
+
+    def test_a_person_walking_in_under_lights_switched_off_is_still_seen(self) -> None:
+        scene = Scene(
+            clock=SimClock(0.0),
+            visits=[Visit(10.0, 20.0, None, 0.3, 0.1, 0.6)],
+            lighting=[Lighting("switch", 0.0, 30.0, 0.55)],
+        )
+        assert person_regions(gate(scene, 11.0), gate(scene, 10.5), GRID, 24)
