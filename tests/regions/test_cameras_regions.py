@@ -153,7 +153,7 @@ def test_status_summarises_every_region_and_names_the_one_it_cannot_reach(
         ["cameras", "status", "--inventory", inventory, "--stack", MAIN, "--template", template]
     )
     assert run_status(args, clients) == 1
-    out = capsys.readouterr().out
-    assert "region eu-central-1 could not be reached" in out
+    out, err = capsys.readouterr()
+    assert "region eu-central-1: could not be reached" in err
     assert "seoul-hq-lobby-01" in out and "DOWN (no video fragment for 15 min)" in out
     assert any(line.startswith(FRANKFURT) and "UNAVAILABLE" in line for line in out.splitlines())

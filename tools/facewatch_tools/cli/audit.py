@@ -13,6 +13,7 @@ import argparse
 import csv
 import getpass
 import json
+import os
 import re
 import socket
 import sys
@@ -113,7 +114,7 @@ def merged_for(args: argparse.Namespace) -> MergedHistory:
     def opener(region: str | None) -> Any:
         return lambda: history_for(args, region)
 
-    regions = target_regions(inventory, args.region)
+    regions = target_regions(inventory, args.region, shared_endpoint=_one_local_endpoint(args))
     return MergedHistory([RegionalHistory(label(region), opener(region)) for region in regions])
 
 
@@ -192,6 +193,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     else:
         incidents = merged.incidents(cursor=cursor, **filters)
     count = write_incidents(incidents, args.format, sys.stdout)
+    merged.raise_if_none_answered()
     where = ", ".join(merged.regions)
     print(f"{count} incidents ({where})", file=sys.stderr)
     if next_cursor is not None:
@@ -205,6 +207,7 @@ def find_incident(args: argparse.Namespace) -> tuple[MergedHistory, RegionalInci
     merged = merged_for(args)
     incident = merged.get(args.incident)
     if incident is None:
+        merged.raise_if_none_answered()
         print(f"incident {args.incident} not found (never existed, or expired)", file=sys.stderr)
         report_unreachable(merged)
         return None
@@ -268,6 +271,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     merged = merged_for(args)
     since, until = args.since.timestamp(), args.until.timestamp()
     incidents = list(merged.incidents(since=since, until=until))
+    merged.raise_if_none_answered()
     data = collect(
         args.since.astimezone(UTC),
         args.until.astimezone(UTC),
@@ -418,3 +422,8 @@ def register(subparsers: Any) -> None:
         "--no-clip-links", action="store_true", help="leave clip links out of the ledger"
     )
     report.set_defaults(func=cmd_report)
+
+
+def _one_local_endpoint(args: argparse.Namespace) -> bool:
+    """AWS_ENDPOINT_URL and no REGION=URL: one local stack, so one region."""
+    return bool(os.environ.get("AWS_ENDPOINT_URL")) and not any("=" in e for e in endpoints(args))

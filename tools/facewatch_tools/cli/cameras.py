@@ -209,20 +209,42 @@ def each_region(
     """Run ``step`` in every region the command covers; the worst exit code wins. A region whose
     main stack is missing or that cannot be reached is named, and the others still run."""
     regions = target_regions(load_inventory(Path(args.inventory)), args.region)
+    if len(regions) == 1:  # one region: its error is the command's (one line, from the CLI)
+        (region,) = regions
+        if region:
+            print(f"== region {region}")
+        try:
+            return step(_context(args, clients_in(clients, region), engine, region))
+        except MainStackMissingError as exc:
+            raise SystemExit(str(exc)) from exc
     worst = 0
+    failed: dict[str, Exception] = {}
     for region in regions:
-        if len(regions) > 1 or region:
-            print(f"== region {label(region)}")
+        print(f"== region {label(region)}")
         try:
             code = step(_context(args, clients_in(clients, region), engine, region))
-        except MainStackMissingError as exc:
-            print(exc)
-            code = EXIT_RUNTIME
-        except (BotoCoreError, ClientError) as exc:
-            print(f"region {label(region)} could not be reached: {exc}")
+        except (MainStackMissingError, BotoCoreError, ClientError) as exc:
+            failed[label(region)] = exc
             code = EXIT_RUNTIME
         worst = max(worst, code)
+    raise_if_all_failed(failed, len(regions))
+    for region, error in failed.items():
+        why = (
+            error if isinstance(error, MainStackMissingError) else f"could not be reached: {error}"
+        )
+        print(f"region {region}: {why}", file=sys.stderr)
     return worst
+
+
+def raise_if_all_failed(failed: dict[str, Exception], regions: int) -> None:
+    """No region answered: the first error is the command's, explained in one line (a missing
+    stack names every region it is missing from)."""
+    if not failed or len(failed) < regions:
+        return
+    errors = list(failed.values())
+    if all(isinstance(e, MainStackMissingError) for e in errors):
+        raise SystemExit(f"{errors[0]} (also missing in: {', '.join(list(failed)[1:])})")
+    raise next(e for e in errors if not isinstance(e, MainStackMissingError))
 
 
 def print_plan(current: Plan, registry: RegistryPlan | None) -> None:
