@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,8 @@ STACK = ["--stack", "facewatch-nope"]
 
 # One invocation per AWS-backed subcommand (each names the stack, so "missing stack" applies).
 AWS_COMMANDS: dict[str, list[str]] = {
-    "cameras plan": ["cameras", "plan", "--inventory", str(ROOT / "cameras.yaml"), *STACK],
-    "cameras status": ["cameras", "status", "--inventory", str(ROOT / "cameras.yaml"), *STACK],
+    "cameras plan": ["cameras", "plan", "--inventory", "cameras.yaml", *STACK],
+    "cameras status": ["cameras", "status", "--inventory", "cameras.yaml", *STACK],
     "employees list": ["employees", "list", *STACK],
     "subscribers list": ["subscribers", "list", *STACK],
     "dlq replay": ["dlq", "replay", "slack", *STACK],
@@ -78,6 +79,14 @@ def no_region(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def moto_account() -> Iterator[None]:
     with mock_aws():
         yield
+
+
+@pytest.fixture(autouse=True)
+def one_region_inventory(tmp_path: Path) -> None:
+    """The shipped inventory as a one-region deployment (a region-naming one takes its regions
+    from the file, not from the AWS configuration: tests/regions covers that)."""
+    text = (ROOT / "cameras.yaml").read_text()
+    (tmp_path / "cameras.yaml").write_text(re.sub(r"\n    region: .*", "", text))
 
 
 @pytest.mark.parametrize("name", sorted(AWS_COMMANDS))

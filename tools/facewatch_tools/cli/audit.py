@@ -13,6 +13,7 @@ import argparse
 import csv
 import getpass
 import json
+import os
 import re
 import socket
 import sys
@@ -113,7 +114,7 @@ def merged_for(args: argparse.Namespace) -> MergedHistory:
     def opener(region: str | None) -> Any:
         return lambda: history_for(args, region)
 
-    regions = target_regions(inventory, args.region)
+    regions = target_regions(inventory, args.region, shared_endpoint=_one_local_endpoint(args))
     return MergedHistory([RegionalHistory(label(region), opener(region)) for region in regions])
 
 
@@ -270,10 +271,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise FileNotFoundError(2, "no such folder for the report", str(Path(args.out).parent))
     merged = merged_for(args)
     since, until = args.since.timestamp(), args.until.timestamp()
+    incidents = list(merged.incidents(since=since, until=until))
+    merged.raise_if_none_answered()
     data = collect(
         args.since.astimezone(UTC),
         args.until.astimezone(UTC),
-        list(merged.incidents(since=since, until=until)),
+        incidents,
         list(merged.employee_events(since=since, until=until)),
     )
     source = (args.table or f"stack {args.stack}") + " in " + ", ".join(merged.regions)
@@ -416,3 +419,8 @@ def register(subparsers: Any) -> None:
         "--no-clip-links", action="store_true", help="leave clip links out of the ledger"
     )
     report.set_defaults(func=cmd_report)
+
+
+def _one_local_endpoint(args: argparse.Namespace) -> bool:
+    """AWS_ENDPOINT_URL and no REGION=URL: one local stack, so one region."""
+    return bool(os.environ.get("AWS_ENDPOINT_URL")) and not any("=" in e for e in endpoints(args))

@@ -209,11 +209,18 @@ def each_region(
     """Run ``step`` in every region the command covers; the worst exit code wins. A region whose
     main stack is missing or that cannot be reached is named, and the others still run."""
     regions = target_regions(load_inventory(Path(args.inventory)), args.region)
+    if len(regions) == 1:  # one region: its error is the command's (one line, from the CLI)
+        (region,) = regions
+        if region:
+            print(f"== region {region}")
+        try:
+            return step(_context(args, clients_in(clients, region), engine, region))
+        except MainStackMissingError as exc:
+            raise SystemExit(str(exc)) from exc
     worst = 0
     failed: list[tuple[str | None, Exception]] = []
     for region in regions:
-        if len(regions) > 1 or region:
-            print(f"== region {label(region)}")
+        print(f"== region {label(region)}")
         try:
             code = step(_context(args, clients_in(clients, region), engine, region))
         except (MainStackMissingError, BotoCoreError, ClientError) as exc:

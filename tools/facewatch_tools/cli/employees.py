@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from facewatch.fleet.employees import AuditLog, EmployeeCollection, EnrollmentRefusedError
 from facewatch.fleet.inventory import Inventory, InventoryError, load_inventory
 from facewatch.fleet.registry import RegistryReader
@@ -28,6 +26,7 @@ from facewatch_tools.cli.cameras import add_region_arguments, aws_session
 from facewatch_tools.cli.errors import EXIT_RUNTIME, explain
 from facewatch_tools.fleet.regional import RegionError, label, named, target_regions
 from facewatch_tools.fleet.roster import (
+    REGION_ERRORS,
     Erasure,
     RegionState,
     RosterEntry,
@@ -144,7 +143,7 @@ def regions_of(args: argparse.Namespace) -> list[str | None]:
     """The regions the command covers: the inventory's (if there is one) or --region."""
     path = Path(args.inventory)
     inventory = load_inventory(path) if path.is_file() else Inventory()
-    return target_regions(inventory, args.region)
+    return target_regions(inventory, args.region, shared_endpoint=_one_local_endpoint(args))
 
 
 def regional_collections(
@@ -171,13 +170,16 @@ def print_erasure(erasure: Erasure) -> None:
 
 
 def run(args: argparse.Namespace, clients: ClientsFor) -> int:
-    if args.employees_command == "remove":
-        erasure = erase_everywhere(args.employee_id, regional_collections(args, clients))
-        print_erasure(erasure)
-        return 0 if erasure.complete and erasure.faces else 1
     collections = regional_collections(args, clients)
     several = len(collections) > 1
+    # One region: its error is the command's (the CLI explains it in one line).
+    errors = REGION_ERRORS if several else ()
+    if args.employees_command == "remove":
+        erasure = erase_everywhere(args.employee_id, collections, errors)
+        print_erasure(erasure)
+        return 0 if erasure.complete and erasure.faces else 1
     worst = 0
+    failed: dict[str, Exception] = {}
     for region, open_collection in collections.items():
         where = f"{region}  " if several else ""
         try:
@@ -190,6 +192,10 @@ def run(args: argparse.Namespace, clients: ClientsFor) -> int:
             worst = max(worst, EXIT_RUNTIME)
         if args.employees_command == "check":
             break  # changes nothing: one region answers
+    if failed and len(failed) == len(collections):
+        raise next(iter(failed.values()))  # no region answered: the error is the command's
+    for region, error in failed.items():
+        print(f"region {region} could not be reached: {error}", file=sys.stderr)
     return worst
 
 
@@ -305,3 +311,8 @@ def _guard(args: argparse.Namespace) -> int:
     except (InventoryError, RegionError) as exc:
         print(exc)
         return EXIT_RUNTIME
+
+
+def _one_local_endpoint(args: argparse.Namespace) -> bool:
+    """AWS_ENDPOINT_URL and no REGION=URL: one local stack, so one region."""
+    return bool(os.environ.get("AWS_ENDPOINT_URL")) and not any("=" in e for e in endpoints(args))

@@ -28,12 +28,17 @@ class RegionError(ValueError):
     """The regions asked for do not fit the inventory (the message says what to do)."""
 
 
-def target_regions(inventory: Inventory, only: Sequence[str] | None) -> list[str | None]:
+def target_regions(
+    inventory: Inventory, only: Sequence[str] | None, *, shared_endpoint: bool = False
+) -> list[str | None]:
     """The regions a command covers: ``--region`` (repeatable) or every region the sites name.
 
     ``None`` stands for the SDK's default region: an inventory whose sites name no region is a
-    single-region deployment.
+    single-region deployment, and so is one endpoint for everything (``AWS_ENDPOINT_URL``:
+    `facewatch local up` runs one local stack in one region).
     """
+    if shared_endpoint and not only:
+        return [None]
     named = inventory.regions
     if named == [None]:
         if only and len(set(only)) > 1:

@@ -186,13 +186,21 @@ class Erasure:
         return sum(self.removed.values())
 
 
-def erase_everywhere(employee_id: str, collections: Mapping[str, Callable[[], Remover]]) -> Erasure:
+REGION_ERRORS: tuple[type[Exception], ...] = (BotoCoreError, ClientError)
+
+
+def erase_everywhere(
+    employee_id: str,
+    collections: Mapping[str, Callable[[], Remover]],
+    errors: tuple[type[Exception], ...] = REGION_ERRORS,
+) -> Erasure:
     """Delete every face of the employee in every region's collection (each region's audit
-    history records it). A region that cannot be reached is in ``failed``: run it again."""
+    history records it). A region that cannot be reached (``errors``) is in ``failed``: run it
+    again. ``errors=()`` raises instead (one region: its error is the answer)."""
     erasure = Erasure(employee_id)
     for region, collection in collections.items():
         try:
             erasure.removed[region] = collection().remove(employee_id)
-        except (BotoCoreError, ClientError) as exc:
+        except errors as exc:
             erasure.failed[region] = f"{type(exc).__name__}: {exc}"
     return erasure

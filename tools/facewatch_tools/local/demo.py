@@ -103,6 +103,7 @@ class Demo:
                         template_path=self.template_path,
                         root=self.root,
                         slack_routes=scenario.slack_routes(),
+                        overrides=self.environ,
                         region=region,
                         overrides=self.environ,
                     )
@@ -115,6 +116,8 @@ class Demo:
                     f"{len(deployed.mappings)} event source mapping(s), {len(deployed.relays)} "
                     "rule target(s) delivered by the runner"
                 )
+                if len(stacks) == 1:  # the same template and settings in every region
+                    self.say(f"  settings in force: {settings_in_force(stack, self.environ)}")
                 stack.load_registry(inventory.in_region(region))  # this region's sites only
                 stack.subscribe_phones(scenario.phones)
             first = next(iter(stacks.values()))

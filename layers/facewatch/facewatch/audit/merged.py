@@ -3,7 +3,8 @@
 Each region keeps its incidents in its own table; this module reads each region (the same
 queries as one table: keys and indexes, never a Scan) and merges the answers in the reader's
 process, in time order. Nothing is copied between regions. A region that cannot be reached
-(or fails part-way) is named in ``unreachable`` and the others still answer.
+(or fails part-way) is named in ``unreachable`` and the others still answer; with a single
+region its error is raised as it would be without the merge.
 
 Pages across regions share one cursor: for every region, the (first seen, incident id) of the
 last incident shown from it. A region that was down on one page is read from where it stopped
@@ -110,6 +111,8 @@ class MergedHistory:
         return [r.region for r in self._regions]
 
     def _failed(self, region: str, exc: Exception) -> None:
+        if len(self._regions) == 1:
+            raise exc  # one region: its error is the answer (the CLI explains it in one line)
         self.unreachable.setdefault(region, f"{type(exc).__name__}: {exc}")
         self.failures.setdefault(region, exc)
 
