@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -27,7 +28,17 @@ FACE_EVENTS_ENV = {
 
 
 @pytest.fixture(autouse=True)
-def _aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def _environment_restored() -> Iterator[None]:
+    """The CLI sets AWS_PROFILE, AWS_RETRY_MODE, ... in its own process: a test that runs it
+    in-process must not leave them for the next tests."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _aws_test_environment(monkeypatch: pytest.MonkeyPatch, _environment_restored: None) -> None:
     """No real credentials can leak into a test; everything is in one region."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)

@@ -12,7 +12,7 @@ from facewatch.alerts.event import CameraLocation
 from facewatch.audit.history import IncidentHistory, IncidentNotFoundError
 from facewatch.audit.lifecycle import Actor
 from facewatch.detections.incidents import CameraState
-from facewatch.detections.store import DynamoIncidentStore, to_item
+from facewatch.detections.store import Changes, Claim, DynamoIncidentStore, to_item
 
 from .conftest import DAY, T0, TABLE, incident_item, incident_state
 
@@ -41,8 +41,10 @@ def one_incident(dynamodb: Any) -> IncidentHistory:
     incident = incident_state("inc-1", "hq-cam0", T0)
     # What face_events writes: the incident and its "opened" trail item, then "alerted".
     state = CameraState(camera_id="hq-cam0", version=1)
-    store.commit(0, state, [incident], [], {"hq-cam0": CameraLocation(site_id="hq")})
-    store.mark_sent(incident, T0 + 2, "ok")
+    claim = Claim(token="test-invocation", until=T0 + 60)
+    changes = Changes(new_alerts=[incident], locations={"hq-cam0": CameraLocation(site_id="hq")})
+    store.commit(0, state, changes, claim)
+    assert store.settle(incident, "alert", claim.token, "sent", at=T0 + 2, clip_status="ok")
     return IncidentHistory(dynamodb, TABLE)
 
 

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from facewatch.fleet.employees import AuditLog, EmployeeCollection, EnrollmentRefusedError
 from facewatch.fleet.inventory import Inventory, InventoryError, load_inventory
 from facewatch.fleet.registry import RegistryReader
 from facewatch.privacy.consent import ConsentLedger
 from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError
-from facewatch_tools.cli.cameras import add_region_arguments, aws_session
+from facewatch_tools.cli.cameras import add_region_arguments, aws_session, endpoints
 from facewatch_tools.cli.errors import EXIT_RUNTIME, explain
 from facewatch_tools.fleet.regional import RegionError, label, named, target_regions
 from facewatch_tools.fleet.roster import (

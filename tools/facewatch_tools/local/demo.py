@@ -103,7 +103,6 @@ class Demo:
                         template_path=self.template_path,
                         root=self.root,
                         slack_routes=scenario.slack_routes(),
-                        overrides=self.environ,
                         region=region,
                         overrides=self.environ,
                     )

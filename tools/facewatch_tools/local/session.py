@@ -133,6 +133,9 @@ def down(path: Path, wait: Callable[[int], bool]) -> LocalSession:
         raise NotRunningError("no local stack is running (start one with `facewatch local up`)")
     os.kill(session.pid, signal.SIGTERM)
     if not wait(session.pid):
-        raise NotRunningError(f"the local stack (pid {session.pid}) did not stop; kill it")
+        # moto's servers are in-memory and throwaway: nothing is lost by not waiting longer
+        os.kill(session.pid, signal.SIGKILL)
+        if not wait(session.pid):
+            raise NotRunningError(f"the local stack (pid {session.pid}) did not stop; kill it")
     path.unlink(missing_ok=True)
     return session

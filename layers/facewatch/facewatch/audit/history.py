@@ -139,7 +139,10 @@ class StatusChange:
 
 def _is_incident(item: dict[str, Any]) -> bool:
     # Other item types may share an index partition (e.g. a camera's items under CAMERA#<id>).
-    return bool(item.get("SK", {}).get("S") == "INCIDENT")
+    # An absorbed incident (status "merged") is part of its survivor, which the audit lists.
+    return bool(
+        item.get("SK", {}).get("S") == "INCIDENT" and item.get("status", {}).get("S") != "merged"
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -286,7 +289,7 @@ class IncidentHistory:
             TableName=self._table, Key=incident_key(incident_id), ConsistentRead=True
         )
         item = response.get("Item")
-        return IncidentRecord.from_item(item) if item else None
+        return IncidentRecord.from_item(item) if item and _is_incident(item) else None
 
     def trail(self, incident_id: str) -> Iterator[TrailEntry]:
         """The incident's trail, oldest first (opened, alerted, every status change)."""
