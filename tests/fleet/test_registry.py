@@ -10,13 +10,13 @@ import pytest
 from facewatch.fleet.inventory import load_inventory
 from facewatch.fleet.registry import Registry, RegistryReader
 
-from .conftest import ROOT
+from .conftest import WITH_PROCESSOR
 
 pytestmark = pytest.mark.integration
 
 
 def inventory(tmp_path: Path, extra_camera: bool = True) -> Any:
-    text = (ROOT / "tests/fleet/data/cameras-one-region.yaml").read_text()
+    text = WITH_PROCESSOR  # the lobby on a stream processor
     if not extra_camera:
         text = text.split("  - id: berlin-reception-01")[0]
     path = tmp_path / "cameras.yaml"

@@ -206,6 +206,7 @@ def test_alert_carries_the_registry_location(aws: dict[str, Any]) -> None:
         "displayName": "Lobby entrance",
         "timeZone": "Asia/Seoul",
         "slackRoute": "seoul",
+        "severity": "high",  # the camera's severity routes the alert (SMS for high)
     }
     item = boto3.client("dynamodb", region_name=REGION).get_item(
         TableName=FACE_EVENTS_ENV["TABLE_NAME"],

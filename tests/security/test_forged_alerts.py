@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from facewatch.alerts.event import AlertDetail
 from facewatch.alerts.fanout import BusEnvelope, DynamoAlertRecords, Outcome, run_notifier_batch
 from facewatch.alerts.view import ClipLinks
+from facewatch.clips.links import DAY, verify_clip_token
 from tests.audit.conftest import T0, TABLE
 from tests.fanout.builders import FakeContext, alert_detail, envelope, health_detail, sqs_event
 from tests.slack_world import incident_for
@@ -88,5 +89,8 @@ def test_clip_link_expiry_counts_from_now_when_first_seen_is_in_the_future() -> 
     for alert, start in ((forged, now), (detail, detail.first_seen)):
         url = links.link_for(alert)
         assert url is not None
-        expires = int(parse_qs(urlparse(url).query)["exp"][0])
-        assert expires == int((start + timedelta(days=30)).timestamp())
+        token = parse_qs(urlparse(url).query)["t"][0]  # the short SMS-sized token
+        expires = verify_clip_token(alert.incident_id, token, b"k", now.timestamp())
+        # the token keeps the expiry day: 30 days from min(firstSeen, now), rounded up a day
+        expected = int((start + timedelta(days=30)).timestamp())
+        assert expected <= expires < expected + DAY

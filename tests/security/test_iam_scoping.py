@@ -21,12 +21,13 @@ from facewatch_tools.template import ROOT, load_template, main_template, paramet
 REGION = "ap-northeast-2"
 BASIC_ROLE = "AWSLambdaBasicExecutionRole"
 PUBLISHERS = {  # role -> the only detail-types it may put on the bus
-    "FaceEventsFunctionRole": {"Unknown Face Detected"},
-    "AlertSweeperFunctionRole": {"Unknown Face Detected"},
+    "FaceEventsFunctionRole": {"Unknown Face Detected", "Incident Merged"},
+    "AlertSweeperFunctionRole": {"Unknown Face Detected", "Incident Merged"},
     "WatchdogFunctionRole": {"Camera Health Changed"},
     "ProcessorControlFunctionRole": {"Camera Health Changed"},
     "SamplerFunctionRole": {"Camera Health Changed"},
     "SlackClicksFunctionRole": {"Incident Status Changed"},
+    "AlertTickerFunctionRole": {"Incident Status Changed"},  # auto-escalation
 }
 
 

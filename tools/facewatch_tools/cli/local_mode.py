@@ -19,6 +19,7 @@ from typing import Any
 from facewatch_tools.local.session import (
     LocalSession,
     NotRunningError,
+    alive,
     down,
     serve,
     state_path,
@@ -89,9 +90,7 @@ def run_env(args: argparse.Namespace) -> int:
 def _wait_for_exit(pid: int, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            Path(f"/proc/{pid}").stat()
-        except FileNotFoundError:
+        if not alive(pid):
             return True
         time.sleep(0.1)  # the process is shutting its servers down
     return False

@@ -67,10 +67,16 @@ class LocalSession:
         except FileNotFoundError:
             return None
         session = cls(**data)
-        return session if _alive(session.pid) else None
+        return session if alive(session.pid) else None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Running (a zombie no parent has reaped yet has stopped: it is not alive)."""
+    try:
+        if "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text():
+            return False
+    except OSError:
+        pass  # no /proc (macOS): ask the kernel below
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -110,7 +116,8 @@ def serve(
     with LocalStack(stack_name=DEFAULT_STACK_NAME, parameters=parameters) as stack:
         if inventory is not None:
             stack.load_registry(load_inventory(inventory))
-        stack.start_background()
+        # Polls four times a second: an idle stack left running costs little CPU.
+        stack.start_background(interval=0.25)
         session = describe(stack, os.getpid())
         session.save(path)
         try:

@@ -353,12 +353,29 @@ class Eraser:
         for item in scan_items(
             self._s.dynamodb,
             TableName=self._s.incidents_table,
-            FilterExpression="contains(incident, :id) OR contains(#state, :id)",
+            FilterExpression=(
+                "contains(incident, :id) OR contains(#state, :id) OR contains(slackAlert, :id)"
+            ),
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={":id": {"S": employee_id}},
             ConsistentRead=True,
         ):
-            if item["SK"]["S"] == "INCIDENT":
+            if item["SK"]["S"] == "INCIDENT" and employee_id in item.get("slackAlert", {}).get(
+                "S", ""
+            ):
+                # the alert as Slack app mode keeps it to re-render the message
+                alert = json.loads(item["slackAlert"]["S"])
+                alert["closestEmployee"] = None
+                if employee_id in str(alert.get("hint") or ""):
+                    alert["hint"] = None
+                self._s.dynamodb.update_item(
+                    TableName=self._s.incidents_table,
+                    Key={"PK": item["PK"], "SK": item["SK"]},
+                    UpdateExpression="SET slackAlert = :a",
+                    ExpressionAttributeValues={":a": {"S": json.dumps(alert)}},
+                )
+                scrubbed += 1
+            if item["SK"]["S"] == "INCIDENT" and "incident" in item:
                 incident = IncidentState.model_validate_json(item["incident"]["S"])
                 cleaned = _without_employee(incident, employee_id)
                 if cleaned != incident:
