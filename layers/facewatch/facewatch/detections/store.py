@@ -1,4 +1,4 @@
-"""DynamoDB adapter for camera state and incident items (single table, see README "Data model").
+"""DynamoDB adapter for camera state and incident items (single table, see docs/data-model.md).
 
 - camera state: PK=CAMERA#<cam>, SK=STATE; ``state`` (JSON), ``version`` (optimistic lock)
 - incident:     PK=INCIDENT#<id>, SK=INCIDENT; written when it alerts (alertState pending ->
