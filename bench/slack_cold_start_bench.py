@@ -143,7 +143,7 @@ def prepare(endpoint: str) -> dict[str, str]:
         "SLACK_CLICKS_QUEUE_URL": queue["QueueUrl"],
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",  # pragma: allowlist secret
         "AWS_DEFAULT_REGION": REGION,
         "POWERTOOLS_SERVICE_NAME": "facewatch",
         "POWERTOOLS_METRICS_NAMESPACE": "FacewatchBench",
