@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,9 +33,11 @@ def _environment_restored() -> Iterator[None]:
     """The CLI sets AWS_PROFILE, AWS_RETRY_MODE, ... in its own process: a test that runs it
     in-process must not leave them for the next tests."""
     saved = dict(os.environ)
+    boto3.DEFAULT_SESSION = None  # it caches the credentials an earlier test resolved
     yield
     os.environ.clear()
     os.environ.update(saved)
+    boto3.DEFAULT_SESSION = None
 
 
 @pytest.fixture(autouse=True)
