@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from facewatch.alerts.slack.messages import SlackMessage
 from facewatch.alerts.slack.webhooks import (
     DEFAULT_ROUTE,
+    Pacer,
     SlackDeliveryError,
     WebhookConfigError,
     retry_handlers,
@@ -89,8 +90,6 @@ class SlackWebApi:
         self._timeout = timeout
         self._post_interval = post_interval
         self._update_interval = update_interval
-        self._sleep = sleep
-        self._clock = clock
         self.rate_limit, self._handlers = retry_handlers(
             sleep,
             rate_limit_retries=rate_limit_retries,
@@ -99,7 +98,7 @@ class SlackWebApi:
             backoff=backoff,
         )
         self._clients: dict[str, WebClient] = {}
-        self._last: dict[str, float] = {}
+        self._pacer = Pacer(sleep, clock)
 
     def _client(self, token: str) -> WebClient:
         client = self._clients.get(token)
@@ -113,15 +112,8 @@ class SlackWebApi:
             self._clients[token] = client
         return client
 
-    def _pace(self, key: str, interval: float) -> None:
-        last = self._last.get(key)
-        if last is not None:
-            wait = last + interval - self._clock()
-            if wait > 0:
-                self._sleep(wait)
-
     def _call(self, method: str, key: str, interval: float, send: Callable[[], Any]) -> Any:
-        self._pace(key, interval)
+        self._pacer.wait(key, interval)
         try:
             return send()
         except SlackApiError as exc:
@@ -130,7 +122,7 @@ class SlackWebApi:
         except Exception as exc:
             raise SlackDeliveryError(f"{method}: {type(exc).__name__} after retries") from exc
         finally:
-            self._last[key] = self._clock()
+            self._pacer.done(key)
 
     def post(
         self, token: str, channel: str, message: SlackMessage, thread_ts: str | None = None

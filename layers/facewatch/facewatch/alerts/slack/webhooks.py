@@ -179,6 +179,25 @@ def retry_handlers(
     return rate_limit, [connection, rate_limit, server]
 
 
+class Pacer:
+    """At most one call per key (a webhook, a channel) per interval: Slack's 1/s per channel."""
+
+    def __init__(self, sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
+        self._sleep = sleep
+        self._clock = clock
+        self._last: dict[str, float] = {}
+
+    def wait(self, key: str, interval: float) -> None:
+        last = self._last.get(key)
+        if last is not None:
+            wait = last + interval - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+
+    def done(self, key: str) -> None:
+        self._last[key] = self._clock()
+
+
 class SlackPoster:
     def __init__(
         self,
@@ -194,8 +213,6 @@ class SlackPoster:
     ) -> None:
         self._timeout = timeout
         self._min_interval = min_interval
-        self._sleep = sleep
-        self._clock = clock
         self.rate_limit, self._handlers = retry_handlers(
             sleep,
             rate_limit_retries=rate_limit_retries,
@@ -204,7 +221,7 @@ class SlackPoster:
             backoff=backoff,
         )
         self._clients: dict[str, WebhookClient] = {}
-        self._last_post: dict[str, float] = {}
+        self._pacer = Pacer(sleep, clock)
 
     def _client(self, url: str) -> WebhookClient:
         client = self._clients.get(url)
@@ -214,15 +231,8 @@ class SlackPoster:
             self._clients[url] = client
         return client
 
-    def _pace(self, url: str) -> None:
-        last = self._last_post.get(url)
-        if last is not None:
-            wait = last + self._min_interval - self._clock()
-            if wait > 0:
-                self._sleep(wait)
-
     def post(self, url: str, message: SlackMessage, route: str) -> None:
-        self._pace(url)
+        self._pacer.wait(url, self._min_interval)
         client = self._client(url)
         try:
             response = client.send(text=message.text, blocks=message.blocks)
@@ -236,7 +246,7 @@ class SlackPoster:
         except Exception as exc:
             raise SlackDeliveryError(f"route {route}: {type(exc).__name__} after retries") from exc
         finally:
-            self._last_post[url] = self._clock()
+            self._pacer.done(url)
         if response.status_code != 200:
             raise SlackDeliveryError(
                 f"route {route}: HTTP {response.status_code} {response.body[:200]!r}"
