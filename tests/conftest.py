@@ -13,6 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
+from facewatch.observability import metrics
+
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -38,6 +40,17 @@ def _environment_restored() -> Iterator[None]:
     os.environ.clear()
     os.environ.update(saved)
     boto3.DEFAULT_SESSION = None
+
+
+@pytest.fixture(autouse=True)
+def _metrics_buffer_empty() -> Iterator[None]:
+    """Powertools keeps unflushed metrics in one process-wide buffer. In Lambda every function
+    is its own process; here a test that drives the domain without the handler's flush would
+    leave its counts for the next function to flush (the load test once counted another test's
+    3 deliberate rejects as its own)."""
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
 
 
 @pytest.fixture(autouse=True)
