@@ -24,6 +24,7 @@ REGIONS = (SEOUL, FRANKFURT)
 MAIN = "facewatch-dev"
 TABLE = "facewatch-dev-incidents"
 COLLECTION = "facewatch-dev-employees"
+CONSENT = "facewatch-dev-consent"
 # A port nothing listens on: a region that cannot be reached.
 UNREACHABLE = "http://127.0.0.1:9"
 
@@ -39,7 +40,7 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture
 def regions(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """Both regions empty, then a main stack (and its table) in each."""
+    """Both regions empty, then a main stack (and its tables) in each."""
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(key, "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
@@ -49,6 +50,7 @@ def regions(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
     for region in REGIONS:
         dynamodb = client(moto_url, "dynamodb", region)
         dynamodb.create_table(**table_definition())
+        dynamodb.create_table(**table_definition("ConsentTable", CONSENT))
         client(moto_url, "cloudformation", region).create_stack(
             StackName=MAIN,
             TemplateBody=json.dumps(main_template(region)),
@@ -73,12 +75,12 @@ def resource(url: str, region: str) -> Any:
     return boto3.resource("dynamodb", region_name=region, endpoint_url=url)
 
 
-def table_definition() -> dict[str, Any]:
-    props = facewatch_template.load_template(ROOT / "template.yaml")["Resources"]["IncidentsTable"][
+def table_definition(logical_id: str = "IncidentsTable", name: str = TABLE) -> dict[str, Any]:
+    props = facewatch_template.load_template(ROOT / "template.yaml")["Resources"][logical_id][
         "Properties"
     ]
     return {
-        "TableName": TABLE,
+        "TableName": name,
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": props["AttributeDefinitions"],
         "KeySchema": props["KeySchema"],
@@ -102,6 +104,7 @@ def main_template(region: str) -> dict[str, Any]:
         "Outputs": {
             "TableName": {"Value": TABLE},
             "CollectionId": {"Value": COLLECTION},
+            "ConsentTableName": {"Value": CONSENT},
             "FaceEventsFunctionArn": exported("FaceEventsFunctionArn", f"{arn}:fe"),
             "StreamFailureQueueArn": exported(
                 "StreamFailureQueueArn", f"arn:aws:sqs:{region}:123456789012:failures"

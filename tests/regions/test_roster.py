@@ -315,3 +315,35 @@ def test_remove_erases_in_every_region_and_names_a_region_it_cannot_reach(
     out = capsys.readouterr().out
     assert f"{SEOUL}: EMP-1: 0 face(s) removed" in out
     assert f"{FRANKFURT}: EMP-1: NOT ERASED, region not reached" in out
+
+
+def test_enroll_dir_enrols_each_entry_only_in_its_regions_and_names_a_region_down(
+    cli: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    roster = tmp_path / "roster"
+    roster.mkdir()
+    (roster / "one.jpg").write_bytes(JPEG)
+    (roster / "two.jpg").write_bytes(JPEG + b"2")
+    (roster / "roster.csv").write_text(
+        "file,employee_id,regions\none.jpg,EMP-1,\ntwo.jpg,EMP-2,eu-central-1\n"
+    )
+    expect_enroll(cli["stubs"][SEOUL], "EMP-1", JPEG, "s1")  # EMP-2 is never sent to Seoul
+    expect_enroll(cli["stubs"][FRANKFURT], "EMP-1", JPEG, "f1")
+    expect_enroll(cli["stubs"][FRANKFURT], "EMP-2", JPEG + b"2", "f2")
+    argv = ("enroll-dir", str(roster), "--csv", str(roster / "roster.csv"))
+    assert employees(cli, *argv) == 0
+    out = capsys.readouterr().out
+    assert f"{SEOUL}  1 enrolled or already enrolled, 0 refused" in out
+    assert f"{FRANKFURT}  2 enrolled or already enrolled, 0 refused" in out
+    assert audit_actions(cli, SEOUL) == [("EMP-1", "ENROLLED")]
+    assert audit_actions(cli, FRANKFURT) == [("EMP-1", "ENROLLED"), ("EMP-2", "ENROLLED")]
+
+    cli["regions"]["frankfurt_down"] = True
+    photo = tmp_path / "EMP-3.jpg"
+    photo.write_bytes(JPEG + b"3")
+    expect_enroll(cli["stubs"][SEOUL], "EMP-3", JPEG + b"3", "s3")
+    assert employees(cli, "enroll", "--id", "EMP-3", str(photo)) == 1
+    captured = capsys.readouterr()
+    assert f"{SEOUL}  EMP-3 EMP-3.jpg: enrolled" in captured.out
+    assert f"region {FRANKFURT} could not be reached" in captured.err
+    assert ("EMP-3", "ENROLLED") in audit_actions(cli, SEOUL)

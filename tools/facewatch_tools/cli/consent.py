@@ -1,23 +1,60 @@
 """`facewatch consent record|list|withdraw`: the consent ledger behind face enrollment.
 
 Where a site's privacy profile needs it (eu-gdpr, us-il-bipa, us-tx-cubi), `employees enroll`
-refuses an employee without a current consent record. Withdrawal deletes the employee's faces
-from the collection within the command and prints the erasure certificate.
+refuses an employee without a current consent record in that region's ledger. Like the roster,
+every command covers every region the inventory's sites name (or `--region`, repeatable):
+`record` appends to each region's ledger, `list` reads each, and `withdraw` records the
+withdrawal and deletes the employee's faces in every region within the command, printing one
+certificate with a section per region. A region that cannot be reached is named, the others go
+on, the exit code is 1 and the command says how to run the rest again (it is idempotent).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from facewatch.privacy.consent import ConsentMethod
+from facewatch.fleet.employees import EnrollmentRefusedError, validate_employee_id
+from facewatch.fleet.inventory import InventoryError
+from facewatch.privacy.certificates import (
+    CrossRegionCertificate,
+    ErasureCertificate,
+    ErasureRequest,
+    RegionNotReached,
+)
+from facewatch.privacy.consent import (
+    ConsentLedger,
+    ConsentMethod,
+    ConsentRecord,
+    ConsentStatus,
+    subject_digest,
+)
 from facewatch.privacy.erasure import Eraser
-from facewatch_tools.cli.cameras import aws_session
-from facewatch_tools.privacy.stores import PrivacyClients, ledger_for, read_stack, stores_for
+from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError
+from facewatch_tools.cli.cameras import add_region_arguments, aws_session
+from facewatch_tools.cli.employees import regions_of
+from facewatch_tools.cli.errors import EXIT_RUNTIME
+from facewatch_tools.fleet.regional import RegionError, label
+from facewatch_tools.fleet.roster import REGION_ERRORS, EveryRegion, in_every_region
+from facewatch_tools.privacy.stores import (
+    PrivacyClients,
+    StackResources,
+    ledger_for,
+    read_stack,
+    stores_for,
+)
+
+# What a region's main stack must output for these commands (an older stack: deploy again).
+NEEDED_OUTPUTS = ("TableName", "ConsentTableName")
 
 
-def clients_from_args(args: argparse.Namespace) -> PrivacyClients:
-    session, kw = aws_session(args)
+def clients_from_args(args: argparse.Namespace, region: str | None = None) -> PrivacyClients:
+    session, kw = aws_session(args, region)
     return PrivacyClients(
         cloudformation=session.client("cloudformation", **kw),
         dynamodb=session.client("dynamodb", **kw),
@@ -32,39 +69,133 @@ def clients_from_args(args: argparse.Namespace) -> PrivacyClients:
     )
 
 
-def run(args: argparse.Namespace, clients: PrivacyClients) -> int:
-    stack = read_stack(clients.cloudformation, args.stack)
-    ledger = ledger_for(clients, stack)
+@dataclass(frozen=True)
+class RegionalStack:
+    """One region's main stack, read (reading is what fails when the region is down)."""
+
+    clients: PrivacyClients
+    stack: StackResources
+
+    def ledger(self) -> ConsentLedger:
+        return ledger_for(self.clients, self.stack)
+
+    def actor(self) -> str:
+        return str(self.clients.sts.get_caller_identity()["Arn"])
+
+    def eraser(self, collection_id: str | None) -> Eraser:
+        actor = self.actor()
+        return Eraser(stores_for(self.clients, self.stack, actor, collection_id), actor)
+
+
+# The clients: one set for every region (tests), or a factory giving each region's.
+ClientsFor = PrivacyClients | Callable[[str | None], PrivacyClients]
+
+
+def regional_stacks(
+    args: argparse.Namespace, clients: ClientsFor
+) -> dict[str, Callable[[], RegionalStack]]:
+    """Region label -> how to read its main stack, for every region the command covers."""
+
+    def opener(region: str | None) -> Callable[[], RegionalStack]:
+        def open_stack() -> RegionalStack:
+            regional = clients if isinstance(clients, PrivacyClients) else clients(region)
+            stack = read_stack(regional.cloudformation, args.stack)
+            missing = [key for key in NEEDED_OUTPUTS if key not in stack.outputs]
+            if missing:
+                raise TargetError(
+                    f"stack {args.stack} in {label(region)} has no {', '.join(missing)} "
+                    "output: deploy the current template there"
+                )
+            return RegionalStack(regional, stack)
+
+        return open_stack
+
+    return {label(region): opener(region) for region in regions_of(args)}
+
+
+def run(args: argparse.Namespace, clients: ClientsFor) -> int:
+    regions = regional_stacks(args, clients)
+    several = len(regions) > 1
+    # One region: its error is the command's (the CLI explains it in one line).
+    errors = (*REGION_ERRORS, TargetError) if several else ()
     action = args.consent_command
     if action == "list":
-        latest = ledger.latest()
+        return _list(in_every_region(regions, lambda r: r.ledger().latest(), errors), several)
+    employee = validate_employee_id(args.employee_id)
+    if action == "record":
+        method = ConsentMethod(args.method)
+
+        def record(region: RegionalStack) -> ConsentRecord:
+            return region.ledger().record(employee, method, args.document, region.actor())
+
+        recorded = in_every_region(regions, record, errors)
+        for where, entry in recorded.done.items():
+            prefix = f"{where}: " if several else ""
+            print(f"{prefix}{entry.employee_id}: consent recorded at {entry.at} ({entry.method})")
+        return _not_reached(recorded, args, "consent NOT recorded")
+    withdrawn: EveryRegion[ErasureCertificate] = in_every_region(
+        regions, lambda r: r.eraser(args.collection_id).withdraw_consent(employee), errors
+    )
+    certificate = CrossRegionCertificate(
+        request=ErasureRequest.CONSENT_WITHDRAWN,
+        subject=subject_digest(employee),
+        regions=list(withdrawn.done.values()),
+        not_reached=[RegionNotReached(region=r, error=e) for r, e in withdrawn.failed.items()],
+    )
+    if args.json:
+        print(json.dumps(certificate.model_dump(mode="json"), indent=2))
+    else:
+        state = "faces erased" if certificate.complete else "INCOMPLETE, see NOT ERASED below"
+        print(f"{employee}: consent withdrawn; {state}")
+        print(certificate.text() if several else certificate.regions[0].text())
+    return _not_reached(withdrawn, args, "consent NOT withdrawn, faces NOT erased")
+
+
+def _list(found: EveryRegion[dict[str, ConsentRecord]], several: bool) -> int:
+    for where, latest in found.done.items():
+        prefix = f"{where}\t" if several else ""
         for employee, record in latest.items():
             how = f"{record.method.value} {record.document}" if record.method else ""
-            print(f"{employee}\t{record.status.value}\t{record.at}\t{how}".rstrip())
-        counts = ledger.counts()
-        print(f"{counts['given']} given, {counts['withdrawn']} withdrawn")
+            print(f"{prefix}{employee}\t{record.status.value}\t{record.at}\t{how}".rstrip())
+        given = sum(r.status is ConsentStatus.GIVEN for r in latest.values())
+        print(f"{prefix}{given} given, {len(latest) - given} withdrawn")
+    for where, why in found.failed.items():
+        print(f"region {where} could not be reached ({why}): not listed", file=sys.stderr)
+    return 0 if found.complete else EXIT_RUNTIME
+
+
+def _not_reached(answers: EveryRegion[Any], args: argparse.Namespace, what: str) -> int:
+    """Name each region that did not answer and the command that completes the change."""
+    if answers.complete:
         return 0
-    actor = str(clients.sts.get_caller_identity()["Arn"])
-    if action == "record":
-        record = ledger.record(args.employee_id, ConsentMethod(args.method), args.document, actor)
-        print(f"{record.employee_id}: consent recorded at {record.at} ({record.method})")
-        return 0
-    eraser = Eraser(stores_for(clients, stack, actor, args.collection_id), actor)
-    certificate = eraser.withdraw_consent(args.employee_id)
-    print(f"{args.employee_id}: consent withdrawn; faces erased")
-    print(certificate.text())
-    return 0
+    for where, why in answers.failed.items():
+        print(f"{where}: {args.employee_id}: {what}, region not reached ({why})", file=sys.stderr)
+    argv = ["facewatch", "consent", args.consent_command, args.employee_id]
+    for region in answers.failed:
+        argv += ["--region", region]
+    if args.consent_command == "record":
+        argv += ["--method", args.method, "--document", args.document]
+    print(f"re-run for the regions not reached: {shlex.join(argv)}", file=sys.stderr)
+    return EXIT_RUNTIME
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("consent", help="consent records for face enrollment")
     commands = parser.add_subparsers(dest="consent_command", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", default="facewatch-dev", help="main stack (consent table)")
-    common.add_argument("--region", default=None)
-    common.add_argument("--endpoint-url", default=None)
+    common.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="main stack, in every region (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
+    common.add_argument(
+        "--inventory", default="cameras.yaml", help="camera inventory (its sites' regions)"
+    )
+    add_region_arguments(common)
     common.add_argument("--collection-id", default=None, help="default: the stack's output")
-    record = commands.add_parser("record", parents=[common], help="record an employee's consent")
+    record = commands.add_parser(
+        "record", parents=[common], help="record an employee's consent (in every region)"
+    )
     record.add_argument("employee_id", metavar="EMP-ID")
     record.add_argument("--method", required=True, choices=[m.value for m in ConsentMethod])
     record.add_argument(
@@ -72,8 +203,22 @@ def register(subparsers: Any) -> None:
     )
     commands.add_parser("list", parents=[common], help="every employee's current consent")
     withdraw = commands.add_parser(
-        "withdraw", parents=[common], help="record a withdrawal and erase the employee's faces"
+        "withdraw",
+        parents=[common],
+        help="record a withdrawal and erase the employee's faces, in every region",
     )
     withdraw.add_argument("employee_id", metavar="EMP-ID")
+    withdraw.add_argument("--json", action="store_true", help="the certificate as JSON")
     for sub in commands.choices.values():
-        sub.set_defaults(func=lambda args: run(args, clients_from_args(args)))
+        sub.set_defaults(func=_guard)
+
+
+def _guard(args: argparse.Namespace) -> int:
+    try:
+        return run(args, lambda region: clients_from_args(args, region))
+    except (InventoryError, RegionError) as exc:
+        print(exc)
+        return EXIT_RUNTIME
+    except EnrollmentRefusedError as exc:
+        print(exc.detail)
+        return EXIT_RUNTIME

@@ -11,8 +11,9 @@ region's collection with the roster and reconciles it:
   the roster (a face cannot be deleted by photo: facewatch keeps no face ids);
 - faces the audit history does not account for (added outside facewatch) are reported.
 
-Erasure (`employees remove`, consent withdrawal) goes through :func:`erase_everywhere`: every
-region, and the answer says which regions did not confirm.
+Erasure goes through :func:`in_every_region` (`employees remove` as :func:`erase_everywhere`,
+`consent withdraw` and `consent record` directly): every region, and the answer says which
+regions did not confirm.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -168,6 +169,43 @@ class Remover(Protocol):
     def remove(self, employee_id: str) -> int: ...
 
 
+Opened = TypeVar("Opened")
+Answer = TypeVar("Answer")
+
+
+@dataclass
+class EveryRegion(Generic[Answer]):
+    """Per region: its answer, or why the region did not answer (run it again there)."""
+
+    done: dict[str, Answer] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed
+
+
+REGION_ERRORS: tuple[type[Exception], ...] = (BotoCoreError, ClientError)
+
+
+def in_every_region(
+    regions: Mapping[str, Callable[[], Opened]],
+    act: Callable[[Opened], Answer],
+    errors: tuple[type[Exception], ...] = REGION_ERRORS,
+) -> EveryRegion[Answer]:
+    """The region loop of every change made in each region (erasure, consent records): open the
+    region (opening may fail: the region is down) and act there. A region that cannot be reached
+    (``errors``) is in ``failed`` and the others still run; ``errors=()`` raises instead (one
+    region: its error is the answer)."""
+    answers: EveryRegion[Answer] = EveryRegion()
+    for region, open_region in regions.items():
+        try:
+            answers.done[region] = act(open_region())
+        except errors as exc:
+            answers.failed[region] = f"{type(exc).__name__}: {exc}"
+    return answers
+
+
 @dataclass
 class Erasure:
     """Per region: faces deleted, or why the region did not confirm."""
@@ -186,21 +224,12 @@ class Erasure:
         return sum(self.removed.values())
 
 
-REGION_ERRORS: tuple[type[Exception], ...] = (BotoCoreError, ClientError)
-
-
 def erase_everywhere(
     employee_id: str,
     collections: Mapping[str, Callable[[], Remover]],
     errors: tuple[type[Exception], ...] = REGION_ERRORS,
 ) -> Erasure:
     """Delete every face of the employee in every region's collection (each region's audit
-    history records it). A region that cannot be reached (``errors``) is in ``failed``: run it
-    again. ``errors=()`` raises instead (one region: its error is the answer)."""
-    erasure = Erasure(employee_id)
-    for region, collection in collections.items():
-        try:
-            erasure.removed[region] = collection().remove(employee_id)
-        except errors as exc:
-            erasure.failed[region] = f"{type(exc).__name__}: {exc}"
-    return erasure
+    history records it); the regions that did not answer are in ``failed``: run it again."""
+    answers = in_every_region(collections, lambda c: c.remove(employee_id), errors)
+    return Erasure(employee_id, answers.done, answers.failed)

@@ -78,3 +78,37 @@ class ErasureCertificate(BaseModel):
             until = f"until {r.until}" if r.until else "outside facewatch: delete it there"
             lines.append(f"  still    {r.holds} ({r.store}) {until}")
         return "\n".join(lines)
+
+
+class RegionNotReached(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    region: str
+    error: str = Field(description="why the region did not answer (the SDK's error)")
+
+
+class CrossRegionCertificate(BaseModel):
+    """One request carried out in every region of a deployment (one main stack per region).
+
+    Each region's own certificate proves its erasure and is kept in that region's consent
+    table (the proof stays where the data was; nothing is copied between regions). A region not
+    reached is named: the erasure is incomplete until it is run there again.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    request: ErasureRequest
+    subject: str
+    regions: list[ErasureCertificate]
+    not_reached: list[RegionNotReached]
+
+    @property
+    def complete(self) -> bool:
+        return not self.not_reached
+
+    def text(self) -> str:
+        done = ", ".join(c.region for c in self.regions) or "none"
+        lines = [f"{self.request.value} {self.subject}: erased in {done}"]
+        for certificate in self.regions:
+            lines += [f"  {line}" for line in certificate.text().splitlines()]
+        for missing in self.not_reached:
+            lines.append(f"  NOT ERASED in {missing.region}: not reached ({missing.error})")
+        return "\n".join(lines)

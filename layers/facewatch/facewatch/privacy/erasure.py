@@ -31,7 +31,7 @@ from facewatch.detections.incidents import CameraState, IncidentState
 from facewatch.detections.store import deserialize, state_key, to_item
 from facewatch.fleet.employees import EmployeeCollection
 from facewatch.privacy.certificates import Deletion, ErasureCertificate, ErasureRequest, Residual
-from facewatch.privacy.consent import ConsentLedger, subject_digest
+from facewatch.privacy.consent import ConsentLedger, ConsentStatus, subject_digest
 from facewatch.timestamps import iso
 
 PITR_DAYS = 35  # DynamoDB point-in-time recovery keeps 35 days of changes
@@ -151,8 +151,13 @@ class Eraser:
         return self._certify(ErasureRequest.EMPLOYEE, digest, deleted, residuals)
 
     def withdraw_consent(self, employee_id: str) -> ErasureCertificate:
-        """Consent withdrawn: the record says so, the faces go now (the collection only)."""
-        self._s.consent.withdraw(employee_id, self._actor)
+        """Consent withdrawn: the record says so, the faces go now (the collection only).
+
+        Idempotent, as every erasure: run again (a region was down), it adds no second withdrawal
+        record and finds no faces; the certificate says so."""
+        current = self._s.consent.current(employee_id)
+        if current is None or current.status is not ConsentStatus.WITHDRAWN:
+            self._s.consent.withdraw(employee_id, self._actor)
         deleted = []
         if self._s.collection is not None:
             deleted.append(
