@@ -454,7 +454,11 @@ def test_export_then_erase_employee_leaves_no_trace_of_the_id(
             ]
         )
         assert privacy_cli.run(export, privacy_clients(stack, rek)) == 0
-    held = {h["category"]: h for h in json.loads(out_file.read_text())["held"]}
+    export = json.loads(out_file.read_text())
+    assert export["complete"] is True and export["not_reached"] == []
+    [section] = export["regions"]  # one region: the local stack's
+    assert section["region"] == stack.region
+    held = {h["category"]: h for h in section["held"]}
     consent = next(h for c, h in held.items() if c.startswith("consent"))
     assert consent["entries"][0]["document"] == "HR-9" and consent["since"]
     enrolled = next(h for c, h in held.items() if c.startswith("enrollment"))
@@ -468,6 +472,11 @@ def test_export_then_erase_employee_leaves_no_trace_of_the_id(
         "firstSeen",
         "similarity",
     }  # no face box of the stranger
+    assert [t["category"].split(" ")[0] for t in export["timeline"]] == [
+        "consent",
+        "enrollment",
+        "incidents",
+    ]  # faces have no date: they are in the region's section only
 
     with Stubber(rek) as stub:
         faces_response(stub, employee, face)

@@ -14,9 +14,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
 from facewatch_tools import template as facewatch_template
+from facewatch_tools.privacy.stores import PrivacyClients
 
 ROOT = Path(__file__).resolve().parents[2]
 SEOUL, FRANKFURT = "ap-northeast-2", "eu-central-1"
@@ -60,6 +62,47 @@ def regions(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
             ],
         )
     yield {"url": moto_url, "endpoints": [f"--endpoint-url={r}={moto_url}" for r in REGIONS]}
+
+
+@pytest.fixture
+def world(regions: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The privacy and consent commands' clients per region (moto; Stubber for Rekognition,
+    which moto lacks ListFaces for); a region in ``down`` answers nothing, as one unreachable."""
+    url = regions["url"]
+    rekognition = {r: client(url, "rekognition", r) for r in (SEOUL, FRANKFURT)}
+    stubs = {r: Stubber(c) for r, c in rekognition.items()}
+    for stub in stubs.values():
+        stub.activate()
+    down: set[str] = set()
+
+    def clients(region: str | None) -> PrivacyClients:
+        assert region is not None
+        at, attempts = (UNREACHABLE, 1) if region in down else (url, 3)
+
+        def of(service: str) -> Any:
+            return (
+                rekognition[region]
+                if service == "rekognition" and region not in down
+                else client(at, service, region, attempts=attempts)
+            )
+
+        return PrivacyClients(
+            cloudformation=of("cloudformation"),
+            dynamodb=of("dynamodb"),
+            dynamodb_resource=resource(at, region),
+            s3=of("s3"),
+            sqs=of("sqs"),
+            rekognition=of("rekognition"),
+            kinesisvideo=of("kinesisvideo"),
+            sts=of("sts"),
+            region=region,
+        )
+
+    inventory = two_region_inventory(tmp_path / "cameras.yaml")
+    yield {"clients": clients, "stubs": stubs, "down": down, "inventory": inventory, "url": url}
+    for stub in stubs.values():
+        stub.assert_no_pending_responses()
+        stub.deactivate()
 
 
 def client(url: str, service: str, region: str, attempts: int = 3) -> Any:

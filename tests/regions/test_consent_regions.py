@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,52 +27,11 @@ from .conftest import (
     FRANKFURT,
     SEOUL,
     TABLE,
-    UNREACHABLE,
-    client,
     resource,
     two_region_inventory,
 )
 
 EMPLOYEE = "EMP-7"
-
-
-@pytest.fixture
-def world(regions: dict[str, Any], tmp_path: Any) -> Iterator[dict[str, Any]]:
-    url = regions["url"]
-    rekognition = {r: client(url, "rekognition", r) for r in (SEOUL, FRANKFURT)}
-    stubs = {r: Stubber(c) for r, c in rekognition.items()}
-    for stub in stubs.values():
-        stub.activate()
-    down: set[str] = set()
-
-    def clients(region: str | None) -> PrivacyClients:
-        assert region is not None
-        at, attempts = (UNREACHABLE, 1) if region in down else (url, 3)
-
-        def of(service: str) -> Any:
-            return (
-                rekognition[region]
-                if service == "rekognition" and region not in down
-                else client(at, service, region, attempts=attempts)
-            )
-
-        return PrivacyClients(
-            cloudformation=of("cloudformation"),
-            dynamodb=of("dynamodb"),
-            dynamodb_resource=resource(at, region),
-            s3=of("s3"),
-            sqs=of("sqs"),
-            rekognition=of("rekognition"),
-            kinesisvideo=of("kinesisvideo"),
-            sts=of("sts"),
-            region=region,
-        )
-
-    inventory = two_region_inventory(tmp_path / "cameras.yaml")
-    yield {"clients": clients, "stubs": stubs, "down": down, "inventory": inventory, "url": url}
-    for stub in stubs.values():
-        stub.assert_no_pending_responses()
-        stub.deactivate()
 
 
 def consent(world: dict[str, Any], *argv: str) -> int:

@@ -4,47 +4,68 @@ Each erasure is idempotent (a second run deletes nothing and says so) and prints
 also kept in the consent table: what was deleted, where, when, by whom, and what AWS still holds
 (point-in-time recovery 35 days, KVS video until its retention, the EventBridge archive) and
 until when. See docs/privacy.md.
+
+An employee's data is in every region they were enrolled in: `erase-employee` and
+`export-subject` cover every region the inventory's sites name (or `--region`, repeatable), in
+the loop consent withdrawal uses (`roster.in_every_region`). One certificate (or export) has a
+section per region, each region's certificate kept in that region's consent table; a region
+that cannot be reached is named, the others are still done, the exit code is 1 and stderr gives
+the command that completes the request.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from facewatch.fleet.employees import AuditLog
+from facewatch.fleet.employees import AuditLog, EnrollmentRefusedError, validate_employee_id
 from facewatch.fleet.inventory import InventoryError, load_inventory
+from facewatch.privacy.certificates import (
+    CrossRegionCertificate,
+    ErasureCertificate,
+    ErasureRequest,
+    RegionNotReached,
+)
+from facewatch.privacy.consent import subject_digest
 from facewatch.privacy.erasure import Eraser
-from facewatch.privacy.subject import export_subject
+from facewatch.privacy.subject import SubjectExport, across_regions, export_subject
+from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError
 from facewatch_tools.cli.audit import parse_time
-from facewatch_tools.cli.consent import clients_from_args
+from facewatch_tools.cli.cameras import add_region_arguments, endpoints
+from facewatch_tools.cli.consent import (
+    ClientsFor,
+    RegionalStack,
+    clients_from_args,
+    regional_stacks,
+)
+from facewatch_tools.cli.errors import EXIT_RUNTIME
+from facewatch_tools.fleet.regional import RegionError
+from facewatch_tools.fleet.roster import REGION_ERRORS, EveryRegion, in_every_region
 from facewatch_tools.privacy.report import collect_facts, render_html, render_markdown
 from facewatch_tools.privacy.stores import PrivacyClients, read_stack, stores_for
 
+# The requests about one person: their data may be in every region.
+EVERY_REGION = ("erase-employee", "export-subject")
+DEFAULT_INVENTORY = "cameras.yaml"
 
-def run(args: argparse.Namespace, clients: PrivacyClients) -> int:
+
+def run(args: argparse.Namespace, clients: ClientsFor) -> int:
+    if args.privacy_command in EVERY_REGION:
+        return _every_region(args, clients)
+    clients = clients if isinstance(clients, PrivacyClients) else clients(None)
     stack = read_stack(clients.cloudformation, args.stack)
     actor = str(clients.sts.get_caller_identity()["Arn"])
     stores = stores_for(clients, stack, actor, args.collection_id)
     action = args.privacy_command
     if action == "report":
         return _report(args, clients, stack)
-    if action == "export-subject":
-        audit = AuditLog(clients.dynamodb_resource.Table(stores.incidents_table))
-        export = export_subject(stores, args.employee, audit)
-        text = export.model_dump_json(indent=2)
-        if args.out:
-            Path(args.out).write_text(text + "\n", encoding="utf-8")
-            print(f"written to {args.out}")
-        else:
-            print(text)
-        return 0
     eraser = Eraser(stores, actor)
-    if action == "erase-employee":
-        certificate = eraser.erase_employee(args.employee_id)
-    elif action == "erase-incident":
+    if action == "erase-incident":
         certificate = eraser.erase_incident(args.incident_id)
     else:
         since, until = parse_time(args.since).timestamp(), parse_time(args.until).timestamp()
@@ -58,6 +79,99 @@ def run(args: argparse.Namespace, clients: PrivacyClients) -> int:
         else certificate.text()
     )
     return 0
+
+
+def _every_region(args: argparse.Namespace, clients: ClientsFor) -> int:
+    employee = validate_employee_id(
+        args.employee_id if args.privacy_command == "erase-employee" else args.employee
+    )
+    regions = regional_stacks(args, clients)
+    several = len(regions) > 1
+    # One region: its error is the command's (the CLI explains it in one line).
+    errors = (*REGION_ERRORS, TargetError) if several else ()
+    if args.privacy_command == "export-subject":
+        exported = in_every_region(regions, lambda r: _export(r, employee, args), errors)
+        return _write_export(args, employee, exported)
+    erased: EveryRegion[ErasureCertificate] = in_every_region(
+        regions, lambda r: r.eraser(args.collection_id).erase_employee(employee), errors
+    )
+    certificate = CrossRegionCertificate(
+        request=ErasureRequest.EMPLOYEE,
+        subject=subject_digest(employee),
+        regions=list(erased.done.values()),
+        not_reached=_missing(erased),
+    )
+    if args.json:
+        print(json.dumps(certificate.model_dump(mode="json"), indent=2))
+    else:
+        print(certificate.text() if several else certificate.regions[0].text())
+    # Erasure is idempotent: the re-run goes to the regions not reached only.
+    return _not_reached(args, erased, "NOT ERASED", list(erased.failed))
+
+
+def _export(region: RegionalStack, employee: str, args: argparse.Namespace) -> SubjectExport:
+    stores = stores_for(region.clients, region.stack, region.actor(), args.collection_id)
+    audit = AuditLog(region.clients.dynamodb_resource.Table(stores.incidents_table))
+    return export_subject(stores, employee, audit)
+
+
+def _write_export(
+    args: argparse.Namespace, employee: str, exported: EveryRegion[SubjectExport]
+) -> int:
+    export = across_regions(employee, list(exported.done.values()), _missing(exported))
+    text = export.model_dump_json(indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        state = "" if export.complete else " (INCOMPLETE: see not_reached)"
+        print(f"written to {args.out}{state}")
+    else:
+        print(text)
+    # One answer to the person covers every region: the re-run reads all of them again
+    # (reading is idempotent) so that one file is whole, not the missing region alone.
+    return _not_reached(args, exported, "NOT EXPORTED", args.region or [])
+
+
+def _missing(answers: EveryRegion[Any]) -> list[RegionNotReached]:
+    return [RegionNotReached(region=r, error=e) for r, e in answers.failed.items()]
+
+
+def _not_reached(
+    args: argparse.Namespace, answers: EveryRegion[Any], what: str, rerun: Iterable[str]
+) -> int:
+    """Name each region that did not answer and print the command that completes the request."""
+    if answers.complete:
+        return 0
+    for where, why in answers.failed.items():
+        print(f"{where}: {what}, region not reached ({why})", file=sys.stderr)
+    print(f"re-run when it answers: {shlex.join(_argv(args, rerun))}", file=sys.stderr)
+    return EXIT_RUNTIME
+
+
+def _argv(args: argparse.Namespace, regions: Iterable[str]) -> list[str]:
+    """This command line again, for ``regions`` (none: every region of the inventory)."""
+    argv = ["facewatch"]
+    if getattr(args, "profile", None):
+        argv += ["--profile", args.profile]
+    argv += ["privacy", args.privacy_command]
+    if args.privacy_command == "erase-employee":
+        argv.append(args.employee_id)
+    else:
+        argv += ["--employee", args.employee]
+    if args.stack != DEFAULT_STACK:
+        argv += ["--stack", args.stack]
+    if args.inventory != DEFAULT_INVENTORY:
+        argv += ["--inventory", args.inventory]
+    for region in regions:
+        argv += ["--region", region]
+    for url in endpoints(args):
+        argv += ["--endpoint-url", url]
+    if args.collection_id:
+        argv += ["--collection-id", args.collection_id]
+    if args.privacy_command == "export-subject" and args.out:
+        argv += ["--out", args.out]
+    if args.privacy_command == "erase-employee" and args.json:
+        argv.append("--json")
+    return argv
 
 
 def _report(args: argparse.Namespace, clients: PrivacyClients, stack: Any) -> int:
@@ -89,10 +203,25 @@ def register(subparsers: Any) -> None:
     common.add_argument("--endpoint-url", default=None)
     common.add_argument("--collection-id", default=None, help="default: the stack's output")
     common.add_argument("--json", action="store_true", help="the certificate as JSON")
+    # The employee's requests: every region the inventory's sites name (as `consent`).
+    person = argparse.ArgumentParser(add_help=False)
+    person.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="main stack, in every region (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
+    person.add_argument(
+        "--inventory", default=DEFAULT_INVENTORY, help="camera inventory (its sites' regions)"
+    )
+    add_region_arguments(person)
+    person.add_argument("--collection-id", default=None, help="default: each stack's output")
     employee = commands.add_parser(
-        "erase-employee", parents=[common], help="faces, enrollment audit, consent records, hints"
+        "erase-employee",
+        parents=[person],
+        help="faces, enrollment audit, consent records, hints: in every region",
     )
     employee.add_argument("employee_id", metavar="EMP-ID")
+    employee.add_argument("--json", action="store_true", help="the certificate as JSON")
     incident = commands.add_parser(
         "erase-incident", parents=[common], help="an incident, its trail, snapshots, clips, rejects"
     )
@@ -104,7 +233,9 @@ def register(subparsers: Any) -> None:
     place.add_argument("--since", required=True, help="ISO time (UTC unless it says)")
     place.add_argument("--until", required=True)
     export = commands.add_parser(
-        "export-subject", parents=[common], help="what is held about an employee (Art. 15)"
+        "export-subject",
+        parents=[person],
+        help="what is held about an employee in every region (Art. 15)",
     )
     export.add_argument("--employee", required=True, metavar="EMP-ID")
     export.add_argument("--out", default=None, help="write the JSON here")
@@ -113,5 +244,18 @@ def register(subparsers: Any) -> None:
     )
     report.add_argument("--inventory", default="cameras.yaml")
     report.add_argument("--out-dir", default="privacy-report")
-    for sub in commands.choices.values():
-        sub.set_defaults(func=lambda args: run(args, clients_from_args(args)))
+    for name, sub in commands.choices.items():
+        sub.set_defaults(
+            func=_guard if name in EVERY_REGION else lambda a: run(a, clients_from_args(a))
+        )
+
+
+def _guard(args: argparse.Namespace) -> int:
+    try:
+        return run(args, lambda region: clients_from_args(args, region))
+    except (InventoryError, RegionError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_RUNTIME
+    except EnrollmentRefusedError as exc:
+        print(exc.detail, file=sys.stderr)
+        return EXIT_RUNTIME

@@ -11,9 +11,9 @@ region's collection with the roster and reconciles it:
   the roster (a face cannot be deleted by photo: facewatch keeps no face ids);
 - faces the audit history does not account for (added outside facewatch) are reported.
 
-Erasure goes through :func:`in_every_region` (`employees remove` as :func:`erase_everywhere`,
-`consent withdraw` and `consent record` directly): every region, and the answer says which
-regions did not confirm.
+Erasure goes through :func:`in_every_region` (`employees remove` as :func:`erase_everywhere`;
+`consent withdraw|record`, `privacy erase-employee|export-subject` directly): every region, and
+the answer says which regions did not confirm.
 """
 
 from __future__ import annotations

@@ -2,16 +2,23 @@
 
 Never other people's faces: incidents that name the employee as the closest match are listed by
 id, camera, time and similarity only (the unknown face in them is someone else).
+
+Each region's stack holds its own data (one main stack per region): :func:`export_subject`
+answers for one region, :func:`across_regions` joins the regions' answers into one export, a
+section per region and every dated entry on one timeline, and names the regions not reached
+(the export is incomplete until they answer).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from facewatch.detections.incidents import IncidentState
 from facewatch.fleet.employees import AuditLog
+from facewatch.privacy.certificates import RegionNotReached
 from facewatch.privacy.erasure import PrivacyStores, scan_items
 
 
@@ -21,6 +28,9 @@ class HeldItem(BaseModel):
     category: str
     since: str | None
     entries: list[dict[str, Any]]
+    dated_by: str | None = Field(
+        default=None, description="the entries' ISO-8601 UTC time field; None: undated"
+    )
 
 
 class SubjectExport(BaseModel):
@@ -44,12 +54,14 @@ def export_subject(stores: PrivacyStores, employee_id: str, audit: AuditLog) -> 
             category="consent records (method, document reference)",
             since=consent[0]["at"] if consent else None,
             entries=consent,
+            dated_by="at",
         ),
         HeldItem(
             store=f"dynamodb:{stores.incidents_table}",
             category="enrollment audit (photo file name and SHA-256, never the image)",
             since=events[0]["at"] if events else None,
             entries=events,
+            dated_by="at",
         ),
     ]
     if stores.collection is not None:
@@ -99,6 +111,58 @@ def export_subject(stores: PrivacyStores, employee_id: str, audit: AuditLog) -> 
             category="incidents naming the employee as closest (below-threshold) match",
             since=hints[0]["firstSeen"] if hints else None,
             entries=hints,
+            dated_by="firstSeen",
         )
     )
     return SubjectExport(employee_id=employee_id, region=stores.region, held=held)
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    at: str
+    region: str
+    store: str
+    category: str
+    entry: dict[str, Any]
+
+
+class SubjectAccess(BaseModel):
+    """The answer to one subject-access request, across every region of the deployment."""
+
+    model_config = ConfigDict(frozen=True)
+    employee_id: str
+    complete: bool = Field(description="every region answered (else see not_reached)")
+    regions: list[SubjectExport] = Field(description="what each region holds, in its stores")
+    not_reached: list[RegionNotReached]
+    timeline: list[TimelineEntry] = Field(
+        description="every dated entry of every region, oldest first (faces have no date)"
+    )
+
+
+def across_regions(
+    employee_id: str, exports: Sequence[SubjectExport], not_reached: Sequence[RegionNotReached]
+) -> SubjectAccess:
+    """One export of the regions' answers. Every facewatch time is ISO-8601 UTC with
+    milliseconds and Z (timestamps.iso), so the strings sort as times do; the sort is stable:
+    equal times keep the region order and each store's own order."""
+    timeline = [
+        TimelineEntry(
+            at=str(entry[held.dated_by]),
+            region=export.region,
+            store=held.store,
+            category=held.category,
+            entry=entry,
+        )
+        for export in exports
+        for held in export.held
+        if held.dated_by is not None
+        for entry in held.entries
+    ]
+    timeline.sort(key=lambda t: t.at)
+    return SubjectAccess(
+        employee_id=employee_id,
+        complete=not not_reached,
+        regions=list(exports),
+        not_reached=list(not_reached),
+        timeline=timeline,
+    )
