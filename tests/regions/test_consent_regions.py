@@ -121,10 +121,21 @@ def test_a_region_down_is_named_the_other_erased_and_the_printed_rerun_completes
     world["down"].clear()
     [hint] = [line for line in captured.err.splitlines() if line.startswith("re-run")]
     argv = shlex.split(hint.split(": ", 1)[1])
-    assert argv[:4] == ["facewatch", "consent", "withdraw", EMPLOYEE]
-    assert argv[4:] == ["--region", FRANKFURT]
+    # exact: every option that chose where it acted (here the inventory) comes back with it
+    assert argv == [
+        "facewatch",
+        "consent",
+        "withdraw",
+        EMPLOYEE,
+        "--inventory",
+        str(world["inventory"]),
+        "--region",
+        FRANKFURT,
+        "--json",
+    ]
     expect_removal(world["stubs"][FRANKFURT], "face-frankfurt")
-    assert consent(world, *argv[2:]) == 0
+    rerun = argv[2:-1]  # as text this time
+    assert consent(world, *rerun) == 0
     out = capsys.readouterr().out
     assert f"{EMPLOYEE}: consent withdrawn; faces erased" in out
     assert f"1 faces (rekognition:{COLLECTION})" in " ".join(out.split())
@@ -152,8 +163,8 @@ def test_record_and_list_cover_every_region_and_name_one_that_is_down(
     assert f"{SEOUL}: {EMPLOYEE}: consent recorded" in captured.out
     assert f"{FRANKFURT}: {EMPLOYEE}: consent NOT recorded, region not reached" in captured.err
     assert (
-        f"facewatch consent record {EMPLOYEE} --region {FRANKFURT} --method paper "
-        "--document 'HR form 12'" in captured.err
+        f"facewatch consent record {EMPLOYEE} --inventory {world['inventory']} "
+        f"--region {FRANKFURT} --method paper --document 'HR form 12'" in captured.err
     )
     assert consent(world, "list") == 1
     captured = capsys.readouterr()

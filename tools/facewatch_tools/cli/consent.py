@@ -15,7 +15,7 @@ import argparse
 import json
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,7 @@ from facewatch.privacy.consent import (
 )
 from facewatch.privacy.erasure import Eraser
 from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError
-from facewatch_tools.cli.cameras import add_region_arguments, aws_session
+from facewatch_tools.cli.cameras import add_region_arguments, aws_session, endpoints
 from facewatch_tools.cli.employees import regions_of
 from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.regional import RegionError, label
@@ -51,6 +51,8 @@ from facewatch_tools.privacy.stores import (
 
 # What a region's main stack must output for these commands (an older stack: deploy again).
 NEEDED_OUTPUTS = ("TableName", "ConsentTableName")
+
+DEFAULT_INVENTORY = "cameras.yaml"
 
 
 def clients_from_args(args: argparse.Namespace, region: str | None = None) -> PrivacyClients:
@@ -170,13 +172,36 @@ def _not_reached(answers: EveryRegion[Any], args: argparse.Namespace, what: str)
         return 0
     for where, why in answers.failed.items():
         print(f"{where}: {args.employee_id}: {what}, region not reached ({why})", file=sys.stderr)
-    argv = ["facewatch", "consent", args.consent_command, args.employee_id]
-    for region in answers.failed:
-        argv += ["--region", region]
+    words = ["consent", args.consent_command, args.employee_id]
     if args.consent_command == "record":
-        argv += ["--method", args.method, "--document", args.document]
+        extra = ["--method", args.method, "--document", args.document]
+    else:
+        extra = ["--json"] if getattr(args, "json", False) else []
+    argv = rerun_argv(args, words, answers.failed, extra)
     print(f"re-run for the regions not reached: {shlex.join(argv)}", file=sys.stderr)
     return EXIT_RUNTIME
+
+
+def rerun_argv(
+    args: argparse.Namespace, words: list[str], regions: Iterable[str], extra: list[str]
+) -> list[str]:
+    """The command line that completes a per-region change: ``words`` again with every option
+    that chose where it acts (a re-run without them would act on another stack or account)."""
+    argv = ["facewatch"]
+    if getattr(args, "profile", None):
+        argv += ["--profile", args.profile]
+    argv += words
+    if args.stack != DEFAULT_STACK:
+        argv += ["--stack", args.stack]
+    if args.inventory != DEFAULT_INVENTORY:
+        argv += ["--inventory", args.inventory]
+    for region in regions:
+        argv += ["--region", region]
+    for url in endpoints(args):
+        argv += ["--endpoint-url", url]
+    if args.collection_id:
+        argv += ["--collection-id", args.collection_id]
+    return argv + extra
 
 
 def register(subparsers: Any) -> None:
@@ -189,7 +214,7 @@ def register(subparsers: Any) -> None:
         help="main stack, in every region (default: $FACEWATCH_STACK or facewatch-dev)",
     )
     common.add_argument(
-        "--inventory", default="cameras.yaml", help="camera inventory (its sites' regions)"
+        "--inventory", default=DEFAULT_INVENTORY, help="camera inventory (its sites' regions)"
     )
     add_region_arguments(common)
     common.add_argument("--collection-id", default=None, help="default: the stack's output")

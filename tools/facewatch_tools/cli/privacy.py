@@ -36,12 +36,14 @@ from facewatch.privacy.erasure import Eraser
 from facewatch.privacy.subject import SubjectExport, across_regions, export_subject
 from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError
 from facewatch_tools.cli.audit import parse_time
-from facewatch_tools.cli.cameras import add_region_arguments, endpoints
+from facewatch_tools.cli.cameras import add_region_arguments
 from facewatch_tools.cli.consent import (
+    DEFAULT_INVENTORY,
     ClientsFor,
     RegionalStack,
     clients_from_args,
     regional_stacks,
+    rerun_argv,
 )
 from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.regional import RegionError
@@ -51,7 +53,6 @@ from facewatch_tools.privacy.stores import PrivacyClients, read_stack, stores_fo
 
 # The requests about one person: their data may be in every region.
 EVERY_REGION = ("erase-employee", "export-subject")
-DEFAULT_INVENTORY = "cameras.yaml"
 
 
 def run(args: argparse.Namespace, clients: ClientsFor) -> int:
@@ -149,29 +150,12 @@ def _not_reached(
 
 def _argv(args: argparse.Namespace, regions: Iterable[str]) -> list[str]:
     """This command line again, for ``regions`` (none: every region of the inventory)."""
-    argv = ["facewatch"]
-    if getattr(args, "profile", None):
-        argv += ["--profile", args.profile]
-    argv += ["privacy", args.privacy_command]
     if args.privacy_command == "erase-employee":
-        argv.append(args.employee_id)
+        words, extra = [args.employee_id], (["--json"] if args.json else [])
     else:
-        argv += ["--employee", args.employee]
-    if args.stack != DEFAULT_STACK:
-        argv += ["--stack", args.stack]
-    if args.inventory != DEFAULT_INVENTORY:
-        argv += ["--inventory", args.inventory]
-    for region in regions:
-        argv += ["--region", region]
-    for url in endpoints(args):
-        argv += ["--endpoint-url", url]
-    if args.collection_id:
-        argv += ["--collection-id", args.collection_id]
-    if args.privacy_command == "export-subject" and args.out:
-        argv += ["--out", args.out]
-    if args.privacy_command == "erase-employee" and args.json:
-        argv.append("--json")
-    return argv
+        words = ["--employee", args.employee]
+        extra = ["--out", args.out] if args.out else []
+    return rerun_argv(args, ["privacy", args.privacy_command, *words], regions, extra)
 
 
 def _report(args: argparse.Namespace, clients: PrivacyClients, stack: Any) -> int:
@@ -198,7 +182,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("privacy", help="erasure, subject access, the DPIA facts report")
     commands = parser.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", default="facewatch-dev", help="main stack")
+    common.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="main stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     common.add_argument("--region", default=None)
     common.add_argument("--endpoint-url", default=None)
     common.add_argument("--collection-id", default=None, help="default: the stack's output")
