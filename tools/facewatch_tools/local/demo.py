@@ -214,7 +214,7 @@ class Demo:
                     ]
                     line = " · ".join([version.get("text", ""), *status])
                     cause = ""
-                    if number > 1:  # before the follow-up only face_events changes a message
+                    if number > 1:  # before the follow-up only face_events' events update it
                         cause = " [live]" if at < follow_up else " [follow-up]"
                         live += 1 if at < follow_up else 0
                     self.say(f"    v{number}{cause}: {line}")
