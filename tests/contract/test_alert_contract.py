@@ -7,6 +7,7 @@ import json
 import pytest
 
 from facewatch.alerts.event import ALERT_DETAIL_TYPE, AlertDetail
+from facewatch.alerts.updated import UPDATED_DETAIL_TYPE, IncidentUpdatedDetail
 from facewatch_tools.schemas import PUBLIC_EVENTS, SCHEMA_DIR, render
 from tests.conftest import load_event
 
@@ -58,3 +59,13 @@ def test_minimal_v1_event_from_an_older_producer_still_parses() -> None:
     }
     detail = AlertDetail.model_validate(minimal)
     assert detail.clip is None and detail.location is None and detail.test is False
+
+
+def test_sample_incident_updated_event_is_valid_and_complete() -> None:
+    event = load_event("incident_updated_event.json")
+    assert (event["source"], event["detail-type"]) == ("facewatch", UPDATED_DETAIL_TYPE)
+    detail = IncidentUpdatedDetail.model_validate(event["detail"])
+    schema = json.loads((SCHEMA_DIR / "incident-updated.schema.json").read_text())
+    wire = json.loads(detail.model_dump_json(by_alias=True))
+    assert set(wire) == set(schema["properties"])  # what face_events sends is what is documented
+    assert set(schema["required"]) <= set(event["detail"])

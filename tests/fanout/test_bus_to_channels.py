@@ -42,7 +42,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         }
         arns = {name: arn for name, (_, arn) in queues.items()}
         # The rules exactly as template.yaml writes them, targets mapped to these queues.
-        for rule_name in ("UnknownFaceFanoutRule", "CameraHealthFanoutRule"):
+        rules = ("UnknownFaceFanoutRule", "CameraHealthFanoutRule", "IncidentLifecycleFanoutRule")
+        for rule_name in rules:
             props = resource(rule_name)["Properties"]
             events.put_rule(
                 Name=rule_name, EventBusName=BUS, EventPattern=json.dumps(props["EventPattern"])
@@ -138,7 +139,19 @@ def test_health_change_reaches_only_slack_ops(world: dict[str, Any]) -> None:
     assert len(world["webhook"].accepted("ops")) == 1
 
 
+def test_an_incident_update_reaches_only_slack(world: dict[str, Any]) -> None:
+    detail = alert_detail()
+    update = {
+        key: detail[key]
+        for key in ("incidentId", "cameraId", "firstSeen", "lastSeen", "detections", "bestFace")
+    } | {"schemaVersion": "1.0", "updatedAt": detail["lastSeen"]}
+    publish(world, "Incident Updated", update)
+    assert poll(world, "sms", world["sms"]) == 0  # an SMS is never updated
+    assert poll(world, "slack", world["slack"]) == 1  # webhook mode here: nothing to update
+    assert world["webhook"].accepted("default") == []
+
+
 def test_other_detail_types_reach_no_notifier(world: dict[str, Any]) -> None:
-    publish(world, "Incident Updated", {"incidentId": "INC-7Q2KX4MZ3B1A"})
+    publish(world, "Incident Archived", {"incidentId": "INC-7Q2KX4MZ3B1A"})
     assert poll(world, "slack", world["slack"]) == 0
     assert poll(world, "sms", world["sms"]) == 0

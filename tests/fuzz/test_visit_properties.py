@@ -6,7 +6,9 @@ and delivers them with the event source mapping's semantics: batches per shard, 
 lowest failed record, bisect on a crash, concurrent invocations of other shards interleaved at
 every adapter call, store and bus faults. The final incidents and the published events are
 compared with an oracle written from the README's definition: a camera's visits are its
-time-sorted distinct unknown-face frames split where a gap exceeds the window.
+time-sorted distinct unknown-face frames split where a gap exceeds the window. The clock moves
+between invocations, so the live ``Incident Updated`` events are checked too: only for an
+incident whose alert went out before, at most one per incident per update interval.
 
 The adapters are the in-memory fakes of tests/fakes.py (conditional creation, optimistic
 versions, claims with leases: what DynamoDB's conditions refuse, they refuse).
@@ -28,6 +30,7 @@ from hypothesis import strategies as st
 from facewatch.alerts.bus import BusEvent, PublishFailure
 from facewatch.alerts.event import ALERT_DETAIL_TYPE
 from facewatch.alerts.merged import MERGED_DETAIL_TYPE
+from facewatch.alerts.updated import UPDATED_DETAIL_TYPE
 from facewatch.detections.pipeline import (
     SWEEP_AFTER_SECONDS,
     Adapters,
@@ -63,6 +66,7 @@ FACES = {
 }
 UNKNOWN = {"stranger", "near-miss"}
 GAPS = [0.5, 1.0, 30.0, 45.0, 59.5, 60.0, 60.5, 61.0, 150.0]
+STEP = 4.0  # wall-clock seconds between two top-level invocations (less than the interval)
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,7 @@ class World:
     pending: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # shard -> records
     at_least_once: set[str] = field(default_factory=set)
     active: set[int] = field(default_factory=set)  # one invocation per shard at a time
+    published_at: list[tuple[BusEvent, float]] = field(default_factory=list)  # accepted, when
 
     def decide(self) -> str:
         self.step += 1
@@ -232,6 +237,8 @@ class World:
 
     def invoke(self, records: list[dict[str, Any]]) -> list[str] | None:
         """One invocation: failed sequence numbers, or None when it crashed."""
+        if self.depth == 0:  # an interleaved invocation runs inside another: the same moment
+            self.now += STEP
         processor = BatchProcessor(
             EventType.KinesisDataStreams, raise_on_entire_batch_failure=False
         )
@@ -320,6 +327,8 @@ class _Bus:
         if world.decide() == "bus-fails":
             return [PublishFailure(e, "ThrottlingException") for e in events]
         failures = world.bus.publish(events)
+        failed = {id(f.event) for f in failures}
+        world.published_at += [(e, world.now) for e in events if id(e) not in failed]
         try:
             world.boundary("after-publish")
         except CrashError:
@@ -412,6 +421,26 @@ def test_incidents_and_events_match_the_definition(plan: Plan) -> None:
         assert _survivor(merged_into, notice["mergedInto"]) == _survivor(
             merged_into, notice["incidentId"]
         )
+    _check_updates(world)
+
+
+def _check_updates(world: World) -> None:
+    """Incident Updated: after its incident's alert, at most one per interval, never a regress."""
+    alerted: set[str] = set()
+    last: dict[str, tuple[float, int]] = {}
+    for event, at in world.published_at:
+        if event.detail_type == ALERT_DETAIL_TYPE:
+            alerted.add(event.key)
+        if event.detail_type != UPDATED_DETAIL_TYPE:
+            continue
+        assert event.key in alerted, f"an update of {event.key} before its alert"
+        assert event.key in world.store.items  # an incident with an item: it alerted
+        detections = int(getattr(event.detail, "detections", 0))
+        if event.key in last:
+            before, seen = last[event.key]
+            assert at - before >= SETTINGS.update_interval_seconds, (event.key, before, at)
+            assert detections >= seen, "an update that shows less than the one before"
+        last[event.key] = (at, detections)
 
 
 def test_the_oracle_splits_on_gaps_longer_than_the_window() -> None:

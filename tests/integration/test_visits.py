@@ -75,10 +75,11 @@ class World:
         stream: str = DEFAULT_STREAM_ARN,
         camera: str = CAMERA,
         edit: Callable[[dict[str, Any]], None] | None = None,
+        faces: list[FaceSpec] | None = None,
     ) -> dict[str, Any]:
         records = []
         for t in times:
-            payload = frame_record(camera, t, [FaceSpec()], arn=self.arn)
+            payload = frame_record(camera, t, faces or [FaceSpec()], arn=self.arn)
             if edit:
                 edit(payload)
             self.sequence += 1
@@ -137,6 +138,10 @@ def alerts(events: list[dict[str, Any]]) -> list[str]:
     return [
         e["detail"]["incidentId"] for e in events if e["detail-type"] == "Unknown Face Detected"
     ]
+
+
+def updates(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e["detail"] for e in events if e["detail-type"] == "Incident Updated"]
 
 
 def open_incidents(world: World) -> list[dict[str, Any]]:
@@ -307,3 +312,99 @@ def test_a_whole_batch_redelivery_keeps_its_malformed_record_once(world: World) 
         QueueUrl=world.rejects, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "1"
+
+
+# ---- Incident Updated: the live path of a growing alert (issue 19) ----------------------------
+def test_an_alerted_incident_that_grows_publishes_incident_updated(world: World) -> None:
+    world.deliver(world.batch([T0, T0 + 1]))
+    [alert] = alerts(world.events())
+    bigger = FaceSpec(width=0.2, height=0.3, confidence=99.9)
+    world.now += 1
+    world.deliver(world.batch([T0 + 2, T0 + 3], faces=[bigger]))
+    [update] = updates(world.events())
+    assert update["incidentId"] == alert
+    assert (update["detections"], update["lastSeen"]) == (4, iso(T0 + 3))
+    assert update["bestFace"]["boundingBox"]["width"] == 0.2
+    assert update["updatedAt"] == iso(world.now)
+    [item] = world.incidents()
+    # the throttle rides on the incident the commit wrote anyway; the face in the alert's shape
+    assert json.loads(item["incident"])["update_published_at"] == world.now
+    assert json.loads(item["bestFace"])["confidence"] == 99.9
+
+
+def test_no_update_for_an_incident_that_has_not_alerted(world: World) -> None:
+    world.settings = {"MIN_DETECTIONS": "3"}
+    world.deliver(world.batch([T0]))
+    world.deliver(world.batch([T0 + 1]))
+    assert world.events() == []  # it grew, but it has no alert to update
+    world.deliver(world.batch([T0 + 2]))
+    assert [e["detail-type"] for e in world.events()] == ["Unknown Face Detected"]
+
+
+def test_at_most_one_update_per_interval_on_the_injected_clock(world: World) -> None:
+    world.deliver(world.batch([T0, T0 + 1]))
+    published = []
+    for second, at in enumerate((1.0, 5.0, 10.0, 11.0, 12.0, 30.0), start=2):
+        world.now = T0 + 100 + at
+        world.deliver(world.batch([T0 + second]))
+        published += [(at, u["detections"]) for u in updates(world.events())]
+    # 10 s apart at least (the SLACK_UPDATE_MIN_INTERVAL_SECONDS default), each the latest
+    assert published == [(1.0, 3), (11.0, 6), (30.0, 8)]
+
+
+def test_the_interval_is_the_slack_update_setting(world: World) -> None:
+    world.settings = {"SLACK_UPDATE_MIN_INTERVAL_SECONDS": "0"}
+    world.deliver(world.batch([T0, T0 + 1]))
+    for second in (2, 3, 4):
+        world.deliver(world.batch([T0 + second]))  # the same clock: 0 s apart
+    assert [u["detections"] for u in updates(world.events())] == [3, 4, 5]
+
+
+def test_no_update_before_its_alert_is_settled(world: World) -> None:
+    session = world.session()
+    failed = {"left": 3}  # the three sent marks of one invocation
+
+    def fail_mark_sent(params: dict[str, Any], **_: Any) -> None:
+        writes = [params, *(i.get("Update", {}) for i in params.get("TransactItems", []))]
+        if failed["left"] and any(
+            "alertState = :s" in str(w.get("UpdateExpression", "")) for w in writes
+        ):
+            failed["left"] -= 1
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "Mark")
+
+    session.events.register("before-parameter-build.dynamodb.*", fail_mark_sent)
+    world.deliver(world.batch([T0, T0 + 1]), session)  # published, not marked sent
+    world.now += 30
+    world.deliver(world.batch([T0 + 2]))  # its claim still runs: no update, no second alert
+    assert [e["detail-type"] for e in world.events()] == ["Unknown Face Detected"]
+
+
+def test_updates_share_the_alerts_put_events_calls(world: World) -> None:
+    session = world.session()
+    calls: list[list[str]] = []
+    session.events.register(
+        "before-parameter-build.events.PutEvents",
+        lambda params, **_: calls.append([e["DetailType"] for e in params["Entries"]]),
+    )
+    world.deliver(world.batch([T0, T0 + 1]), session)
+    world.now += 1
+    # the first visit grows while ten new visitors alert: 11 events, ceil(11 / 10) calls
+    fresh = [T0 + 200 * visit + t for visit in range(1, 11) for t in (0, 1)]
+    assert world.deliver(world.batch([T0 + 2, *fresh]), session) == 1
+    assert [len(c) for c in calls] == [1, 10, 1]
+    assert calls[2] == ["Incident Updated"]  # alerts first: an update never delays one
+    events = world.events()
+    assert len(alerts(events)) == 11 and len(updates(events)) == 1
+
+
+def test_a_batch_without_unknown_faces_makes_no_aws_call(world: World) -> None:
+    world.deliver(world.batch([T0, T0 + 1]))
+    world.events()
+    session = world.session()
+    calls: list[str] = []
+    session.events.register("before-call", lambda event_name, **_: calls.append(event_name))
+    employee = FaceSpec(employee_id="EMP-10442", similarity=97.0)
+    world.now += 30
+    world.deliver(world.batch([T0 + 2, T0 + 3], faces=[employee]), session)
+    assert calls == []
+    assert world.events() == []

@@ -64,11 +64,41 @@ def test_demo_shows_the_slack_and_sms_messages(tmp_path: Path) -> None:
     assert "SMS messages (1):" in text
     assert "+821055501234: Unknown face: Seoul HQ / Dock door" in text
     assert "record -> Slack message: p50" in text
-    # one message per visit, updated in place: acknowledged by the operator, then ended
-    assert "v2: Acknowledged: unknown face at Seoul HQ / Dock door" in text
+    # one message per visit, updated in place: (live, if the visit grew after its alert,)
+    # acknowledged by the operator, then ended
+    assert re.search(r"v\d \[follow-up\]: Acknowledged: unknown face at Seoul HQ / Dock", text)
     assert "thread: ⏹ Visit ended after" in text
     page = (tmp_path / "r.html").read_text()
     assert incident_id in page and "Dock door" in page
+
+
+LIVE_SCENARIO = """
+name: live
+seed: 3
+fps: 2
+duration_seconds: 6
+sites: [{id: seoul-hq, name: Seoul HQ, time_zone: Asia/Seoul}]
+cameras:
+  - {id: seoul-hq-dock-01, site: seoul-hq, display_name: Dock door, severity: high}
+visits:
+  - {person: courier, camera: seoul-hq-dock-01, at: 0, seconds: 5}
+"""
+
+
+def test_demo_shows_the_message_growing_live(tmp_path: Path) -> None:
+    scenario = tmp_path / "live.yaml"
+    scenario.write_text(LIVE_SCENARIO)
+    out = io.StringIO()
+    # 2x: the visit spans several one-second batches, so it grows after its alert
+    assert Demo(scenario, 2, tmp_path / "r.html", out).run() == 0
+    text = out.getvalue()
+    assert re.search(r"v2 \[live\]: Unknown face at Seoul HQ / Dock door", text), text
+    found = re.search(r"\[live\]: (\d+) chat.update from (\d+) Incident Updated", text)
+    assert found and 1 <= int(found[1]) <= int(found[2]), text
+    [message] = [line for line in text.splitlines() if "v2 [live]" in line]
+    first = re.search(r"v1: .*\((\d+) detections", text)
+    grown = re.search(r"\((\d+) detections", message)
+    assert first and grown and int(grown[1]) > int(first[1])
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,9 @@ from facewatch_tools.template import ROOT, load_template, main_template, paramet
 REGION = "ap-northeast-2"
 BASIC_ROLE = "AWSLambdaBasicExecutionRole"
 PUBLISHERS = {  # role -> the only detail-types it may put on the bus
-    "FaceEventsFunctionRole": {"Unknown Face Detected", "Incident Merged"},
+    # live growth (Incident Updated) only from face_events: the sweeper publishes what stayed
+    # outstanding, never an update
+    "FaceEventsFunctionRole": {"Unknown Face Detected", "Incident Merged", "Incident Updated"},
     "AlertSweeperFunctionRole": {"Unknown Face Detected", "Incident Merged"},
     "WatchdogFunctionRole": {"Camera Health Changed"},
     "ProcessorControlFunctionRole": {"Camera Health Changed"},

@@ -13,6 +13,11 @@ from pydantic import BaseModel
 
 from facewatch.alerts.event import ALERT_DETAIL_TYPE, ALERT_SCHEMA_VERSION, AlertDetail
 from facewatch.alerts.merged import MERGED_DETAIL_TYPE, MERGED_SCHEMA_VERSION, IncidentMergedDetail
+from facewatch.alerts.updated import (
+    UPDATED_DETAIL_TYPE,
+    UPDATED_SCHEMA_VERSION,
+    IncidentUpdatedDetail,
+)
 from facewatch.audit.lifecycle import (
     STATUS_CHANGED_DETAIL_TYPE,
     STATUS_CHANGED_SCHEMA_VERSION,
@@ -25,6 +30,7 @@ SCHEMA_DIR = ROOT / "schemas"
 PUBLIC_EVENTS: dict[str, tuple[str, str, type[BaseModel]]] = {
     "unknown-face-detected": (ALERT_DETAIL_TYPE, ALERT_SCHEMA_VERSION, AlertDetail),
     "incident-merged": (MERGED_DETAIL_TYPE, MERGED_SCHEMA_VERSION, IncidentMergedDetail),
+    "incident-updated": (UPDATED_DETAIL_TYPE, UPDATED_SCHEMA_VERSION, IncidentUpdatedDetail),
     "incident-status-changed": (
         STATUS_CHANGED_DETAIL_TYPE,
         STATUS_CHANGED_SCHEMA_VERSION,

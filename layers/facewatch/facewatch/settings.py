@@ -67,6 +67,11 @@ class FaceEventsSettings(ThresholdSettings):
     # A frame whose producer clock is further than this from KVS's server time is placed at
     # the server time (and counted): one bad clock never trims a camera's state.
     max_clock_skew_seconds: float = Field(300.0, alias="MAX_CLOCK_SKEW_SECONDS", gt=0, le=86400)
+    # At most one "Incident Updated" per incident in this many seconds: the same interval as
+    # the Slack message's chat.update, so the live path asks for no update Slack would throttle.
+    update_interval_seconds: float = Field(
+        10.0, alias="SLACK_UPDATE_MIN_INTERVAL_SECONDS", ge=0, le=600
+    )
 
 
 class SlackActionsSettings(EnvSettings):

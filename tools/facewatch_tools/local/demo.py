@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from facewatch.alerts.event import ALERT_DETAIL_TYPE
+from facewatch.alerts.updated import UPDATED_DETAIL_TYPE
 from facewatch.audit.history import IncidentHistory
 from facewatch.audit.lifecycle import Actor
 from facewatch.audit.merged import MergedHistory, RegionalHistory
@@ -79,6 +80,7 @@ class Demo:
         self.report = report
         self.out = out
         self._last_progress = 0.0
+        self._follow_up_at: dict[int, float] = {}  # id(stack) -> when its follow-up began
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -147,10 +149,15 @@ class Demo:
                         if e.detail_type == ALERT_DETAIL_TYPE
                     )
                     slack = sum(len(stack.slack.posts) for stack in stacks.values())
+                    updated = sum(  # chat.update: the messages growing with their incidents
+                        len(m.versions) - 1
+                        for stack in stacks.values()
+                        for m in stack.slack.top_level()
+                    )
                     sms = sum(len(stack.sms_messages()) for stack in stacks.values())
                     self.say(
                         f"  t={offset:5.1f} s  records {count:4d}/{len(planned)}  "
-                        f"alerts {alerts}  slack {slack}  sms {sms}"
+                        f"alerts {alerts}  slack {slack} (+{updated} updates)  sms {sms}"
                     )
 
             playback = play(planned, put, speed=self.speed, on_progress=progress)
@@ -163,7 +170,9 @@ class Demo:
     def _follow_up(self, stack: LocalStack) -> None:
         """What the minute after a visit brings: the ticker brings each Slack message up to date
         (the incident grew after its alert), an operator acknowledges the first incident, and
-        once the cameras have been quiet for the incident window the visits end."""
+        once the cameras have been quiet for the incident window the visits end. What Slack
+        showed before this came live, from face_events' ``Incident Updated``."""
+        self._follow_up_at[id(stack)] = time.time()
         ticker = next((r.spec.rule for r in stack.relays if r.spec.rule == TICKER_RULE), None)
         if ticker is None:
             return
@@ -189,10 +198,14 @@ class Demo:
         for post in posts:
             first = post.text().splitlines()[0] if post.text() else "(no text)"
             self.say(f"  {prefix}#{post.route}: {first}")
+        follow_up = self._follow_up_at.get(id(stack), float("inf"))
+        live = 0
         for message in stack.slack.top_level():
             if len(message.versions) > 1 or stack.slack.replies(message):
                 self.say(f"  message {message.ts} in #{message.channel}, as it changed:")
-                for number, version in enumerate(message.versions, 1):
+                for number, (version, at) in enumerate(
+                    zip(message.versions, message.changed_at, strict=True), 1
+                ):
                     status = [
                         e.get("text", "")
                         for b in version.get("blocks", [])
@@ -200,9 +213,23 @@ class Demo:
                         for e in b.get("elements", [])
                     ]
                     line = " · ".join([version.get("text", ""), *status])
-                    self.say(f"    v{number}: {line}")
+                    cause = ""
+                    if number > 1:  # before the follow-up only face_events' events update it
+                        cause = " [live]" if at < follow_up else " [follow-up]"
+                        live += 1 if at < follow_up else 0
+                    self.say(f"    v{number}{cause}: {line}")
                 for reply in stack.slack.replies(message):
                     self.say(f"    thread: {reply.versions[-1].get('text', '')}")
+        updates = [e for e in stack.alert_events() if e.detail_type == UPDATED_DETAIL_TYPE]
+        if updates or live:
+            interval = self._face_events(stack).environment.get(
+                "SLACK_UPDATE_MIN_INTERVAL_SECONDS", "10"
+            )
+            self.say(
+                f"  [live]: {live} chat.update from {len(updates)} Incident Updated while the "
+                f"visits went on (at most one per incident per {interval} s); [follow-up]: the "
+                "alert ticker (trailing changes within a minute, end of visit) and the operator"
+            )
 
     def _face_events(self, stack: LocalStack) -> FunctionRuntime:
         return next(

@@ -4,7 +4,7 @@ Webhooks: ``/hooks/<route>`` records every payload and answers ``200 ok``.
 Web API (``api_url``, the WebClient's base_url): ``chat.postMessage`` and ``chat.update`` with a
 bearer token, answering as Slack does (``ok``, ``channel``, ``ts``; ``not_authed``,
 ``invalid_auth``, ``channel_not_found``, ``message_not_found``, ``no_text``). ``messages`` holds
-each message as it reads now, ``history`` every version of it.
+each message with every version of it (the last is how it reads now) and when each arrived.
 ``fail_next(status=429, retry_after=0)`` makes the next request(s) answer like Slack under
 rate limiting (429 with Retry-After) or an outage (500).
 """
@@ -59,6 +59,7 @@ class SinkMessage:
     ts: str
     thread_ts: str | None
     versions: list[dict[str, Any]] = field(default_factory=list)
+    changed_at: list[float] = field(default_factory=list)  # the sink's clock, one per version
 
     @property
     def current(self) -> SlackPost:
@@ -130,6 +131,7 @@ class SlackSink:
                 if found is None:
                     return {"ok": False, "error": "message_not_found"}
                 found.versions.append(body)
+                found.changed_at.append(self.clock())
                 return {"ok": True, "channel": channel, "ts": found.ts, "text": body.get("text")}
         return {"ok": False, "error": "unknown_method"}
 
@@ -140,7 +142,7 @@ class SlackSink:
         self._next_ts += 1
         ts = f"{int(self.clock())}.{self._next_ts:06d}"
         self.messages[(channel, ts)] = SinkMessage(
-            channel, ts, str(thread) if thread else None, [body]
+            channel, ts, str(thread) if thread else None, [body], [self.clock()]
         )
         # The path ends in the channel: ``route`` names where it went, as for webhooks.
         self.posts.append(SlackPost(f"/api/chat.postMessage/{channel}", self.clock(), payload))

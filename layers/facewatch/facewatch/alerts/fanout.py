@@ -56,6 +56,7 @@ class Outcome(StrEnum):
     NOT_ROUTED = "NotRouted"  # the alert's severity route skips this channel (e.g. no SMS)
     NOT_PAGED = "NotPaged"  # a low-priority hint (detail.page false): no SMS
     NOT_ON_RECORD = "NotOnRecord"  # an alert whose incident never alerted: forged, not sent
+    UNCHANGED = "Unchanged"  # an update the message already shows, or one held by its throttle
 
 
 class UnsupportedEventError(ValueError):
@@ -229,7 +230,7 @@ def run_notifier_batch(
 
     response = process_partial_response(event, handle, processor, context)
     prefix = channel.name.capitalize()
-    outcomes = ("Sent", "Duplicate", "Canary", "NotPaged", "NotOnRecord", "NotRouted")
+    outcomes = ("Sent", "Duplicate", "Canary", "NotPaged", "NotOnRecord", "NotRouted", "Unchanged")
     for outcome in (*outcomes, "Failed", "Deferred"):
         metrics.add_metric(name=f"{prefix}{outcome}", unit=MetricUnit.Count, value=counts[outcome])
     logger.info("batch done", extra={"channel": channel.name, **counts})

@@ -98,6 +98,9 @@ class IncidentState(BaseModel):
     # frame times (ms) counted, encoded (frame_set); items written before it count from empty
     frames: str = ""
     opened: int = 0  # the camera state's version when it opened: the earlier-opened survives
+    # when face_events last published its "Incident Updated" (its clock; 0: never): kept on the
+    # incident, so the commit written anyway throttles the updates (pipeline._due_updates)
+    update_published_at: float = 0.0
 
     def band(self, min_detections: int) -> Band:
         return self.band_tally.band(min_detections)

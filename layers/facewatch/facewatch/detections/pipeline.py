@@ -6,8 +6,10 @@ a reason and kept in the rejected-records queue; they never fail their neighbour
 
 Per batch (``finish``): for each camera with detections, one read of its state, the pure
 grouping of ``incidents``, one conditional write; then clip links and one PutEvents per ten
-alerts. What fails (a camera's write, an alert's publish) fails only that camera's records, so
-Lambda redelivers them; the state's watermarks make the redelivery change nothing twice.
+events (alerts, merge notices, and ``Incident Updated`` for alerted incidents that grew). What
+fails (a camera's write, an alert's publish) fails only that camera's records, so Lambda
+redelivers them; the state's watermarks make the redelivery change nothing twice. A lost
+update fails nothing: it is a live hint the alert ticker makes good within a minute.
 """
 
 from __future__ import annotations
@@ -28,14 +30,11 @@ from facewatch.alerts.bus import BusEvent, EventPublisher
 from facewatch.alerts.event import (
     ALERT_DETAIL_TYPE,
     AlertDetail,
-    BestFace,
     CameraLocation,
     Clip,
-    ClosestEmployee,
-    FaceBox,
-    FaceQualityOut,
 )
 from facewatch.alerts.merged import MERGED_DETAIL_TYPE, IncidentMergedDetail
+from facewatch.alerts.updated import UPDATED_DETAIL_TYPE, IncidentUpdatedDetail
 from facewatch.clips.hls import ClipProvider
 from facewatch.detections.bands import Band, hint_text, pages
 from facewatch.detections.classification import ClassifiedFace, FaceClass, classify
@@ -60,6 +59,8 @@ from facewatch.detections.store import (
     IncidentStore,
     Kind,
     Outstanding,
+    public_best_face,
+    public_closest,
 )
 from facewatch.fleet.profiles import PrivacyProfile
 from facewatch.observability import MetricUnit, logger
@@ -120,6 +121,8 @@ class _Work:
     # hinted possible incidents that turned unknown: their alert again, this time paging (its
     # alert was published already, so no claim; not retried past this batch if it fails)
     escalated: list[IncidentState] = field(default_factory=list)
+    # alerted incidents that grew, whose "Incident Updated" is due (best effort, no claim)
+    updates: list[IncidentState] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -150,7 +153,7 @@ class UnapplicableError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Task:
-    kind: Literal["alert", "merge", "escalation"]
+    kind: Literal["alert", "merge", "escalation", "update"]
     incident: IncidentState
     camera_id: str
     merged_into: str | None = None
@@ -344,13 +347,16 @@ class FaceEventsBatch:
             if not result.changed:
                 self.counts["skipped"] += result.skipped
                 return _Work(outstanding=unsettled)
+            committed, extended, updates = self._due_updates(
+                _pruned(result.state, state.unconfirmed, outstanding), result.extended_alerted
+            )
             try:
                 store.commit(
                     state.version,
-                    _pruned(result.state, state.unconfirmed, outstanding),
+                    committed,
                     Changes(
                         new_alerts=result.newly_alerting,
-                        extended=result.extended_alerted,
+                        extended=extended,
                         absorbed=result.absorbed,
                         locations={camera_id: self._location(camera_id)},
                     ),
@@ -370,9 +376,36 @@ class FaceEventsBatch:
                 held_merges=[i for i, _ in result.absorbed],
                 outstanding=unsettled,
                 escalated=list(result.escalated),
+                updates=updates,
             )
         raise RedeliveryError(
             f"camera {camera_id}: state kept changing under {MAX_COMMIT_ATTEMPTS} attempts"
+        )
+
+    def _due_updates(
+        self, state: CameraState, extended: list[IncidentState]
+    ) -> tuple[CameraState, list[IncidentState], list[IncidentState]]:
+        """The state and extended incidents to commit, and the incidents whose ``Incident
+        Updated`` is due: alerted, alert settled (not in ``unconfirmed``: an update never goes
+        out before its alert), none published in the last interval. The publish time is
+        stamped on the incident, so the commit written anyway keeps the throttle (no extra
+        read or write). A time ahead of the clock (another container's) counts as long ago."""
+        interval = self._settings.update_interval_seconds
+        now = self._adapters.clock()
+        waiting = set(state.unconfirmed)
+        due = {
+            incident.incident_id: incident.model_copy(update={"update_published_at": now})
+            for incident in extended
+            if incident.incident_id not in waiting
+            and not 0 <= now - incident.update_published_at < interval
+        }
+        if not due:
+            return state, extended, []
+        incidents = tuple(due.get(i.incident_id, i) for i in state.incidents)
+        return (
+            state.model_copy(update={"incidents": incidents}),
+            [due.get(i.incident_id, i) for i in extended],
+            list(due.values()),
         )
 
     def _resolve(self, exc: Exception, attempt: _Attempt) -> None:
@@ -405,6 +438,7 @@ class FaceEventsBatch:
         """Claim, publish, settle; ``work`` by camera. Returns the records of the cameras whose
         events could not be published (Lambda must redeliver them)."""
         tasks: list[_Task] = []
+        updates: list[_Task] = []  # after the alerts: the first PutEvents carries alerts first
         for camera_id, found in work.items():
             tasks += [_Task("alert", i, camera_id) for i in found.held_alerts]
             tasks += [_Task("escalation", i, camera_id) for i in found.escalated]
@@ -412,6 +446,8 @@ class FaceEventsBatch:
             if found.held_merges:  # what their alerts did decides what the merge notices do
                 ids = [i.incident_id for i in found.held_merges]
                 tasks += self._merge_tasks(camera_id, self._adapters.store.outstanding(ids))
+            updates += [_Task("update", i, camera_id) for i in found.updates]
+        tasks += updates
         if not tasks:
             return []
         failed_cameras = self._deliver(tasks)
@@ -480,6 +516,12 @@ class FaceEventsBatch:
         return tasks
 
     def _event(self, task: _Task, now: float) -> tuple[BusEvent, str]:
+        if task.kind == "update":
+            return BusEvent(
+                UPDATED_DETAIL_TYPE,
+                self._update_detail(task.incident, now),
+                task.incident.incident_id,
+            ), ""
         if task.kind != "merge":
             detail = self._alert_detail(task.incident, now)
             clip = (
@@ -510,14 +552,25 @@ class FaceEventsBatch:
         failures = self._adapters.publisher.publish([event for _, event, _ in built])
         failed_keys = {(f.event.detail_type, f.event.key) for f in failures}
         failed_cameras: set[str] = set()
-        self.failed_publishes += len(failures)
         for failure in failures:
+            if failure.event.detail_type == UPDATED_DETAIL_TYPE:
+                self.counts["updates_lost"] += 1  # the ticker reconciles within a minute
+                logger.warning(
+                    "incident update not published",
+                    extra={"incident_id": failure.event.key, "reason": failure.reason},
+                )
+                continue
+            self.failed_publishes += 1
             logger.error(
                 "event not published",
                 extra={"incident_id": failure.event.key, "reason": failure.reason},
             )
         for task, event, clip in built:
             incident_id = task.incident.incident_id
+            if task.kind == "update":  # no claim to settle or release, nothing to redeliver
+                if (event.detail_type, event.key) not in failed_keys:
+                    self.counts["updates"] += 1
+                continue
             if (event.detail_type, event.key) in failed_keys:
                 if task.kind == "escalation":  # nothing to redeliver: the change is committed
                     continue
@@ -564,7 +617,6 @@ class FaceEventsBatch:
     def _alert_detail(self, incident: IncidentState, now: float) -> AlertDetail:
         settings = self._settings
         clip, reason = self._hls_clip(incident, now) if settings.alert_hls_url else (None, None)
-        face = incident.best_face
         band = incident.band(settings.min_detections)
         candidate = incident.band_tally.candidate(settings.min_detections)
         return AlertDetail(
@@ -574,26 +626,27 @@ class FaceEventsBatch:
             first_seen=to_datetime(incident.first_seen),
             last_seen=to_datetime(incident.last_seen),
             detections=incident.detections,
-            best_face=BestFace(
-                bounding_box=FaceBox(
-                    width=face.width, height=face.height, left=face.left, top=face.top
-                ),
-                confidence=face.confidence,
-                quality=FaceQualityOut(brightness=face.brightness, sharpness=face.sharpness),
-            ),
-            closest_employee=(
-                ClosestEmployee(
-                    employee_id=incident.closest.employee_id, similarity=incident.closest.similarity
-                )
-                if incident.closest
-                else None
-            ),
+            best_face=public_best_face(incident),
+            closest_employee=public_closest(incident),
             band="possible" if band is Band.POSSIBLE else "unknown",
             hint=hint_text(candidate) if candidate else None,
             page=pages(band, settings.possible_match_action),
             clip=clip,
             clip_unavailable_reason=reason,
             location=self._location(incident.camera_id),
+            test=is_canary_camera(incident.camera_id),
+        )
+
+    def _update_detail(self, incident: IncidentState, now: float) -> IncidentUpdatedDetail:
+        return IncidentUpdatedDetail(
+            incident_id=incident.incident_id,
+            camera_id=incident.camera_id,
+            first_seen=to_datetime(incident.first_seen),
+            last_seen=to_datetime(incident.last_seen),
+            detections=incident.detections,
+            best_face=public_best_face(incident),
+            closest_employee=public_closest(incident),
+            updated_at=to_datetime(now),
             test=is_canary_camera(incident.camera_id),
         )
 
@@ -638,6 +691,8 @@ class FaceEventsBatch:
             "clock_corrected": "FramesClockCorrected",
             "merged": "IncidentsMerged",
             "merge_notices": "MergeNoticesPublished",
+            "updates": "IncidentUpdatesPublished",
+            "updates_lost": "IncidentUpdatesLost",
         }
         sink = self._adapters.metrics
         for key, name in names.items():
@@ -650,6 +705,7 @@ class FaceEventsBatch:
                 "rejected": counts["rejected"],
                 "retried": retried,
                 "alerts": counts["alerts"],
+                "updates": counts["updates"],
                 "incidents_opened": counts["opened"],
             },
         )

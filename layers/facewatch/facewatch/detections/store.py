@@ -19,7 +19,13 @@ from typing import Any, Literal, Protocol
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from facewatch.alerts.event import CameraLocation
+from facewatch.alerts.event import (
+    BestFace,
+    CameraLocation,
+    ClosestEmployee,
+    FaceBox,
+    FaceQualityOut,
+)
 from facewatch.detections.incidents import CameraState, IncidentState
 from facewatch.fleet.profiles import PrivacyProfile
 from facewatch.timestamps import iso
@@ -306,15 +312,21 @@ class DynamoIncidentStore:
         return to_item(values)
 
     def _extend_update(self, incident: IncidentState) -> dict[str, Any]:
-        """firstSeen, lastSeen and every index sort key move with the incident."""
+        """firstSeen, lastSeen and every index sort key move with the incident; the best face
+        and closest employee in the alert's own shape (``bestFace``, ``closestEmployee``: what
+        the Slack message re-renders from, alerts/slack/threads.py)."""
         sort = f"{iso(incident.first_seen)}#{incident.incident_id}"
+        sets = (
+            "SET firstSeen = :f, lastSeen = :l, detections = :d, incident = :i, "
+            "GSI1SK = :s, GSI2SK = :s, GSI3SK = :s, expiresAt = :e, bestFace = :b"
+        )
+        closest = public_closest(incident)
+        if closest is not None:  # a closest employee is only ever replaced by a closer one
+            sets += ", closestEmployee = :c"
         return {
             "TableName": self._table,
             "Key": incident_key(incident.incident_id),
-            "UpdateExpression": (
-                "SET firstSeen = :f, lastSeen = :l, detections = :d, incident = :i, "
-                "GSI1SK = :s, GSI2SK = :s, GSI3SK = :s, expiresAt = :e"
-            ),
+            "UpdateExpression": sets,
             "ConditionExpression": "attribute_exists(PK)",
             "ExpressionAttributeValues": to_item(
                 {
@@ -324,6 +336,8 @@ class DynamoIncidentStore:
                     ":i": incident.model_dump_json(),
                     ":s": sort,
                     ":e": int(incident.first_seen) + self._incident_ttl(incident.camera_id),
+                    ":b": public_best_face(incident).model_dump_json(by_alias=True),
+                    ":c": closest.model_dump_json(by_alias=True) if closest else None,
                 }
             ),
         }
@@ -572,6 +586,23 @@ class DynamoIncidentStore:
             if "LastEvaluatedKey" not in response:
                 return found
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def public_best_face(incident: IncidentState) -> BestFace:
+    """The incident's best face as the public events carry it."""
+    face = incident.best_face
+    return BestFace(
+        bounding_box=FaceBox(width=face.width, height=face.height, left=face.left, top=face.top),
+        confidence=face.confidence,
+        quality=FaceQualityOut(brightness=face.brightness, sharpness=face.sharpness),
+    )
+
+
+def public_closest(incident: IncidentState) -> ClosestEmployee | None:
+    closest = incident.closest
+    if closest is None:
+        return None
+    return ClosestEmployee(employee_id=closest.employee_id, similarity=closest.similarity)
 
 
 def _number(value: float) -> Decimal:

@@ -1,9 +1,11 @@
 """The Slack channel: alerts to the site's channel (app) or webhook, health changes to ops.
 
 App mode (a bot token in the app secret): the alert is posted with chat.postMessage, its channel
-and ts kept on the incident, and the message follows the incident: ``Incident Status Changed``
-and ``Incident Merged`` re-render it in place and add a note to its thread; the alert ticker
-does the same every minute for growth and the end of the visit (``threads.py``). Webhook mode
+and ts kept on the incident, and the message follows the incident: ``Incident Updated`` (live, from
+face_events, at most one per incident per SLACK_UPDATE_MIN_INTERVAL_SECONDS) re-renders it as
+the incident grows; ``Incident Status Changed`` and ``Incident Merged`` re-render it and add a
+note to its thread; the alert ticker reconciles every message each minute, which catches a
+trailing change the throttle held back and the end of the visit (``threads.py``). Webhook mode
 posts one message per incident and cannot update it.
 """
 
@@ -30,6 +32,7 @@ from facewatch.alerts.slack.messages import (
 )
 from facewatch.alerts.slack.threads import SlackThreads
 from facewatch.alerts.slack.webhooks import OPS_ROUTE, WebhookRoutes
+from facewatch.alerts.updated import UPDATED_DETAIL_TYPE, IncidentUpdatedDetail
 from facewatch.alerts.view import ClipLinks, alert_view
 from facewatch.observability import logger
 
@@ -118,6 +121,8 @@ class SlackNotifier:
             return self._status_changed(StatusNotice.model_validate(envelope.detail))
         elif envelope.detail_type == MERGED_DETAIL_TYPE:
             return self._merged(MergedNotice.model_validate(envelope.detail))
+        elif envelope.detail_type == UPDATED_DETAIL_TYPE:
+            return self._updated(IncidentUpdatedDetail.model_validate(envelope.detail))
         else:
             raise UnsupportedEventError(
                 f"no Slack message for detail-type {envelope.detail_type!r}"
@@ -178,6 +183,26 @@ class SlackNotifier:
             extra={"incident_id": notice.incident_id, "status": notice.status, "update": result},
         )
         return Outcome.SENT
+
+    def _updated(self, detail: IncidentUpdatedDetail) -> Outcome:
+        """The incident grew: its message follows. Rendered from the incident item, not the
+        event, so a late or reordered update never shows an older state and a forged one
+        changes nothing; the message's own claim keeps it to one chat.update per interval."""
+        threads = self._threads()
+        if threads is None:
+            return Outcome.NOT_ROUTED  # webhook mode: one message, never updated
+        result = threads.reconcile(detail.incident_id, self._adapters.clock())
+        logger.info(
+            "Slack message follows the incident",
+            extra={
+                "incident_id": detail.incident_id,
+                "detections": detail.detections,
+                "update": result,
+            },
+        )
+        # "none" (no message on the incident yet: its alert is still on the way) and
+        # "throttled" are left to the ticker, which reconciles every message each minute
+        return Outcome.SENT if result == "updated" else Outcome.UNCHANGED
 
     def _merged(self, notice: MergedNotice) -> Outcome:
         threads = self._threads()

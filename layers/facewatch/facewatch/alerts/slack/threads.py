@@ -2,10 +2,11 @@
 
 App mode stores the message's channel and ts on the incident item (``slackChannel``,
 ``slackTs``) with the alert as first posted (``slackAlert``: location, face, clip). Whenever
-something may have changed (a status change, a merge, the ticker's minute), ``reconcile``
-renders the message from the item as it is now: detections and last seen (face_events keeps
-them current), status and who changed it, ``mergedInto``, and whether the visit has ended
-(last seen more than INCIDENT_WINDOW_SECONDS ago). An unchanged rendering (same digest) costs
+something may have changed (face_events' ``Incident Updated``, a status change, a merge, the
+ticker's minute), ``reconcile`` renders the message from the item as it is now: detections,
+last seen, best face and closest employee (face_events keeps them current), status and who
+changed it, ``mergedInto``, and whether the visit has ended (last seen more than
+INCIDENT_WINDOW_SECONDS ago). An unchanged rendering (same digest) costs
 nothing; a changed one is sent with chat.update at most once per ``min_interval`` per message:
 ``slackUpdatedAt`` is claimed with a conditional write, so two notifier containers cannot both
 update within the interval. A throttled change is not lost: the next reconcile sends it.
@@ -20,11 +21,11 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
-from facewatch.alerts.event import AlertDetail
+from facewatch.alerts.event import AlertDetail, BestFace, ClosestEmployee
 from facewatch.alerts.settings import SlackAppSettings
 from facewatch.alerts.slack.app import PostedMessage
 from facewatch.alerts.slack.messages import Lifecycle, SlackMessage, alert_message, visit_length
@@ -50,6 +51,9 @@ class IncidentMessage:
     merged_into: str | None
     digest: str | None
     notes: frozenset[str]
+    # as face_events last wrote them (None: not grown since the alert, which has them)
+    best_face: BestFace | None = None
+    closest: ClosestEmployee | None = None
 
     def lifecycle(self, now: float, window_seconds: float, mention: str) -> Lifecycle:
         ended = now - self.last_seen.timestamp() > window_seconds
@@ -65,9 +69,12 @@ class IncidentMessage:
         )
 
     def current_alert(self) -> AlertDetail:
-        return self.alert.model_copy(
-            update={"detections": self.detections, "last_seen": self.last_seen}
-        )
+        update: dict[str, object] = {"detections": self.detections, "last_seen": self.last_seen}
+        if self.best_face is not None:
+            update["best_face"] = self.best_face
+        if self.closest is not None:
+            update["closest_employee"] = self.closest
+        return self.alert.model_copy(update=update)
 
 
 def _auto_minutes(notes: frozenset[str]) -> int | None:
@@ -91,6 +98,20 @@ class MessageStore(Protocol):
     def note_once(self, incident_id: str, note: str) -> bool: ...
 
     def open_incidents(self, since: float) -> Iterator[str]: ...
+
+
+_Shown = TypeVar("_Shown", BestFace, ClosestEmployee)
+
+
+def _parsed(model: type[_Shown], raw: str | None) -> _Shown | None:
+    """An attribute face_events wrote; one it cannot read leaves the alert's value shown."""
+    if raw is None:
+        return None
+    try:
+        return model.model_validate_json(raw)
+    except ValueError:
+        logger.warning("incident attribute unreadable", extra={"model": model.__name__})
+        return None
 
 
 def _s(value: str) -> dict[str, str]:
@@ -135,6 +156,8 @@ class DynamoMessageStore:
             merged_into=text("mergedInto"),
             digest=text("slackDigest"),
             notes=frozenset(item.get("slackNotes", {}).get("SS", [])),
+            best_face=_parsed(BestFace, text("bestFace")),
+            closest=_parsed(ClosestEmployee, text("closestEmployee")),
         )
 
     def record_post(
