@@ -13,6 +13,7 @@ from typing import Any
 from facewatch.privacy.consent import ConsentMethod
 from facewatch.privacy.erasure import Eraser
 from facewatch_tools.cli.cameras import aws_session
+from facewatch_tools.listing import Column, add_output_argument, camel_keys, data_stdout, write_rows
 from facewatch_tools.privacy.stores import PrivacyClients, ledger_for, read_stack, stores_for
 
 
@@ -32,17 +33,31 @@ def clients_from_args(args: argparse.Namespace) -> PrivacyClients:
     )
 
 
+COLUMNS = (
+    Column("employeeId"),
+    Column("status"),
+    Column("at"),
+    Column("method"),
+    Column("document"),
+    Column("actor", table=False),  # the IAM identity that recorded it
+)
+
+
 def run(args: argparse.Namespace, clients: PrivacyClients) -> int:
     stack = read_stack(clients.cloudformation, args.stack)
     ledger = ledger_for(clients, stack)
     action = args.consent_command
     if action == "list":
         latest = ledger.latest()
-        for employee, record in latest.items():
-            how = f"{record.method.value} {record.document}" if record.method else ""
-            print(f"{employee}\t{record.status.value}\t{record.at}\t{how}".rstrip())
-        counts = ledger.counts()
-        print(f"{counts['given']} given, {counts['withdrawn']} withdrawn")
+        with data_stdout(args.output) as out:
+            write_rows(
+                (camel_keys(r.model_dump(mode="json")) for r in latest.values()),
+                COLUMNS,
+                args.output,
+                out,
+            )
+            counts = ledger.counts()
+            print(f"{counts['given']} given, {counts['withdrawn']} withdrawn")
         return 0
     actor = str(clients.sts.get_caller_identity()["Arn"])
     if action == "record":
@@ -70,7 +85,8 @@ def register(subparsers: Any) -> None:
     record.add_argument(
         "--document", required=True, metavar="REF", help="the signed form's reference"
     )
-    commands.add_parser("list", parents=[common], help="every employee's current consent")
+    listing = commands.add_parser("list", parents=[common], help="every employee's current consent")
+    add_output_argument(listing)
     withdraw = commands.add_parser(
         "withdraw", parents=[common], help="record a withdrawal and erase the employee's faces"
     )
