@@ -3,8 +3,9 @@
 A listing command prints rows of one shape, one per thing it lists (an incident, a camera, an
 employee, a subscriber, a consent record); it takes ``--output table|json|csv``. Commands that
 act (apply, enroll, replay), print one document (``audit show``) or write files (``audit
-report``) are not listings. tests/cli/test_listing_output.py walks the command tree and fails
-on a listing without ``--output``.
+report``) are not listings; one that prints a document takes ``--output text|json``
+(``add_document_output``). tests/cli/test_listing_output.py walks the command tree and fails on
+a command that is not classified, or a listing without ``--output table|json|csv``.
 
 The three formats carry the same rows and the same columns under the same keys: camelCase, as
 the event contract (schemas/). JSON is an array of objects with typed values (numbers, null,
@@ -68,6 +69,26 @@ def add_output_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+DOCUMENT_FORMATS = ("text", "json")
+
+
+def add_document_output(parser: argparse.ArgumentParser, *, alias: str = "--json") -> None:
+    """``--output text|json`` of a command that prints one document (``audit show``, replay, an
+    erasure certificate); ``alias`` is the older spelling it keeps (--json, or --format)."""
+    parser.add_argument(
+        "--output", "-o", choices=DOCUMENT_FORMATS, default="text", help="text (default) or json"
+    )
+    if alias == "--json":
+        parser.add_argument(
+            "--json", dest="output", action="store_const", const="json", help="--output json"
+        )
+    else:
+        parser.add_argument(
+            alias, dest="output", choices=DOCUMENT_FORMATS, default=argparse.SUPPRESS,
+            help=argparse.SUPPRESS,
+        )  # fmt: skip
+
+
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...)); a
 # leading apostrophe makes it text again (OWASP "CSV injection"). Only text is at risk: numbers
 # are written by us.
@@ -122,13 +143,16 @@ def _write_json(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], ou
 
 def _write_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], out: TextIO) -> int:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([c.key for c in columns])
     count = 0
-    for count, row in enumerate(rows, 1):  # noqa: B007 - the count is the result
+    for count, row in enumerate(rows, 1):
+        if count == 1:  # after the first row is read: an error before it leaves stdout empty
+            writer.writerow([c.key for c in columns])
         values = [(c, row.get(c.key)) for c in columns]
         writer.writerow(
             [text(v, c) if isinstance(v, int | float) else csv_cell(text(v, c)) for c, v in values]
         )
+    if not count:
+        writer.writerow([c.key for c in columns])
     return count
 
 
@@ -140,14 +164,17 @@ def _write_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], o
         )
         return _GAP.join(padded).rstrip() + "\n"
 
-    cells = (tuple(text(row.get(c.key), c, null="-") for c in columns) for row in rows)
+    cells = (tuple(text(row.get(c.key), c) or "-" for c in columns) for row in rows)
     headings = [c.heading for c in columns]
     if all(c.width is not None for c in columns):  # fixed widths: a year of incidents streams
         widths = [max(c.width or 0, len(h)) for c, h in zip(columns, headings, strict=True)]
-        out.write(line(headings, widths))
         count = 0
-        for count, row in enumerate(cells, 1):  # noqa: B007 - the count is the result
+        for count, row in enumerate(cells, 1):
+            if count == 1:  # as with CSV: nothing on stdout before the first row is read
+                out.write(line(headings, widths))
             out.write(line(row, widths))
+        if not count:
+            out.write(line(headings, widths))
         return count
     table = list(cells)
     widths = [

@@ -43,19 +43,19 @@ from facewatch_tools.aws_targets import DEFAULT_STACK, check_endpoint
 from facewatch_tools.cli.cameras import add_region_arguments, endpoints, single_region
 from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.regional import endpoint_for, label, named, target_regions
-from facewatch_tools.listing import Column, add_output_argument, write_rows
+from facewatch_tools.listing import Column, add_document_output, add_output_argument, write_rows
 
-# The table shows the first eleven; JSON and CSV carry every field of the incident.
+# The table shows the first eleven (27: a time with microseconds); JSON and CSV carry every field.
 COLUMNS = (
     Column("incidentId", 26),
-    Column("firstSeen", 24),
-    Column("lastSeen", 24),
+    Column("firstSeen", 27),
+    Column("lastSeen", 27),
     Column("siteId", 14),
     Column("cameraId", 18),
     Column("status", 12),
     Column("detections", 5),
-    Column("alertedAt", 24),
-    Column("firstResponseAt", 24),
+    Column("alertedAt", 27),
+    Column("firstResponseAt", 27),
     Column("firstResponseBy", 16),
     Column("region", 14),  # the region whose table holds the incident
     Column("alertState", table=False),
@@ -195,7 +195,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 1
     merged, incident = found
     trail = list(merged.history_of(incident.region).trail(args.incident))
-    if args.format == "json":
+    if args.output == "json":
         document = {
             "incident": incident.model_dump(mode="json", by_alias=True),
             "trail": [t.model_dump(mode="json") for t in trail],
@@ -363,9 +363,7 @@ def register(subparsers: Any) -> None:
 
     show = commands.add_parser("show", parents=[common], help="one incident and its whole trail")
     show.add_argument("incident")
-    show.add_argument(
-        "--output", "--format", dest="format", choices=("text", "json"), default="text"
-    )
+    add_document_output(show, alias="--format")
     show.set_defaults(func=cmd_show)
 
     status = commands.add_parser(

@@ -591,7 +591,8 @@ def run_cost(args: argparse.Namespace) -> int:
     with data_stdout(args.output) as out:
         write_rows(rows, COST_COLUMNS, args.output, out)
         print(
-            f"\nall cameras: ${sum(c.total for c in costs):.2f}/month. Assumptions: "
+            f"\nall cameras: ${sum(round(c.total, 2) for c in costs):.2f}/month (the rows' sum). "
+            "Assumptions: "
             f"{assume.bitrate_mbps} Mbit/s video, {assume.retention_hours} h retention, sampler "
             f"every {assume.sampler_interval_seconds:g} s; us-east-1 list prices "
             "(facewatch_tools/fleet/costs.py). Streams only in scheduled hours."

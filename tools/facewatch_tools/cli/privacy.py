@@ -20,6 +20,7 @@ from facewatch.privacy.erasure import Eraser
 from facewatch.privacy.subject import export_subject
 from facewatch_tools.cli.audit import parse_time
 from facewatch_tools.cli.consent import clients_from_args
+from facewatch_tools.listing import add_document_output
 from facewatch_tools.privacy.report import collect_facts, render_html, render_markdown
 from facewatch_tools.privacy.stores import PrivacyClients, read_stack, stores_for
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace, clients: PrivacyClients) -> int:
         certificate = eraser.erase_place_and_time(args.camera, since, until)
     print(
         json.dumps(certificate.model_dump(mode="json"), indent=2)
-        if args.json
+        if args.output == "json"
         else certificate.text()
     )
     return 0
@@ -88,7 +89,7 @@ def register(subparsers: Any) -> None:
     common.add_argument("--region", default=None)
     common.add_argument("--endpoint-url", default=None)
     common.add_argument("--collection-id", default=None, help="default: the stack's output")
-    common.add_argument("--json", action="store_true", help="the certificate as JSON")
+    add_document_output(common)  # the certificate
     employee = commands.add_parser(
         "erase-employee", parents=[common], help="faces, enrollment audit, consent records, hints"
     )
