@@ -12,7 +12,10 @@ import argparse
 import csv
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -404,3 +407,47 @@ def test_nothing_reaches_stdout_before_the_first_row() -> None:
     assert json.loads(empty["json"].getvalue()) == []
     assert empty["csv"].getvalue() == "someId,value,hidden\n"
     assert empty["table"].getvalue() == "SOME_ID  VALUE\n"
+
+
+# ---- docs/cli.md and the one --stack default ----------------------------------------------------
+def listing_columns() -> dict[str, tuple[Column, ...]]:
+    from facewatch_tools.cli import audit, cameras, consent, employees, subscribers  # noqa: PLC0415
+
+    return {
+        "audit incidents": audit.COLUMNS,
+        "cameras plan": cameras.PLAN_COLUMNS,
+        "cameras status": cameras.STATUS_COLUMNS,
+        "cameras cost": cameras.COST_COLUMNS,
+        "employees list": employees.LIST_COLUMNS,
+        "subscribers list": subscribers.COLUMNS,
+        "consent list": consent.COLUMNS,
+    }
+
+
+def test_docs_list_every_listing_and_its_columns() -> None:
+    rows = re.findall(r"^\| `([a-z -]+)` \| (.+) \|$", (ROOT / "docs/cli.md").read_text(), re.M)
+    documented = {name: [c.strip() for c in columns.split(",")] for name, columns in rows}
+    expected = {
+        name: [c.key + ("" if c.table else "*") for c in columns]
+        for name, columns in listing_columns().items()
+    }
+    assert set(expected) == LISTINGS
+    assert documented == expected
+
+
+def test_every_stack_option_defaults_to_FACEWATCH_STACK() -> None:
+    probe = (
+        "import argparse, json\n"
+        "from facewatch_tools.cli import build_parser\n"
+        "from tests.cli.test_listing_output import leaf_commands\n"
+        "print(json.dumps({path: next((a.default for a in p._actions if '--stack' in "
+        "a.option_strings), None) for path, p in leaf_commands(build_parser())}))\n"
+    )
+    env = dict(os.environ, FACEWATCH_STACK="acme-prod")
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT,
+        check=True, timeout=120,
+    )  # fmt: skip
+    defaults = {path: d for path, d in json.loads(done.stdout).items() if d is not None}
+    assert len(defaults) > 20  # every AWS-backed command has one
+    assert {path for path, d in defaults.items() if d != "acme-prod"} == set()

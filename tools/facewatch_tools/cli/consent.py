@@ -12,6 +12,7 @@ from typing import Any
 
 from facewatch.privacy.consent import ConsentMethod
 from facewatch.privacy.erasure import Eraser
+from facewatch_tools.aws_targets import DEFAULT_STACK
 from facewatch_tools.cli.cameras import aws_session
 from facewatch_tools.listing import Column, add_output_argument, camel_keys, data_stdout, write_rows
 from facewatch_tools.privacy.stores import PrivacyClients, ledger_for, read_stack, stores_for
@@ -75,7 +76,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("consent", help="consent records for face enrollment")
     commands = parser.add_subparsers(dest="consent_command", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", default="facewatch-dev", help="main stack (consent table)")
+    common.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="main stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     common.add_argument("--region", default=None)
     common.add_argument("--endpoint-url", default=None)
     common.add_argument("--collection-id", default=None, help="default: the stack's output")

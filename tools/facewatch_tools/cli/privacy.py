@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from facewatch.fleet.employees import AuditLog
-from facewatch.fleet.inventory import InventoryError, load_inventory
+from facewatch.fleet.inventory import load_inventory
 from facewatch.privacy.erasure import Eraser
 from facewatch.privacy.subject import export_subject
+from facewatch_tools.aws_targets import DEFAULT_STACK
 from facewatch_tools.cli.audit import parse_time
 from facewatch_tools.cli.consent import clients_from_args
 from facewatch_tools.listing import add_document_output
@@ -62,11 +63,7 @@ def run(args: argparse.Namespace, clients: PrivacyClients) -> int:
 
 
 def _report(args: argparse.Namespace, clients: PrivacyClients, stack: Any) -> int:
-    try:
-        inventory = load_inventory(Path(args.inventory))
-    except (InventoryError, OSError) as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    inventory = load_inventory(Path(args.inventory))  # a bad one: one line, exit 1 (the CLI's)
     facts = collect_facts(inventory, stack, clients, args.stack)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +82,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("privacy", help="erasure, subject access, the DPIA facts report")
     commands = parser.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", default="facewatch-dev", help="main stack")
+    common.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help="main stack (default: $FACEWATCH_STACK or facewatch-dev)",
+    )
     common.add_argument("--region", default=None)
     common.add_argument("--endpoint-url", default=None)
     common.add_argument("--collection-id", default=None, help="default: the stack's output")
