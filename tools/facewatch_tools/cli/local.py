@@ -41,9 +41,13 @@ def register(subparsers: Any) -> None:
     demo.set_defaults(func=run_demo)
 
     replay = subparsers.add_parser(
-        "replay", help="put recorded processor records (JSON Lines) through the local pipeline"
+        "replay",
+        help="put recorded processor records through the local pipeline",
+        description="FILE: JSON lines, a JSON document or array, a Lambda Kinesis event "
+        "(events/*.json), Kinesis {partitionKey, data} records, or base64 data. Each record "
+        "rejected is printed as `line N: reason`; exit 1 when nothing could be replayed.",
     )
-    replay.add_argument("file", type=Path, help="one record a line, or {partitionKey, data}")
+    replay.add_argument("file", type=Path, help="the records (any of the shapes above)")
     add_document_output(replay)  # json: one object on stdout, nothing else
     replay.set_defaults(func=run_replay)
 
