@@ -46,8 +46,8 @@ def test_incidents_as_csv_json_and_table(dynamodb: Any, capsys: pytest.CaptureFi
     window = ["--site", "lab", "--since", "2026-03-04", "--until", "2026-03-21T00:00:00Z"]
     code, out = run(capsys, "incidents", *WHERE, *window, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert code == 0 and [r["incident_id"] for r in rows] == [i["id"] for i in expected]
-    assert {r["site_id"] for r in rows} == {"lab"}
+    assert code == 0 and [r["incidentId"] for r in rows] == [i["id"] for i in expected]
+    assert {r["siteId"] for r in rows} == {"lab"}
 
     _, out = run(capsys, "incidents", *WHERE, *window, "--output", "json", "--page-size", "7")
     assert [d["incidentId"] for d in json.loads(out)] == [i["id"] for i in expected]

@@ -42,8 +42,9 @@ def test_subscribers_add_list_remove(aws: None, capsys: pytest.CaptureFixture[st
     capsys.readouterr()
     assert main(["subscribers", "list", *common]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "+4915112345678  org-wide",
-        "+821012345678  org-wide",
+        "ENDPOINT        PROTOCOL  SCOPE",
+        "+4915112345678  sms       org-wide",
+        "+821012345678   sms       org-wide",
     ]
     assert main(["subscribers", "remove", "+821012345678", *common]) == 0
     assert sms_endpoints(arn) == ["+4915112345678"]
@@ -77,8 +78,9 @@ def test_subscribers_scoped_to_a_site_and_severity(
     capsys.readouterr()
     assert main(["subscribers", "list", *common]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "+4915112345678  sites berlin; severity high",
-        "+821012345678  org-wide",
+        "ENDPOINT        PROTOCOL  SCOPE",
+        "+4915112345678  sms       sites berlin; severity high",
+        "+821012345678   sms       org-wide",
     ]
 
 

@@ -398,7 +398,7 @@ def test_status_lists_stack_processor_and_health(fleet: dict[str, Any], capsys: 
     capsys.readouterr()
     assert run_status(args(fleet, "status"), fleet["clients"], engine(fleet)) == 0
     out = capsys.readouterr().out
-    assert "RUNNING" in out and "DOWN (no video fragment for 15 min)" in out
+    assert "RUNNING" in out and "DOWN    no video fragment for 15 min" in out
 
 
 # ---- reconciler logic with an in-memory engine (our own interface) ----------------------------

@@ -49,7 +49,7 @@ def audit(
 
 
 def rows(out: str) -> list[tuple[str, str]]:
-    return [(r["incident_id"], r["region"]) for r in csv.DictReader(io.StringIO(out))]
+    return [(r["incidentId"], r["region"]) for r in csv.DictReader(io.StringIO(out))]
 
 
 @pytest.fixture

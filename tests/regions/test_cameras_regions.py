@@ -156,5 +156,5 @@ def test_status_summarises_every_region_and_names_the_one_it_cannot_reach(
     captured = capsys.readouterr()
     out = captured.out
     assert "region eu-central-1 could not be reached" in captured.err
-    assert "seoul-hq-lobby-01" in out and "DOWN (no video fragment for 15 min)" in out
+    assert "seoul-hq-lobby-01" in out and "DOWN    no video fragment for 15 min" in out
     assert any(line.startswith(FRANKFURT) and "UNAVAILABLE" in line for line in out.splitlines())

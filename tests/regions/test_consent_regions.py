@@ -131,10 +131,11 @@ def test_a_region_down_is_named_the_other_erased_and_the_printed_rerun_completes
         str(world["inventory"]),
         "--region",
         FRANKFURT,
-        "--json",
+        "--output",
+        "json",
     ]
     expect_removal(world["stubs"][FRANKFURT], "face-frankfurt")
-    rerun = argv[2:-1]  # as text this time
+    rerun = argv[2:-2]  # as text this time
     assert consent(world, *rerun) == 0
     out = capsys.readouterr().out
     assert f"{EMPLOYEE}: consent withdrawn; faces erased" in out

@@ -177,7 +177,8 @@ def test_erase_employee_names_a_region_down_and_the_printed_rerun_completes_it(
         inventory,
         "--region",
         FRANKFURT,
-        "--json",
+        "--output",
+        "json",
     ]
     expect_erasure(world["stubs"][FRANKFURT], "face-frankfurt")
     assert privacy(world, *rerun[2:]) == 0

@@ -38,13 +38,13 @@ def test_formula_starts_are_written_as_text(value: str) -> None:
     out = io.StringIO()
     write_incidents([_record(first_response_by=value, site_id=value)], "csv", out)
     row = next(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
-    assert row["first_response_by"] == "'" + value
-    assert row["site_id"] == "'" + value
+    assert row["firstResponseBy"] == "'" + value
+    assert row["siteId"] == "'" + value
 
 
 def test_ordinary_values_are_unchanged() -> None:
     out = io.StringIO()
     write_incidents([_record(first_response_by="U0123ABC")], "csv", out)
     row = next(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
-    assert row["first_response_by"] == "U0123ABC"
-    assert row["first_seen"] == "2026-03-01T00:00:00Z"
+    assert row["firstResponseBy"] == "U0123ABC"
+    assert row["firstSeen"] == "2026-03-01T00:00:00Z"

@@ -97,15 +97,24 @@ def send_sms(args: argparse.Namespace, detail: AlertDetail, env: dict[str, str])
 def run(args: argparse.Namespace) -> int:
     region = args.region or client("sts", args).meta.region_name
     detail = test_alert(args.site, region, time.time())
-    print(f"test alert {detail.incident_id} for site {args.site}")
+    routes = (("SlackNotifierFunctionArn", send_slack), ("SmsNotifierFunctionArn", send_sms))
     failures = 0
-    for output, send in (
-        ("SlackNotifierFunctionArn", send_slack),
-        ("SmsNotifierFunctionArn", send_sms),
-    ):
+    # Where each route goes. No credentials, region or stack fails every route the same way:
+    # that is the command's error, one line from the CLI's handler.
+    environments: dict[str, dict[str, str]] = {}
+    for output, _send in routes:
         try:
-            print("  " + send(args, detail, _environment(args, output)))
-        except (TargetError, KeyError) as exc:
+            environments[output] = _environment(args, output)
+        except TargetError as exc:
+            print(f"  {output}: not configured ({exc})", file=sys.stderr)
+            failures += 1
+    print(f"test alert {detail.incident_id} for site {args.site}")
+    for output, send in routes:
+        if output not in environments:
+            continue
+        try:
+            print("  " + send(args, detail, environments[output]))
+        except KeyError as exc:
             print(f"  {output}: not configured ({exc})", file=sys.stderr)
             failures += 1
         except Exception as exc:  # report what Slack or SNS said, then go on to the next route

@@ -10,7 +10,6 @@ Nothing is copied between regions (docs/regions.md).
 from __future__ import annotations
 
 import argparse
-import csv
 import getpass
 import json
 import os
@@ -44,19 +43,26 @@ from facewatch_tools.aws_targets import DEFAULT_STACK, check_endpoint
 from facewatch_tools.cli.cameras import add_region_arguments, endpoints, single_region
 from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.regional import endpoint_for, label, named, target_regions
+from facewatch_tools.listing import Column, add_document_output, add_output_argument, write_rows
 
+# The table shows the first eleven (27: a time with microseconds); JSON and CSV carry every field.
 COLUMNS = (
-    "incident_id",
-    "first_seen",
-    "last_seen",
-    "site_id",
-    "camera_id",
-    "status",
-    "detections",
-    "alerted_at",
-    "first_response_at",
-    "first_response_by",
-    "region",  # the region whose table holds the incident
+    Column("incidentId", 26),
+    Column("firstSeen", 27),
+    Column("lastSeen", 27),
+    Column("siteId", 14),
+    Column("cameraId", 18),
+    Column("status", 12),
+    Column("detections", 5),
+    Column("alertedAt", 27),
+    Column("firstResponseAt", 27),
+    Column("firstResponseBy", 16),
+    Column("region", 14),  # the region whose table holds the incident
+    Column("alertState", table=False),
+    Column("statusChangedAt", table=False),
+    Column("statusChangedBy", table=False),
+    Column("streamArn", table=False),
+    Column("expiresAt", table=False),
 )
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -130,42 +136,10 @@ def report_unreachable(merged: MergedHistory) -> int:
     return EXIT_RUNTIME if merged.unreachable else 0
 
 
-def _row(incident: IncidentRecord) -> dict[str, str]:
-    values = incident.model_dump(mode="json")
-    return {c: "" if values.get(c) is None else str(values[c]) for c in COLUMNS}
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...)); a
-# leading apostrophe makes it text again (OWASP "CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: str) -> str:
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
-
-
 def write_incidents(incidents: Iterable[IncidentRecord], fmt: str, out: TextIO) -> int:
     """Stream the rows out as they are read; returns how many."""
-    count = 0
-    if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for count, incident in enumerate(incidents, 1):  # noqa: B007 - the count is the result
-            writer.writerow({c: csv_cell(v) for c, v in _row(incident).items()})
-    elif fmt == "json":
-        out.write("[")
-        for count, incident in enumerate(incidents, 1):
-            out.write(("," if count > 1 else "") + "\n  " + incident.model_dump_json(by_alias=True))
-        out.write("\n]\n")
-    else:
-        widths = (26, 24, 24, 14, 18, 12, 5, 24, 24, 16, 14)
-        out.write("  ".join(c.upper().ljust(w) for c, w in zip(COLUMNS, widths, strict=True)))
-        out.write("\n")
-        for count, incident in enumerate(incidents, 1):  # noqa: B007
-            row = _row(incident)
-            line = "  ".join(row[c].ljust(w) for c, w in zip(COLUMNS, widths, strict=True))
-            out.write(line.rstrip() + "\n")
-    return count
+    rows = (incident.model_dump(mode="json", by_alias=True) for incident in incidents)
+    return write_rows(rows, COLUMNS, fmt, out)
 
 
 def _epoch(value: datetime | None) -> float | None:
@@ -193,7 +167,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         incidents, next_cursor = page.incidents, page.next_cursor
     else:
         incidents = merged.incidents(cursor=cursor, **filters)
-    count = write_incidents(incidents, args.format, sys.stdout)
+    count = write_incidents(incidents, args.output, sys.stdout)
     merged.raise_if_none_answered()
     where = ", ".join(merged.regions)
     print(f"{count} incidents ({where})", file=sys.stderr)
@@ -221,7 +195,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 1
     merged, incident = found
     trail = list(merged.history_of(incident.region).trail(args.incident))
-    if args.format == "json":
+    if args.output == "json":
         document = {
             "incident": incident.model_dump(mode="json", by_alias=True),
             "trail": [t.model_dump(mode="json") for t in trail],
@@ -381,9 +355,7 @@ def register(subparsers: Any) -> None:
     incidents.add_argument("--status", choices=STATUSES)
     incidents.add_argument("--since", type=parse_time, help="first seen at or after")
     incidents.add_argument("--until", type=parse_time, help="first seen before")
-    incidents.add_argument(
-        "--output", "--format", dest="format", choices=("table", "csv", "json"), default="table"
-    )
+    add_output_argument(incidents)
     incidents.add_argument("--newest-first", action="store_true")
     incidents.add_argument("--limit", type=int, default=None, help="incidents per page")
     incidents.add_argument("--cursor", default=None, help="the next page (as printed)")
@@ -391,9 +363,7 @@ def register(subparsers: Any) -> None:
 
     show = commands.add_parser("show", parents=[common], help="one incident and its whole trail")
     show.add_argument("incident")
-    show.add_argument(
-        "--output", "--format", dest="format", choices=("text", "json"), default="text"
-    )
+    add_document_output(show, alias="--format")
     show.set_defaults(func=cmd_show)
 
     status = commands.add_parser(

@@ -28,7 +28,7 @@ from facewatch.fleet.inventory import Inventory, InventoryError, load_inventory
 from facewatch.fleet.registry import Registry, RegistryPlan
 from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError, check_endpoint
 from facewatch_tools.cli.errors import EXIT_RUNTIME, explain
-from facewatch_tools.fleet.costs import CostAssumptions, cost_table
+from facewatch_tools.fleet.costs import CostAssumptions, camera_cost
 from facewatch_tools.fleet.quotas import QuotaCheck, QuotaClients, check_quotas
 from facewatch_tools.fleet.regional import RegionError, endpoint_for, label, target_regions
 from facewatch_tools.fleet.regions import check_region, stream_processor_access
@@ -45,6 +45,7 @@ from facewatch_tools.fleet.stacks import (
     plan,
     read_main_stack,
 )
+from facewatch_tools.listing import Column, add_output_argument, data_stdout, write_rows
 
 # Throttling: adaptive retry mode backs off and slows the client down (botocore).
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
@@ -235,15 +236,42 @@ def each_region(
     return worst
 
 
-def print_plan(current: Plan, registry: RegistryPlan | None) -> None:
-    width = max([len(c.camera_id) for c in current.changes] + [6])
-    print(f"{'camera':<{width}}  {'action':<8} stack / why")
-    for change in current.changes:
-        why = "; ".join(change.reasons)
-        print(
-            f"{change.camera_id:<{width}}  {change.action.value:<8} {change.stack_name}"
-            + (f" ({why})" if why else "")
-        )
+PLAN_COLUMNS = (
+    Column("region", table=False),  # the table view names the region above its rows
+    Column("cameraId"),
+    Column("action"),
+    Column("stackName"),
+    Column("reasons"),
+    Column("detector", table=False),
+)
+
+
+def plan_rows(current: Plan, region: str | None) -> list[dict[str, Any]]:
+    return [
+        {
+            "region": label(region),
+            "cameraId": change.camera_id,
+            "action": change.action.value,
+            "stackName": change.stack_name,
+            "reasons": list(change.reasons),
+            "detector": change.detector,
+        }
+        for change in current.changes
+    ]
+
+
+def print_plan(
+    current: Plan,
+    registry: RegistryPlan | None,
+    region: str | None = None,
+    rows: list[dict[str, Any]] | None = None,
+) -> None:
+    """The plan as a table and its summary; with ``rows`` (--output json|csv) the table's rows
+    are added there instead (the summary then goes to stderr: data_stdout)."""
+    if rows is None:
+        write_rows(plan_rows(current, region), PLAN_COLUMNS, "table", sys.stdout)
+    else:
+        rows.extend(plan_rows(current, region))
     counts = {a.value: len(current.by_action(a)) for a in Action if current.by_action(a)}
     print("stacks: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
     video_only = [c.camera_id for c in current.changes if c.detector == VIDEO_ONLY]
@@ -334,12 +362,20 @@ def missing_message(ctx: Context, missing: list[str]) -> str:
 def run_plan(
     args: argparse.Namespace, clients: ClientsFor, engine: StackEngine | None = None
 ) -> int:
-    return each_region(args, clients, engine, plan_region)
+    fmt = getattr(args, "output", "table")
+    rows: list[dict[str, Any]] = []
+    with data_stdout(fmt) as out:
+        code = each_region(
+            args, clients, engine, lambda ctx: plan_region(ctx, None if fmt == "table" else rows)
+        )
+    if fmt != "table":
+        write_rows(rows, PLAN_COLUMNS, fmt, out)
+    return code
 
 
-def plan_region(ctx: Context) -> int:
+def plan_region(ctx: Context, rows: list[dict[str, Any]] | None = None) -> int:
     current = ctx.plan()
-    print_plan(current, ctx.registry_plan(current))
+    print_plan(current, ctx.registry_plan(current), ctx.region, rows)
     runnable, processors_in_use = capability_report(ctx, current)
     checks = quota_report(ctx, current, processors_in_use)
     missing = missing_outputs(ctx, current)
@@ -421,9 +457,26 @@ def describe_processor(clients: Clients, name: str) -> str:
     return str(found.get("Status", "?"))
 
 
+STATUS_COLUMNS = (
+    Column("region", table=False),  # the table view names the region above its rows
+    Column("cameraId"),
+    Column("stackStatus"),  # NOT DEPLOYED when the camera has no stack
+    Column("processor"),  # stream processors only; n/a against a local endpoint
+    Column("health"),
+    Column("healthReason"),
+)
+SUMMARY_COLUMNS = (
+    Column("region"),
+    Column("mainStack"),
+    Column("deployed"),
+    Column("processors"),
+    Column("health"),
+)
+
+
 @dataclass
 class RegionHealth:
-    """One line of the all-regions summary."""
+    """One row of the all-regions summary."""
 
     region: str
     main_status: str
@@ -432,39 +485,50 @@ class RegionHealth:
     processors: Counter[str] = field(default_factory=Counter)
     health: Counter[str] = field(default_factory=Counter)
 
-    def line(self) -> str:
-        processors = ", ".join(f"{n} {s}" for s, n in sorted(self.processors.items())) or "-"
-        health = ", ".join(f"{n} {s}" for s, n in sorted(self.health.items())) or "-"
-        return (
-            f"{self.region:<16} {self.main_status:<20} {self.deployed:>3}/{self.cameras:<3}   "
-            f"{processors:<18} {health}"
-        )
+    def row(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "mainStack": self.main_status,
+            "deployed": f"{self.deployed}/{self.cameras}",
+            "processors": [f"{n} {s}" for s, n in sorted(self.processors.items())] or None,
+            "health": [f"{n} {s}" for s, n in sorted(self.health.items())] or None,
+        }
 
 
 def run_status(
     args: argparse.Namespace, clients: ClientsFor, engine: StackEngine | None = None
 ) -> int:
+    """Every camera's stack, processor and health (the rows), then one summary line per
+    region (the table view's; with json or csv it goes to stderr)."""
+    fmt = getattr(args, "output", "table")
     summary: list[RegionHealth] = []
+    rows: list[dict[str, Any]] = []
     regions = target_regions(load_inventory(Path(args.inventory)), args.region)
 
     def step(ctx: Context) -> int:
-        summary.append(status_region(ctx))
+        health, found = status_region(ctx)
+        summary.append(health)
+        if fmt == "table":
+            write_rows(found, STATUS_COLUMNS, fmt, sys.stdout)
+        rows.extend(found)
         return 0
 
-    code = each_region(args, clients, engine, step)
-    seen = {h.region for h in summary}
-    for region in regions:
-        name = label(region)
-        if name not in seen:
-            summary.append(RegionHealth(name, "UNAVAILABLE (see above)"))
-    print("\nregions:")
-    print(f"{'region':<16} {'main stack':<20} {'deployed':<9} {'processors':<18} health")
-    for health in sorted(summary, key=lambda h: h.region):
-        print(health.line())
+    with data_stdout(fmt) as out:
+        code = each_region(args, clients, engine, step)
+        seen = {h.region for h in summary}
+        for region in regions:
+            name = label(region)
+            if name not in seen:
+                summary.append(RegionHealth(name, "UNAVAILABLE (see above)"))
+        print("\nregions:")
+        ordered = sorted(summary, key=lambda h: h.region)
+        write_rows((h.row() for h in ordered), SUMMARY_COLUMNS, "table", sys.stdout)
+    if fmt != "table":
+        write_rows(rows, STATUS_COLUMNS, fmt, out)
     return code
 
 
-def status_region(ctx: Context) -> RegionHealth:
+def status_region(ctx: Context) -> tuple[RegionHealth, list[dict[str, Any]]]:
     stacks = ctx.engine.camera_stacks(ctx.main.name)
     table_name = ctx.main.outputs.get("TableName")
     table = ctx.clients.dynamodb.Table(table_name) if table_name else None
@@ -473,25 +537,33 @@ def status_region(ctx: Context) -> RegionHealth:
     summary = RegionHealth(
         label(ctx.region), ctx.main.status or "?", cameras=len(inventory.cameras)
     )
-    print(f"{'camera':<28} {'stack':<22} {'processor':<10} health")
+    rows: list[dict[str, Any]] = []
     for cam in ids:
         state = stacks.get(cam)
-        processor = "-"
+        processor = None
         name = state.parameters.get("ProcessorName") if state else None
         if state and state.parameters.get("Detector") == "stream-processor" and name:
             processor = "n/a" if ctx.endpoint_url else describe_processor(ctx.clients, name)
             summary.processors[processor] += 1
-        health = "-"
+        health = reason = None
         if table is not None:
             item = table.get_item(Key={"PK": f"CAMERA#{cam}", "SK": "HEALTH"}).get("Item")
             if item:
-                h = item["health"]
-                health = f"{h['status']} ({h['reason']})"
-                summary.health[str(h["status"])] += 1
+                health, reason = str(item["health"]["status"]), str(item["health"]["reason"])
+                summary.health[health] += 1
         if state and not state.status.endswith(("FAILED", "ROLLBACK_COMPLETE")):
             summary.deployed += 1
-        print(f"{cam:<28} {state.status if state else 'NOT DEPLOYED':<22} {processor:<10} {health}")
-    return summary
+        rows.append(
+            {
+                "region": label(ctx.region),
+                "cameraId": cam,
+                "stackStatus": state.status if state else "NOT DEPLOYED",
+                "processor": processor,
+                "health": health,
+                "healthReason": reason,
+            }
+        )
+    return summary, rows
 
 
 def run_cost(args: argparse.Namespace) -> int:
@@ -501,13 +573,44 @@ def run_cost(args: argparse.Namespace) -> int:
         bitrate_mbps=args.bitrate_mbps,
         sampler_interval_seconds=args.sampler_interval,
     )
-    print(cost_table(inventory, assume))
-    print(
-        f"\nAssumptions: {assume.bitrate_mbps} Mbit/s video, {assume.retention_hours} h "
-        f"retention, sampler every {assume.sampler_interval_seconds:g} s; us-east-1 list "
-        "prices (facewatch_tools/fleet/costs.py). Streams only in scheduled hours."
-    )
+    costs = [camera_cost(camera, assume) for camera in inventory.cameras]
+    rows = [
+        {
+            "siteId": camera.site,
+            "cameraId": cost.camera_id,
+            "detector": cost.detector,
+            "hoursPerMonth": cost.hours,
+            "recognitionUsd": cost.recognition,
+            "kvsInOutUsd": cost.kvs_ingest,
+            "kvsStorageUsd": cost.kvs_storage,
+            "kdsUsd": cost.kds,
+            "totalUsd": cost.total,
+        }
+        for camera, cost in zip(inventory.cameras, costs, strict=True)
+    ]
+    with data_stdout(args.output) as out:
+        write_rows(rows, COST_COLUMNS, args.output, out)
+        print(
+            f"\nall cameras: ${sum(round(c.total, 2) for c in costs):.2f}/month (the rows' sum). "
+            "Assumptions: "
+            f"{assume.bitrate_mbps} Mbit/s video, {assume.retention_hours} h retention, sampler "
+            f"every {assume.sampler_interval_seconds:g} s; us-east-1 list prices "
+            "(facewatch_tools/fleet/costs.py). Streams only in scheduled hours."
+        )
     return 0
+
+
+COST_COLUMNS = (
+    Column("siteId"),
+    Column("cameraId"),
+    Column("detector"),
+    Column("hoursPerMonth", decimals=0),
+    Column("recognitionUsd", decimals=2),
+    Column("kvsInOutUsd", decimals=2),
+    Column("kvsStorageUsd", decimals=2),
+    Column("kdsUsd", decimals=2),
+    Column("totalUsd", decimals=2),
+)
 
 
 def _guard(fn: Any) -> Any:
@@ -560,6 +663,7 @@ def register(subparsers: Any) -> None:
         ("status", run_status, "stack, processor and health of every camera, every region"),
     ):
         sub = commands.add_parser(name, parents=[common, aws], help=text)
+        add_output_argument(sub)
         sub.set_defaults(func=_guard(fn))
     sub = commands.add_parser("apply", parents=[common, aws], help="carry out the plan")
     sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -571,4 +675,5 @@ def register(subparsers: Any) -> None:
     sub.add_argument(
         "--sampler-interval", type=float, default=5.0, help="seconds between sampled frames"
     )
+    add_output_argument(sub)
     sub.set_defaults(func=_guard(run_cost))

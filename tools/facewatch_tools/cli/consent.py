@@ -41,6 +41,14 @@ from facewatch_tools.cli.employees import regions_of
 from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.regional import RegionError, label
 from facewatch_tools.fleet.roster import REGION_ERRORS, EveryRegion, in_every_region
+from facewatch_tools.listing import (
+    Column,
+    add_document_output,
+    add_output_argument,
+    camel_keys,
+    data_stdout,
+    write_rows,
+)
 from facewatch_tools.privacy.stores import (
     PrivacyClients,
     StackResources,
@@ -122,7 +130,7 @@ def run(args: argparse.Namespace, clients: ClientsFor) -> int:
     errors = (*REGION_ERRORS, TargetError) if several else ()
     action = args.consent_command
     if action == "list":
-        return _list(in_every_region(regions, lambda r: r.ledger().latest(), errors), several)
+        return _list(in_every_region(regions, lambda r: r.ledger().latest(), errors), args.output)
     employee = validate_employee_id(args.employee_id)
     if action == "record":
         method = ConsentMethod(args.method)
@@ -144,7 +152,7 @@ def run(args: argparse.Namespace, clients: ClientsFor) -> int:
         regions=list(withdrawn.done.values()),
         not_reached=[RegionNotReached(region=r, error=e) for r, e in withdrawn.failed.items()],
     )
-    if args.json:
+    if args.output == "json":
         print(json.dumps(certificate.model_dump(mode="json"), indent=2))
     else:
         state = "faces erased" if certificate.complete else "INCOMPLETE, see NOT ERASED below"
@@ -153,14 +161,28 @@ def run(args: argparse.Namespace, clients: ClientsFor) -> int:
     return _not_reached(withdrawn, args, "consent NOT withdrawn, faces NOT erased")
 
 
-def _list(found: EveryRegion[dict[str, ConsentRecord]], several: bool) -> int:
-    for where, latest in found.done.items():
-        prefix = f"{where}\t" if several else ""
-        for employee, record in latest.items():
-            how = f"{record.method.value} {record.document}" if record.method else ""
-            print(f"{prefix}{employee}\t{record.status.value}\t{record.at}\t{how}".rstrip())
-        given = sum(r.status is ConsentStatus.GIVEN for r in latest.values())
-        print(f"{prefix}{given} given, {len(latest) - given} withdrawn")
+COLUMNS = (
+    Column("region"),
+    Column("employeeId"),
+    Column("status"),
+    Column("at"),
+    Column("method"),
+    Column("document"),
+    Column("actor", table=False),  # the IAM identity that recorded it
+)
+
+
+def _list(found: EveryRegion[dict[str, ConsentRecord]], output: str) -> int:
+    rows = [
+        {"region": where, **camel_keys(record.model_dump(mode="json"))}
+        for where, latest in found.done.items()
+        for record in latest.values()
+    ]
+    with data_stdout(output) as out:
+        write_rows(rows, COLUMNS, output, out)
+        for where, latest in found.done.items():
+            given = sum(r.status is ConsentStatus.GIVEN for r in latest.values())
+            print(f"{where}: {given} given, {len(latest) - given} withdrawn")
     for where, why in found.failed.items():
         print(f"region {where} could not be reached ({why}): not listed", file=sys.stderr)
     return 0 if found.complete else EXIT_RUNTIME
@@ -176,7 +198,7 @@ def _not_reached(answers: EveryRegion[Any], args: argparse.Namespace, what: str)
     if args.consent_command == "record":
         extra = ["--method", args.method, "--document", args.document]
     else:
-        extra = ["--json"] if getattr(args, "json", False) else []
+        extra = ["--output", "json"] if args.output == "json" else []
     argv = rerun_argv(args, words, answers.failed, extra)
     print(f"re-run for the regions not reached: {shlex.join(argv)}", file=sys.stderr)
     return EXIT_RUNTIME
@@ -226,14 +248,17 @@ def register(subparsers: Any) -> None:
     record.add_argument(
         "--document", required=True, metavar="REF", help="the signed form's reference"
     )
-    commands.add_parser("list", parents=[common], help="every employee's current consent")
+    listing = commands.add_parser(
+        "list", parents=[common], help="every employee's current consent (in every region)"
+    )
+    add_output_argument(listing)
     withdraw = commands.add_parser(
         "withdraw",
         parents=[common],
         help="record a withdrawal and erase the employee's faces, in every region",
     )
     withdraw.add_argument("employee_id", metavar="EMP-ID")
-    withdraw.add_argument("--json", action="store_true", help="the certificate as JSON")
+    add_document_output(withdraw)  # the certificate
     for sub in commands.choices.values():
         sub.set_defaults(func=_guard)
 

@@ -39,6 +39,7 @@ from facewatch_tools.fleet.roster import (
     plan_sync,
     wanted_photos,
 )
+from facewatch_tools.listing import Column, add_output_argument, data_stdout, write_rows
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
@@ -181,12 +182,47 @@ def run(args: argparse.Namespace, clients: ClientsFor) -> int:
         erasure = erase_everywhere(args.employee_id, collections, errors)
         print_erasure(erasure)
         return 0 if erasure.complete and erasure.faces else 1
+    if args.employees_command == "list":
+        return list_employees(args, collections)
+    return _each_region(
+        args, collections, lambda people, region, where: run_in_region(args, people, region, where)
+    )
+
+
+def list_employees(
+    args: argparse.Namespace, collections: dict[str, Callable[[], EmployeeCollection]]
+) -> int:
+    """Every region's employees and face counts, as one listing (a region column)."""
+    rows: list[dict[str, Any]] = []
+
+    def read(people: EmployeeCollection, region: str, _where: str) -> int:
+        rows.extend(
+            {"region": region, "employeeId": employee, "faces": faces}
+            for employee, faces in people.employees().items()
+        )
+        return 0
+
+    with data_stdout(args.output) as out:
+        worst = _each_region(args, collections, read)
+        write_rows(rows, LIST_COLUMNS, args.output, out)
+    return worst
+
+
+LIST_COLUMNS = (Column("region"), Column("employeeId"), Column("faces"))
+
+
+def _each_region(
+    args: argparse.Namespace,
+    collections: dict[str, Callable[[], EmployeeCollection]],
+    step: Callable[[EmployeeCollection, str, str], int],
+) -> int:
+    several = len(collections) > 1
     worst = 0
     failed: dict[str, Exception] = {}
     for region, open_collection in collections.items():
         where = f"{region}  " if several else ""
         try:
-            worst = max(worst, run_in_region(args, open_collection(), region, where))
+            worst = max(worst, step(open_collection(), region, where))
         except (BotoCoreError, ClientError, TargetError) as exc:
             if not several:
                 raise  # the command's own error: one line from the error handler
@@ -223,10 +259,6 @@ def run_in_region(
             f"{len(results) - sum(results)} refused"
         )
         return 0 if all(results) else 1
-    if action == "list":
-        for employee, faces in people.employees().items():
-            print(f"{where}{employee}\t{faces}")
-        return 0
     check = people.check(Path(args.photo).read_bytes())
     if check.refusal:
         print(f"would be REFUSED {check.refusal}: {check.detail}")
@@ -301,7 +333,8 @@ def register(subparsers: Any) -> None:
         "remove", parents=[common], help="delete every face of one id, in every region"
     )
     remove.add_argument("employee_id", metavar="EMP-ID")
-    commands.add_parser("list", parents=[common], help="employees and their face counts")
+    listing = commands.add_parser("list", parents=[common], help="employees and their face counts")
+    add_output_argument(listing)
     check = commands.add_parser("check", parents=[common], help="would this photo enroll?")
     check.add_argument("photo", metavar="PHOTO")
     for sub in commands.choices.values():

@@ -24,6 +24,7 @@ from botocore.parsers import ResponseParserError
 from pydantic import ValidationError
 
 from facewatch.fleet.inventory import InventoryError
+from facewatch.settings import SettingsError
 from facewatch_tools.audit.browser import BrowserMissingError
 from facewatch_tools.aws_targets import TargetError
 from facewatch_tools.canary import CanaryError
@@ -88,6 +89,8 @@ def _input_error(exc: BaseException) -> str | None:
         return f"no such file: {name} (check the path; paths are relative to where you run)"
     if isinstance(exc, PermissionError):
         return f"permission denied: {exc.filename or exc}"
+    if isinstance(exc, SettingsError):  # it names each variable and what is wrong with it
+        return f"bad setting: {exc} (fix or unset the variable)"
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or exc.title

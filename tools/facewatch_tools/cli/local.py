@@ -22,8 +22,9 @@ from typing import Any, TextIO
 
 from facewatch.detections.classification import FaceClass, classify
 from facewatch.detections.records import ProcessorRecord
-from facewatch.settings import ThresholdSettings
+from facewatch.settings import FaceEventsSettings, ThresholdSettings
 from facewatch_tools.aws_targets import DEFAULT_STACK
+from facewatch_tools.listing import add_document_output
 
 
 def register(subparsers: Any) -> None:
@@ -40,10 +41,14 @@ def register(subparsers: Any) -> None:
     demo.set_defaults(func=run_demo)
 
     replay = subparsers.add_parser(
-        "replay", help="put recorded processor records (JSON Lines) through the local pipeline"
+        "replay",
+        help="put recorded processor records through the local pipeline",
+        description="FILE: JSON lines, a JSON document or array, a Lambda Kinesis event "
+        "(events/*.json), Kinesis {partitionKey, data} records, or base64 data. Each record "
+        "rejected is printed as `line N: reason`; exit 1 when nothing could be replayed.",
     )
-    replay.add_argument("file", type=Path, help="one record a line, or {partitionKey, data}")
-    replay.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
+    replay.add_argument("file", type=Path, help="the records (any of the shapes above)")
+    add_document_output(replay)  # json: one object on stdout, nothing else
     replay.set_defaults(func=run_replay)
 
     canary = subparsers.add_parser(
@@ -181,6 +186,18 @@ def reject_reason(line: ReplayLine) -> str:
     return "not a processor record"
 
 
+def _nothing_to_replay(count: int) -> dict[str, Any]:
+    """The result when no line is a processor record: the pipeline would reject every one of
+    them for the reason printed (the same model), so no stack is started for it."""
+    return {
+        "records": count,
+        "rejected": count,
+        "faces": {"known": 0, "unknown": 0, "ignored": 0},
+        "incidents": [],
+        "notifications": {"slack": 0, "sms": 0},
+    }
+
+
 def replay(path: Path, environ: dict[str, str], log: TextIO) -> dict[str, Any]:
     from facewatch_tools.local import LocalStack  # noqa: PLC0415
 
@@ -189,8 +206,13 @@ def replay(path: Path, environ: dict[str, str], log: TextIO) -> dict[str, Any]:
         if line.record is None:
             print(f"line {number}: {reject_reason(line)}", file=log)
     lines = [line for _, line in numbered]
+    if not any(line.record is not None for line in lines):
+        print(f"nothing to replay: none of the {len(lines)} records is valid", file=log)
+        return _nothing_to_replay(len(lines))
     with LocalStack(overrides=environ) as stack:
         runtime = _detections_runtime(stack)
+        # A bad setting (MIN_DETECTIONS=abc) would fail every invocation unseen: say it instead.
+        FaceEventsSettings.from_env(runtime.environment)
         thresholds = ThresholdSettings.from_env(runtime.environment)
         print(f"replaying {len(lines)} records into {stack.detections_stream}", file=log)
         for line in lines:  # one at a time: the stream keeps the file's order
@@ -226,7 +248,7 @@ def run_replay(args: argparse.Namespace) -> int:
     finally:
         sys.stdout = out
     replayed = result["records"] - result["rejected"]
-    if args.json:
+    if args.output == "json":
         out.write(json.dumps(result) + "\n")
         return 0 if replayed > 0 else 1
     from facewatch_tools.local.outcome import IncidentRow  # noqa: PLC0415

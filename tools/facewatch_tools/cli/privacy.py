@@ -48,6 +48,7 @@ from facewatch_tools.cli.consent import (
 from facewatch_tools.cli.errors import EXIT_RUNTIME
 from facewatch_tools.fleet.regional import RegionError
 from facewatch_tools.fleet.roster import REGION_ERRORS, EveryRegion, in_every_region
+from facewatch_tools.listing import add_document_output
 from facewatch_tools.privacy.report import collect_facts, render_html, render_markdown
 from facewatch_tools.privacy.stores import PrivacyClients, read_stack, stores_for
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace, clients: ClientsFor) -> int:
         certificate = eraser.erase_place_and_time(args.camera, since, until)
     print(
         json.dumps(certificate.model_dump(mode="json"), indent=2)
-        if args.json
+        if args.output == "json"
         else certificate.text()
     )
     return 0
@@ -102,7 +103,7 @@ def _every_region(args: argparse.Namespace, clients: ClientsFor) -> int:
         regions=list(erased.done.values()),
         not_reached=_missing(erased),
     )
-    if args.json:
+    if args.output == "json":
         print(json.dumps(certificate.model_dump(mode="json"), indent=2))
     else:
         print(certificate.text() if several else certificate.regions[0].text())
@@ -151,7 +152,7 @@ def _not_reached(
 def _argv(args: argparse.Namespace, regions: Iterable[str]) -> list[str]:
     """This command line again, for ``regions`` (none: every region of the inventory)."""
     if args.privacy_command == "erase-employee":
-        words, extra = [args.employee_id], (["--json"] if args.json else [])
+        words, extra = [args.employee_id], (["--output", "json"] if args.output == "json" else [])
     else:
         words = ["--employee", args.employee]
         extra = ["--out", args.out] if args.out else []
@@ -159,11 +160,7 @@ def _argv(args: argparse.Namespace, regions: Iterable[str]) -> list[str]:
 
 
 def _report(args: argparse.Namespace, clients: PrivacyClients, stack: Any) -> int:
-    try:
-        inventory = load_inventory(Path(args.inventory))
-    except (InventoryError, OSError) as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    inventory = load_inventory(Path(args.inventory))  # a bad one: one line, exit 1 (the CLI's)
     facts = collect_facts(inventory, stack, clients, args.stack)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -190,7 +187,7 @@ def register(subparsers: Any) -> None:
     common.add_argument("--region", default=None)
     common.add_argument("--endpoint-url", default=None)
     common.add_argument("--collection-id", default=None, help="default: the stack's output")
-    common.add_argument("--json", action="store_true", help="the certificate as JSON")
+    add_document_output(common)  # the certificate
     # The employee's requests: every region the inventory's sites name (as `consent`).
     person = argparse.ArgumentParser(add_help=False)
     person.add_argument(
@@ -209,7 +206,7 @@ def register(subparsers: Any) -> None:
         help="faces, enrollment audit, consent records, hints: in every region",
     )
     employee.add_argument("employee_id", metavar="EMP-ID")
-    employee.add_argument("--json", action="store_true", help="the certificate as JSON")
+    add_document_output(employee)  # the certificate
     incident = commands.add_parser(
         "erase-incident", parents=[common], help="an incident, its trail, snapshots, clips, rejects"
     )

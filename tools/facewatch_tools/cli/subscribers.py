@@ -20,6 +20,7 @@ import sys
 from typing import Any
 
 from facewatch_tools.aws_targets import TargetError, add_aws_arguments, client, stack_output
+from facewatch_tools.listing import Column, add_output_argument, write_rows
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -101,7 +102,8 @@ def register(subparsers: Any) -> None:
         help="only this site's alerts (repeat for several); default: every site (org-wide)",
     )
     add.add_argument("--severity", choices=SEVERITIES, help="only alerts of this severity or above")
-    actions.add_parser("list", help="list the subscribers and their scope")
+    listing = actions.add_parser("list", help="list the subscribers and their scope")
+    add_output_argument(listing)
     for action in actions.choices.values():
         add_aws_arguments(action)
         action.add_argument(
@@ -151,8 +153,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     subscribed = _subscriptions(sns, topic_arn, {"sms", "email"} if args.ops else {"sms"})
     if args.action == "list":
-        for endpoint in sorted(subscribed):
-            print(f"{endpoint}  {describe_policy(_policy(sns, subscribed[endpoint]))}")
+        rows = [
+            _row(endpoint, _policy(sns, subscribed[endpoint])) for endpoint in sorted(subscribed)
+        ]
+        write_rows(rows, COLUMNS, args.output, sys.stdout)
         return 0
     if args.action == "add":
         return _add(sns, topic_arn, subscribed, phone, filter_policy(args.site, args.severity))
@@ -163,6 +167,25 @@ def run(args: argparse.Namespace) -> int:
     sns.unsubscribe(SubscriptionArn=arn)
     print(f"{phone} unsubscribed")
     return 0
+
+
+COLUMNS = (
+    Column("endpoint"),  # E.164 phone or e-mail address
+    Column("protocol"),
+    Column("scope"),
+    Column("sites", table=False),  # null: every site (org-wide)
+    Column("severities", table=False),  # null: every severity
+)
+
+
+def _row(endpoint: str, policy: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "endpoint": endpoint,
+        "protocol": protocol_of(endpoint),
+        "scope": describe_policy(policy),
+        "sites": policy.get("site") or None,
+        "severities": policy.get("severity") or None,
+    }
 
 
 def _policy(sns: Any, subscription_arn: str) -> dict[str, Any]:
