@@ -316,6 +316,13 @@ def test_remove_erases_in_every_region_and_names_a_region_it_cannot_reach(
     assert f"{SEOUL}: EMP-1: 0 face(s) removed" in out
     assert f"{FRANKFURT}: EMP-1: NOT ERASED, region not reached" in out
 
+    # Every region answers and none holds a face: erased already, not an error.
+    cli["regions"]["frankfurt_down"] = False
+    for stub in cli["stubs"].values():
+        expect_list(stub, {})
+    assert employees(cli, "remove", "EMP-1") == 0
+    assert "EMP-1: no faces in any region" in capsys.readouterr().out
+
 
 def test_enroll_dir_enrols_each_entry_only_in_its_regions_and_names_a_region_down(
     cli: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
