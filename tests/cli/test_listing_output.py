@@ -341,7 +341,10 @@ def test_consent_list(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
         StackName="facewatch-test",
         TemplateBody=json.dumps({
             "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
-            "Outputs": {"ConsentTableName": {"Value": "facewatch-test-consent"}},
+            "Outputs": {
+                "ConsentTableName": {"Value": "facewatch-test-consent"},
+                "TableName": {"Value": "facewatch-test-incidents"},
+            },
         }),
     )  # fmt: skip
     times = iter(datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=n) for n in range(10))
