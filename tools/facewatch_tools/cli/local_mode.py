@@ -32,8 +32,10 @@ START_TIMEOUT_SECONDS = 180.0
 def _print_ready(session: LocalSession) -> None:
     print(
         f"local stack {session.stack_name} up at {session.endpoint_url} (pid {session.pid}); "
-        f'Slack messages go to {session.slack_url}\nin another shell: eval "$(facewatch local '
-        'env)", then any facewatch command; `facewatch local down` stops it',
+        f"Slack messages go to {session.slack_url}; clip links open at "
+        f"{session.clip_url or '-'}/clips/...\n"
+        'in another shell: eval "$(facewatch local env)", then any facewatch command; '
+        "`facewatch local down` stops it",
         flush=True,
     )
 

@@ -37,6 +37,7 @@ class LocalSession:
     secret_access_key: str
     session_token: str
     slack_url: str
+    clip_url: str = ""  # the local clip endpoint (the HTTP API's URL) the clip links open
 
     def env(self) -> dict[str, str]:
         """The environment that sends the AWS SDK (and so every command) to the local stack."""
@@ -101,6 +102,7 @@ def describe(stack: LocalStack, pid: int) -> LocalSession:
         secret_access_key=creds.secret_access_key,
         session_token=creds.session_token,
         slack_url=stack.slack.url("default"),
+        clip_url=stack.clip_base_url or "",
     )
 
 
