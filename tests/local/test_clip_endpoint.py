@@ -92,3 +92,22 @@ def test_the_demo_links_open_the_local_clip_endpoint(tmp_path: Path) -> None:
     assert ("GET /clips/{incidentId}", 403) in seen["requests"]
     text = out.getvalue()
     assert f"open at {base} while the local stacks run" in text
+
+
+def test_each_region_of_one_endpoint_checks_links_with_its_own_key() -> None:
+    """`local up` runs one account in two regions behind one URL: each region's clip function
+    reads its own region's key (Powertools' provider cache is per function, as per container)."""
+    with (
+        LocalStack() as seoul,
+        LocalStack(
+            region="eu-central-1", endpoint=seoul.endpoint.in_region("eu-central-1")
+        ) as berlin,
+    ):
+        assert berlin.endpoint.url == seoul.endpoint.url
+        assert berlin.account_id == seoul.account_id
+        for stack in (seoul, berlin):
+            link = stack.clip_link("INC-NOTONRECORD") or ""
+            assert link.startswith(f"{stack.clip_base_url}/clips/INC-NOTONRECORD?")
+            status, _, body = _get(link)
+            assert (status, body) == (404, "This incident is no longer on record."), stack.region
+            assert _get(_tampered(link))[0] == 403

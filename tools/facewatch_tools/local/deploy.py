@@ -38,7 +38,8 @@ import boto3
 from facewatch_tools.local.http_api import HttpApiSpec, serve_locally
 from facewatch_tools.template import ROOT, load_template, parameter_defaults
 
-ARTIFACTS_PREFIX = "facewatch-local-artifacts"  # + account id: bucket names are global
+# + account id and region: bucket names are global, and one account may deploy in two regions
+ARTIFACTS_PREFIX = "facewatch-local-artifacts"
 # An output only a local stack has: `facewatch cameras` deploys camera stacks through the local
 # translation when it finds it (facewatch_tools.fleet.local_stacks reads the same name).
 LOCAL_MARKER_OUTPUT = "FacewatchLocalStack"
@@ -528,9 +529,8 @@ class DeployRequest:
     # The smallest account the stack must deploy to: a new one.
     account_concurrency: int = NEW_ACCOUNT_CONCURRENCY
 
-    @property
-    def bucket(self) -> str:
-        return f"{ARTIFACTS_PREFIX}-{self.account_id}"
+    def bucket(self, region: str) -> str:
+        return f"{ARTIFACTS_PREFIX}-{self.account_id}-{region}"
 
 
 def _no_api(logical_id: str) -> str:
@@ -554,13 +554,14 @@ def deploy(
         "AWS::Partition": "aws",
         "AWS::URLSuffix": "amazonaws.com",
     }
-    transformed = transform(sam, parameters, region, client("iam"), request.bucket)
+    bucket = request.bucket(region)
+    transformed = transform(sam, parameters, region, client("iam"), bucket)
     check_concurrency(transformed, request.account_concurrency)
     declared = adjust_for_moto(transformed, request.stack_name)
     without_apis, apis = serve_locally(declared, serve_api)
     cfn_template, created = create_unsupported(without_apis, {**parameters, **pseudo}, client)
     created.update({k: ("AWS::ApiGatewayV2::Api", api.api_id) for k, api in apis.items()})
-    upload_artifacts(client("s3"), cfn_template, region, request.root, request.bucket)
+    upload_artifacts(client("s3"), cfn_template, region, request.root, bucket)
     cloudformation = client("cloudformation")
     stack = create_stack(cloudformation, request.stack_name, cfn_template, parameters)
     summaries = cloudformation.get_paginator("list_stack_resources").paginate(
@@ -577,7 +578,7 @@ def deploy(
     # Which variables are settings is read from the template as written (before the literals
     # of create_unsupported replaced references).
     deployment.functions = read_functions(
-        client("lambda"), declared, resources, request.root, request.bucket
+        client("lambda"), declared, resources, request.root, bucket
     )
     deployment.mappings = read_mappings(client("lambda"), deployment.functions)
     for key, value in outputs.items():

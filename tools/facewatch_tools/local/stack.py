@@ -51,6 +51,7 @@ class LocalStack:
         slack_app: bool = True,
         clock: Callable[[], float] = time.time,
         region: str = LOCAL_REGION,
+        endpoint: MotoEndpoint | None = None,
     ) -> None:
         self.stack_name = stack_name
         self.parameters = {"Environment": "dev", **(parameters or {})}
@@ -59,7 +60,9 @@ class LocalStack:
         self.root = root or template_path.parent  # CodeUri paths are relative to it
         self.slack_routes = tuple(dict.fromkeys((*SLACK_ROUTES, *slack_routes)))
         self.clock = clock
-        self.endpoint = MotoEndpoint(region)
+        # ``endpoint``: another stack's server seen from this region (MotoEndpoint.in_region),
+        # for one account in several regions behind one URL (`facewatch local up`).
+        self.endpoint = endpoint or MotoEndpoint(region)
         self.slack = SlackSink(clock=clock)
         self.slack_app = slack_app  # app mode (chat.postMessage/update) or incoming webhooks
         self.deployment: Deployment | None = None
