@@ -89,3 +89,10 @@ def test_the_clip_endpoint_answers_and_checks_signatures(local_env: dict[str, st
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(forged, timeout=30)
         assert refused.value.code == 403
+
+
+def test_alerts_test_reaches_the_local_slack_and_sms(local_env: dict[str, str]) -> None:
+    sent = facewatch(local_env, "alerts", "test", "--site", "seoul-hq", check=False)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "Slack app, route" in sent.stdout and ": ok, channel C" in sent.stdout
+    assert "SMS to the site's and the org-wide phones" in sent.stdout

@@ -127,6 +127,7 @@ def serve(
     loaded = load_inventory(inventory) if inventory is not None else None
     named = loaded.regions if loaded is not None else [None]
     regions = list(dict.fromkeys(r or LOCAL_REGION for r in named))
+    routes = [s.slack_route for s in loaded.sites if s.slack_route] if loaded is not None else []
     with ExitStack() as running:
         stacks: dict[str, LocalStack] = {}
         for region in regions:
@@ -136,6 +137,7 @@ def serve(
                     stack_name=DEFAULT_STACK_NAME,
                     parameters=parameters,
                     region=region,
+                    slack_routes=routes,  # a channel per route of cameras.yaml (app mode)
                     endpoint=first.endpoint.in_region(region) if first else None,
                 )
             )

@@ -95,6 +95,7 @@ class LocalStack:
             )
             self.endpoint.detach_mappings()
             self._store_slack_secret()
+            self._publish_overrides()
             self._wire()
             self._tap_topics()
         except BaseException:
@@ -156,6 +157,23 @@ class LocalStack:
             if value is not None:
                 self.client("secretsmanager").put_secret_value(
                     SecretId=secret_id, SecretString=value
+                )
+
+    def _publish_overrides(self) -> None:
+        """Write the settings the runner overrides (SLACK_API_URL: the local sink) into the
+        functions' configuration too, so commands in another process that read it (`facewatch
+        alerts test`) reach the same sink the in-process functions do."""
+        lambda_client = self.client("lambda")
+        for spec in self.deployed.functions.values():
+            changed = {
+                k: v
+                for k, v in self.overrides.items()
+                if k in spec.settings and spec.environment.get(k, v) != v
+            }
+            if changed:
+                lambda_client.update_function_configuration(
+                    FunctionName=spec.name,
+                    Environment={"Variables": {**spec.environment, **changed}},
                 )
 
     def _wire(self) -> None:
