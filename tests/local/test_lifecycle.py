@@ -44,6 +44,8 @@ def test_starts_on_loopback_and_stops_without_leftovers() -> None:
     children_before = _children()
     stack = LocalStack().start()
     ports = [_port(stack.endpoint.url), _port(stack.slack.base_url)]
+    ports += [_port(api.url) for api in stack.apis.values()]  # the clip endpoint's HTTP API
+    assert len(ports) == 3
     listening = _listening()
     try:
         for port in ports:

@@ -29,6 +29,7 @@ from facewatch.fleet.registry import Registry, RegistryPlan
 from facewatch_tools.aws_targets import DEFAULT_STACK, TargetError, check_endpoint
 from facewatch_tools.cli.errors import EXIT_RUNTIME, explain
 from facewatch_tools.fleet.costs import CostAssumptions, camera_cost
+from facewatch_tools.fleet.local_stacks import is_local, local_camera_stacks
 from facewatch_tools.fleet.quotas import QuotaCheck, QuotaClients, check_quotas
 from facewatch_tools.fleet.regional import RegionError, endpoint_for, label, target_regions
 from facewatch_tools.fleet.regions import check_region, stream_processor_access
@@ -144,6 +145,11 @@ class Context:
     def endpoint_url(self) -> str | None:
         return endpoint_for(endpoints(self.args), self.region)
 
+    @property
+    def emulated(self) -> bool:
+        """A local endpoint or the local stack: no quotas, no stream processors to ask about."""
+        return bool(self.endpoint_url) or is_local(self.main)
+
     def inventory(self) -> Inventory:
         return load_inventory(Path(self.args.inventory)).in_region(self.region)
 
@@ -196,6 +202,7 @@ def _context(
     engine = (
         engine
         or clients.stack_engine
+        or local_camera_stacks(main, clients.cloudformation, echo=_progress)  # local stack only
         or CloudFormationEngine(clients.cloudformation, echo=_progress)
     )
     return Context(main, body, engine, args, clients, region)
@@ -301,7 +308,7 @@ def capability_report(ctx: Context, current: Plan) -> tuple[bool, int | None]:
     wants_processors = any(
         c.desired is not None and c.detector == "stream-processor" for c in current.changes
     )
-    if not wants_processors or ctx.endpoint_url:
+    if not wants_processors or ctx.emulated:
         return ok, None
     access = stream_processor_access(ctx.clients.rekognition)
     print(("" if access.can_create else "WARNING ") + access.advice())
@@ -313,7 +320,7 @@ def capability_report(ctx: Context, current: Plan) -> tuple[bool, int | None]:
 def quota_report(
     ctx: Context, current: Plan, processors_in_use: int | None = None
 ) -> list[QuotaCheck] | None:
-    if ctx.endpoint_url:
+    if ctx.emulated:
         # A local emulator has no quotas (and answers 500, which the retries would wait out).
         print("quotas: not checked against a local endpoint")
         return None
@@ -543,7 +550,7 @@ def status_region(ctx: Context) -> tuple[RegionHealth, list[dict[str, Any]]]:
         processor = None
         name = state.parameters.get("ProcessorName") if state else None
         if state and state.parameters.get("Detector") == "stream-processor" and name:
-            processor = "n/a" if ctx.endpoint_url else describe_processor(ctx.clients, name)
+            processor = "n/a" if ctx.emulated else describe_processor(ctx.clients, name)
             summary.processors[processor] += 1
         health = reason = None
         if table is not None:

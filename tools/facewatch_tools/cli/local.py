@@ -38,6 +38,11 @@ def register(subparsers: Any) -> None:
     demo.add_argument(
         "--report", type=Path, default=Path("facewatch-demo-report.html"), help="HTML report file"
     )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the local stacks up after the run, so the report's clip links open (Ctrl-C)",
+    )
     demo.set_defaults(func=run_demo)
 
     replay = subparsers.add_parser(
@@ -81,14 +86,18 @@ def _unknown_faces(record: ProcessorRecord, thresholds: ThresholdSettings) -> li
 
 # ---- demo --------------------------------------------------------------------------------------
 def run_demo(args: argparse.Namespace) -> int:
-    from facewatch_tools.local.demo import Demo  # noqa: PLC0415 - loads moto only when run
+    from facewatch_tools.local.demo import (  # noqa: PLC0415 - loads moto only when run
+        Demo,
+        serve_until_stopped,
+    )
 
     # Checked before the stack starts: a bad path must not cost a whole demo run.
     if args.scenario is not None and not args.scenario.is_file():
         raise FileNotFoundError(2, "no such scenario file", str(args.scenario))
     if not args.report.resolve().parent.is_dir():
         raise FileNotFoundError(2, "no such folder for the report", str(args.report.parent))
-    return Demo(args.scenario, args.speed, args.report, sys.stdout).run()
+    serve = serve_until_stopped if args.serve else None
+    return Demo(args.scenario, args.speed, args.report, sys.stdout, serve=serve).run()
 
 
 # ---- replay ------------------------------------------------------------------------------------

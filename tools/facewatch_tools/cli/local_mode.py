@@ -1,6 +1,6 @@
 """`facewatch local up | env | down`: a local stack that stays up for every other command.
 
-facewatch local up --detach      # moto + template.yaml + cameras.yaml, in the background
+facewatch local up --detach      # moto + template.yaml in each region of cameras.yaml
 eval "$(facewatch local env)"    # AWS_ENDPOINT_URL, credentials, region, FACEWATCH_STACK
 facewatch audit incidents        # ... any command now talks to the local stack
 facewatch local down
@@ -30,10 +30,14 @@ START_TIMEOUT_SECONDS = 180.0
 
 
 def _print_ready(session: LocalSession) -> None:
+    regions = session.regions or {session.region: session.clip_url}
+    clips = ", ".join(f"{url or '-'}/clips/... ({region})" for region, url in regions.items())
     print(
-        f"local stack {session.stack_name} up at {session.endpoint_url} (pid {session.pid}); "
-        f'Slack messages go to {session.slack_url}\nin another shell: eval "$(facewatch local '
-        'env)", then any facewatch command; `facewatch local down` stops it',
+        f"local stack {session.stack_name} up at {session.endpoint_url} in "
+        f"{', '.join(regions)} (pid {session.pid}); Slack messages go to {session.slack_url}; "
+        f"clip links open at {clips}\n"
+        'in another shell: eval "$(facewatch local env)", then any facewatch command; '
+        "`facewatch local down` stops it",
         flush=True,
     )
 

@@ -8,6 +8,7 @@ every region's table (read here, nothing copied between regions).
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import time
@@ -55,6 +56,22 @@ def settings_in_force(stack: LocalStack, environ: Mapping[str, str]) -> str:
     )
 
 
+def serve_until_stopped(stacks: Mapping[str, LocalStack]) -> None:
+    """`demo --serve`: the stacks keep running (their clip endpoints answer the report's links)
+    until Ctrl-C or SIGTERM."""
+    import threading  # noqa: PLC0415
+
+    from facewatch_tools.local.session import stop_on_signals  # noqa: PLC0415
+
+    stop = threading.Event()
+    stop_on_signals(stop)
+    for stack in stacks.values():
+        stack.start_background(interval=0.25)
+    stop.wait()
+    for stack in stacks.values():
+        stack.stop_background()
+
+
 TICKER_RULE = "AlertTickerFunctionTick"  # the alert ticker's schedule (template.yaml)
 
 
@@ -69,6 +86,7 @@ class Demo:
         template_path: Path | None = None,
         root: Path | None = None,
         environ: Mapping[str, str] | None = None,
+        serve: Callable[[Mapping[str, LocalStack]], None] | None = None,
     ) -> None:
         # The same settings as `facewatch replay`: the caller's environment, where the
         # template lets a function be configured (MIN_DETECTIONS, FACE_MATCH_THRESHOLD, ...).
@@ -79,6 +97,9 @@ class Demo:
         self.speed = speed
         self.report = report
         self.out = out
+        # Called with the stacks still up once the report is written (`demo --serve` waits for
+        # Ctrl-C): the clip links of the report, Slack and SMS open only while a stack runs.
+        self.serve = serve
         self._last_progress = 0.0
         self._follow_up_at: dict[int, float] = {}  # id(stack) -> when its follow-up began
 
@@ -165,7 +186,10 @@ class Demo:
                 stack.stop_background()
                 stack.pump()
                 self._follow_up(stack)
-            return self._results(stacks, home, playback.put_at, began)
+            code = self._results(stacks, home, playback.put_at, began)
+            if self.serve is not None:
+                self.serve(stacks)
+            return code
 
     def _follow_up(self, stack: LocalStack) -> None:
         """What the minute after a visit brings: the ticker brings each Slack message up to date
@@ -263,7 +287,13 @@ class Demo:
                         latencies.to_slack.append(alert_latency + post.received_at - event.seen_at)
                         break
         latencies.to_alert = list(to_alert.values())
-        incidents = [i for stack in stacks.values() for i in stack.incidents()]
+        # The report's clip column: the signed link of the clip endpoint (what Slack and SMS
+        # carry), not the alert's HLS session URL, which expires and needs KVS to play.
+        incidents = [
+            dataclasses.replace(i, clip_url=stack.clip_link(i.incident_id) if i.alerted else None)
+            for stack in stacks.values()
+            for i in stack.incidents()
+        ]
         posts = [(region, p) for region, stack in stacks.items() for p in stack.slack.posts]
         sms = [m for stack in stacks.values() for m in stack.sms_messages()]
         several = len(stacks) > 1
@@ -306,7 +336,19 @@ class Demo:
             encoding="utf-8",
         )
         self.say(f"report: {html.escape(str(self.report.resolve()))}")
-        self.say(f"done in {time.time() - began:.1f} s; the local stacks are stopped.")
+        bases = ", ".join(sorted({s.clip_base_url or "-" for s in stacks.values()}))
+        if self.serve is None:
+            self.say(f"done in {time.time() - began:.1f} s; the local stacks are stopped.")
+            self.say(
+                f"clip links (report, Slack, SMS) point at the local clip endpoint ({bases}): "
+                "they open while a demo runs with --serve"
+            )
+        else:
+            self.say(f"done in {time.time() - began:.1f} s.")
+            self.say(
+                f"clip links (report, Slack, SMS) open at {bases} while the local stacks run; "
+                "Ctrl-C stops them"
+            )
         return 0
 
     def _alert_latencies(

@@ -11,7 +11,10 @@
    - one *tap* rule per bus copies every event to an SQS queue, so the runner observes
      what was published without wrapping any client.
    Before that, reserved concurrency is checked against a new account's (total 10), which
-   Lambda refuses and moto does not.
+   Lambda refuses and moto does not. An output ``FacewatchLocalStack`` marks the stack as local
+   (`facewatch cameras` then deploys camera stacks through facewatch_tools.fleet.local_stacks).
+2c. HTTP APIs (``AWS::ApiGatewayV2::Api``, which moto's CloudFormation skips) are served on
+   127.0.0.1 by http_api.py: their execute-api URL in the template becomes the local URL.
 3. Upload each CodeUri/ContentUri as a zip to a local artifacts bucket; create the stack.
 4. Read everything back from the stack and the service APIs: functions (handler, resolved
    environment), event source mappings, relays, taps, outputs.
@@ -25,15 +28,21 @@ import json
 import re
 import secrets
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from facewatch_tools.local.http_api import HttpApiSpec, serve_locally
 from facewatch_tools.template import ROOT, load_template, parameter_defaults
 
-ARTIFACTS_PREFIX = "facewatch-local-artifacts"  # + account id: bucket names are global
+# + account id and region: bucket names are global, and one account may deploy in two regions
+ARTIFACTS_PREFIX = "facewatch-local-artifacts"
+# An output only a local stack has: `facewatch cameras` deploys camera stacks through the local
+# translation when it finds it (facewatch_tools.fleet.local_stacks reads the same name).
+LOCAL_MARKER_OUTPUT = "FacewatchLocalStack"
 # Targets moto's EventBridge delivers itself (SQS queues, log groups, buses, archives).
 # Targets moto's EventBridge delivers itself. SQS is relayed too: moto ignores a target's
 # Input and InputPath and leaves "account" out of the event it delivers.
@@ -119,6 +128,7 @@ class Deployment:
     relays: list[RelaySpec] = field(default_factory=list)
     taps: dict[str, str] = field(default_factory=dict)  # bus name -> tap queue url
     schedules: list[ScheduleSpec] = field(default_factory=list)
+    apis: dict[str, HttpApiSpec] = field(default_factory=dict)  # HTTP APIs served locally
 
     def physical_id(self, logical_id: str) -> str:
         return self.resources[logical_id][1]
@@ -236,6 +246,7 @@ def adjust_for_moto(template: dict[str, Any], stack_name: str) -> dict[str, Any]
             }
             outputs[f"{relay}Options"] = {"Value": json.dumps(options)}
             target["Arn"] = {"Fn::GetAtt": [relay, "Arn"]}
+    outputs[LOCAL_MARKER_OUTPUT] = {"Value": "moto (facewatch local mode)"}
     for bus in sorted(buses):
         tap = f"LocalTap{bus}"
         added[f"{tap}Queue"] = _queue(f"{stack_name}-tap-{bus}"[:80])
@@ -518,13 +529,22 @@ class DeployRequest:
     # The smallest account the stack must deploy to: a new one.
     account_concurrency: int = NEW_ACCOUNT_CONCURRENCY
 
-    @property
-    def bucket(self) -> str:
-        return f"{ARTIFACTS_PREFIX}-{self.account_id}"
+    def bucket(self, region: str) -> str:
+        return f"{ARTIFACTS_PREFIX}-{self.account_id}-{region}"
 
 
-def deploy(request: DeployRequest, client: Any, region: str) -> Deployment:
-    """``client(service)`` builds a client on the local endpoint."""
+def _no_api(logical_id: str) -> str:
+    raise DeployError(f"{logical_id}: the template has an HTTP API and no local server was given")
+
+
+def deploy(
+    request: DeployRequest,
+    client: Any,
+    region: str,
+    serve_api: Callable[[str], str] = _no_api,
+) -> Deployment:
+    """``client(service)`` builds a client on the local endpoint; ``serve_api(logical_id)``
+    starts a local server for an HTTP API of the template and returns its URL."""
     sam = load_template(request.template_path)
     parameters = {**parameter_defaults(sam), **request.parameters}
     pseudo = {
@@ -534,11 +554,14 @@ def deploy(request: DeployRequest, client: Any, region: str) -> Deployment:
         "AWS::Partition": "aws",
         "AWS::URLSuffix": "amazonaws.com",
     }
-    transformed = transform(sam, parameters, region, client("iam"), request.bucket)
+    bucket = request.bucket(region)
+    transformed = transform(sam, parameters, region, client("iam"), bucket)
     check_concurrency(transformed, request.account_concurrency)
     declared = adjust_for_moto(transformed, request.stack_name)
-    cfn_template, created = create_unsupported(declared, {**parameters, **pseudo}, client)
-    upload_artifacts(client("s3"), cfn_template, region, request.root, request.bucket)
+    without_apis, apis = serve_locally(declared, serve_api)
+    cfn_template, created = create_unsupported(without_apis, {**parameters, **pseudo}, client)
+    created.update({k: ("AWS::ApiGatewayV2::Api", api.api_id) for k, api in apis.items()})
+    upload_artifacts(client("s3"), cfn_template, region, request.root, bucket)
     cloudformation = client("cloudformation")
     stack = create_stack(cloudformation, request.stack_name, cfn_template, parameters)
     summaries = cloudformation.get_paginator("list_stack_resources").paginate(
@@ -551,11 +574,11 @@ def deploy(request: DeployRequest, client: Any, region: str) -> Deployment:
     }
     resources.update(created)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    deployment = Deployment(request.stack_name, cfn_template, outputs, resources)
+    deployment = Deployment(request.stack_name, cfn_template, outputs, resources, apis=apis)
     # Which variables are settings is read from the template as written (before the literals
     # of create_unsupported replaced references).
     deployment.functions = read_functions(
-        client("lambda"), declared, resources, request.root, request.bucket
+        client("lambda"), declared, resources, request.root, bucket
     )
     deployment.mappings = read_mappings(client("lambda"), deployment.functions)
     for key, value in outputs.items():

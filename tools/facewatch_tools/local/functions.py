@@ -2,7 +2,8 @@
 
 A function's module is imported fresh (its cold start) with the environment the stack gives
 it, plus what the Lambda runtime adds (function name, region, role credentials) and where AWS
-is (``AWS_ENDPOINT_URL``). Invocations are serialised by one lock: the process environment,
+is (``AWS_ENDPOINT_URL``); boto3's default session and Powertools' parameter providers are its
+own. Invocations are serialised by one lock: the process environment,
 ``sys.stdout`` and boto3's default session are process-wide, and each invocation swaps them.
 Not emulated: timeouts (a thread cannot be stopped), memory limits, concurrency.
 """
@@ -25,6 +26,7 @@ from types import ModuleType
 from typing import Any, TextIO
 
 import boto3
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
 from facewatch_tools.local.deploy import FunctionSpec
 from facewatch_tools.local.server import new_session, route_archived_media
@@ -111,6 +113,10 @@ class FunctionRuntime:
     _module: ModuleType | None = None
     _session: boto3.Session | None = None
     _private: dict[str, ModuleType] = field(default_factory=dict)
+    # Powertools' parameter providers (get_secret's client and cache) live in one process-wide
+    # dict: each function keeps its own, as in its own container (else one region's function
+    # asks another region's Secrets Manager).
+    _providers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def environment(self) -> dict[str, str]:
@@ -149,6 +155,9 @@ class FunctionRuntime:
             self._session = new_session()  # reads this function's credentials and region
             route_archived_media(self._session.events, self.endpoint_url)
         boto3.DEFAULT_SESSION = self._session
+        saved_providers = dict(DEFAULT_PROVIDERS)
+        DEFAULT_PROVIDERS.clear()
+        DEFAULT_PROVIDERS.update(self._providers)
         if saved_stdout is not _ROUTER:
             _ROUTER.fallback = saved_stdout
         lines: list[str] = []
@@ -159,6 +168,9 @@ class FunctionRuntime:
         finally:
             _ROUTER.sink = None
             sys.stdout = saved_stdout
+            self._providers = dict(DEFAULT_PROVIDERS)
+            DEFAULT_PROVIDERS.clear()
+            DEFAULT_PROVIDERS.update(saved_providers)
             boto3.DEFAULT_SESSION = saved_session
             _set_environ(saved_env)
             self.log.extend(lines)

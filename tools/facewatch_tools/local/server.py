@@ -66,11 +66,26 @@ class MotoEndpoint:
         self.account_id = account_id or str(secrets.randbelow(9 * 10**11) + 10**11)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._started = False
+        self._owner: MotoEndpoint | None = None  # set on a view of another endpoint's server
         self.url = ""
         self.credentials = Credentials("", "", "")
         self._session: boto3.Session | None = None
 
+    def in_region(self, region: str) -> MotoEndpoint:
+        """The same server and account seen from another region (one AWS account deployed in
+        several regions, one endpoint URL for all). Starting or stopping the view does
+        nothing: the endpoint it was made from owns the server. Call after ``start``."""
+        if not self.url:
+            raise RuntimeError("start the endpoint before viewing it from another region")
+        view = MotoEndpoint.__new__(MotoEndpoint)
+        view.region, view.account_id = region, self.account_id
+        view._server, view._started, view._owner = self._server, False, self
+        view.url, view.credentials, view._session = self.url, self.credentials, None
+        return view
+
     def start(self) -> None:
+        if self._owner is not None:
+            return
         self._server.start()
         self._started = True
         host, port = self._server.get_host_and_port()
@@ -88,7 +103,7 @@ class MotoEndpoint:
         self._session = None  # a new account: a new session
 
     def stop(self) -> None:
-        if self._started:
+        if self._started and self._owner is None:
             self._server.stop()
             self._started = False
 

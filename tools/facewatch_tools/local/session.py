@@ -14,10 +14,12 @@ import shlex
 import signal
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from facewatch.fleet.inventory import load_inventory
+from facewatch_tools.local.server import LOCAL_REGION
 from facewatch_tools.local.stack import DEFAULT_STACK_NAME, LocalStack
 
 
@@ -37,6 +39,9 @@ class LocalSession:
     secret_access_key: str
     session_token: str
     slack_url: str
+    clip_url: str = ""  # the local clip endpoint (the HTTP API's URL) the clip links open
+    # every region with a stack (one account, one endpoint URL): region -> its clip endpoint
+    regions: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         """The environment that sends the AWS SDK (and so every command) to the local stack."""
@@ -90,7 +95,8 @@ class NotRunningError(RuntimeError):
     """No local stack is running."""
 
 
-def describe(stack: LocalStack, pid: int) -> LocalSession:
+def describe(stacks: Mapping[str, LocalStack], pid: int) -> LocalSession:
+    stack = next(iter(stacks.values()))  # the first region: the exported AWS_REGION
     creds = stack.endpoint.credentials
     return LocalSession(
         pid=pid,
@@ -101,6 +107,8 @@ def describe(stack: LocalStack, pid: int) -> LocalSession:
         secret_access_key=creds.secret_access_key,
         session_token=creds.session_token,
         slack_url=stack.slack.url("default"),
+        clip_url=stack.clip_base_url or "",
+        regions={region: s.clip_base_url or "" for region, s in stacks.items()},
     )
 
 
@@ -112,13 +120,35 @@ def serve(
     *,
     parameters: Mapping[str, str] | None = None,
 ) -> None:
-    """Run the local stack until ``stop`` is set (SIGINT/SIGTERM set it in ``up``)."""
-    with LocalStack(stack_name=DEFAULT_STACK_NAME, parameters=parameters) as stack:
-        if inventory is not None:
-            stack.load_registry(load_inventory(inventory))
-        # Polls four times a second: an idle stack left running costs little CPU.
-        stack.start_background(interval=0.25)
-        session = describe(stack, os.getpid())
+    """Run the local stack until ``stop`` is set (SIGINT/SIGTERM set it in ``up``): one main
+    stack in each region the inventory's sites name, all in one account behind one endpoint
+    URL (as one AWS account deployed in several regions), so `facewatch cameras` reaches every
+    region with the exports `facewatch local env` prints."""
+    loaded = load_inventory(inventory) if inventory is not None else None
+    named = loaded.regions if loaded is not None else [None]
+    regions = list(dict.fromkeys(r or LOCAL_REGION for r in named))
+    routes = [s.slack_route for s in loaded.sites if s.slack_route] if loaded is not None else []
+    with ExitStack() as running:
+        stacks: dict[str, LocalStack] = {}
+        for region in regions:
+            first = next(iter(stacks.values()), None)
+            stacks[region] = running.enter_context(
+                LocalStack(
+                    stack_name=DEFAULT_STACK_NAME,
+                    parameters=parameters,
+                    region=region,
+                    slack_routes=routes,  # a channel per route of cameras.yaml (app mode)
+                    endpoint=first.endpoint.in_region(region) if first else None,
+                )
+            )
+        for region, stack in stacks.items():
+            if loaded is not None:
+                for name in named:  # sites without a region live in the default one
+                    if (name or LOCAL_REGION) == region:
+                        stack.load_registry(loaded.in_region(name))
+            # Polls four times a second: an idle stack left running costs little CPU.
+            stack.start_background(interval=0.25)
+        session = describe(stacks, os.getpid())
         session.save(path)
         try:
             ready(session)

@@ -16,12 +16,14 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, Self
 
+from facewatch.clips.links import sign_clip_link
 from facewatch.fleet.inventory import Inventory
 from facewatch.fleet.registry import Registry
 from facewatch.timestamps import iso
 from facewatch_tools.local.deploy import Deployment, DeployRequest, deploy
 from facewatch_tools.local.eventbridge import BusEvent, FailedDelivery, Relay, Tap
 from facewatch_tools.local.functions import FunctionRuntime
+from facewatch_tools.local.http_api import LocalHttpApi
 from facewatch_tools.local.outcome import IncidentRow, list_incidents
 from facewatch_tools.local.poller import KinesisPoller, SqsPoller
 from facewatch_tools.local.server import LOCAL_REGION, MotoEndpoint
@@ -49,6 +51,7 @@ class LocalStack:
         slack_app: bool = True,
         clock: Callable[[], float] = time.time,
         region: str = LOCAL_REGION,
+        endpoint: MotoEndpoint | None = None,
     ) -> None:
         self.stack_name = stack_name
         self.parameters = {"Environment": "dev", **(parameters or {})}
@@ -57,7 +60,9 @@ class LocalStack:
         self.root = root or template_path.parent  # CodeUri paths are relative to it
         self.slack_routes = tuple(dict.fromkeys((*SLACK_ROUTES, *slack_routes)))
         self.clock = clock
-        self.endpoint = MotoEndpoint(region)
+        # ``endpoint``: another stack's server seen from this region (MotoEndpoint.in_region),
+        # for one account in several regions behind one URL (`facewatch local up`).
+        self.endpoint = endpoint or MotoEndpoint(region)
         self.slack = SlackSink(clock=clock)
         self.slack_app = slack_app  # app mode (chat.postMessage/update) or incoming webhooks
         self.deployment: Deployment | None = None
@@ -65,6 +70,7 @@ class LocalStack:
         self.pollers: list[KinesisPoller | SqsPoller] = []
         self.relays: list[Relay] = []
         self.taps: list[Tap] = []
+        self.apis: dict[str, LocalHttpApi] = {}  # the template's HTTP APIs, by logical id
         self._clients: dict[str, Any] = {}
         self._sms_taps: list[tuple[str, str]] = []  # (topic arn, tap queue url)
         self._phones: list[str] = []
@@ -85,9 +91,11 @@ class LocalStack:
                 ),
                 self.client,
                 self.endpoint.region,
+                serve_api=self._serve_api,
             )
             self.endpoint.detach_mappings()
             self._store_slack_secret()
+            self._publish_overrides()
             self._wire()
             self._tap_topics()
         except BaseException:
@@ -97,6 +105,8 @@ class LocalStack:
 
     def stop(self) -> None:
         self.stop_background()
+        for api in self.apis.values():
+            api.stop()
         self.slack.stop()
         self.endpoint.stop()
         self._clients.clear()
@@ -149,6 +159,23 @@ class LocalStack:
                     SecretId=secret_id, SecretString=value
                 )
 
+    def _publish_overrides(self) -> None:
+        """Write the settings the runner overrides (SLACK_API_URL: the local sink) into the
+        functions' configuration too, so commands in another process that read it (`facewatch
+        alerts test`) reach the same sink the in-process functions do."""
+        lambda_client = self.client("lambda")
+        for spec in self.deployed.functions.values():
+            changed = {
+                k: v
+                for k, v in self.overrides.items()
+                if k in spec.settings and spec.environment.get(k, v) != v
+            }
+            if changed:
+                lambda_client.update_function_configuration(
+                    FunctionName=spec.name,
+                    Environment={"Variables": {**spec.environment, **changed}},
+                )
+
     def _wire(self) -> None:
         deployment = self.deployed
         stack_env = self.endpoint.env()
@@ -187,6 +214,35 @@ class LocalStack:
             )
         for bus, url in deployment.taps.items():
             self.taps.append(Tap(bus, url, self.client("sqs"), self.clock, self.account_id))
+        by_logical = {r.spec.logical_id: r.invoke for r in self.runtimes.values()}
+        for logical_id, api in deployment.apis.items():
+            self.apis[logical_id].connect(api, self.account_id, by_logical)
+
+    def _serve_api(self, logical_id: str) -> str:
+        """A local server for an HTTP API of the template (started before the stack is
+        created: its URL goes into the template where the execute-api URL would be)."""
+        api = self.apis.get(logical_id) or LocalHttpApi(logical_id).start()
+        self.apis[logical_id] = api
+        return api.url
+
+    @property
+    def clip_base_url(self) -> str | None:
+        """Where the stack's clip links point (its ClipLinkBaseUrl output): a local API."""
+        return self.deployed.outputs.get("ClipLinkBaseUrl")
+
+    def clip_link(self, incident_id: str, expires_at: float | None = None) -> str | None:
+        """A signed clip link as the notifiers make them (the stack's key and base URL; valid
+        ClipLinkTtlDays unless ``expires_at`` says otherwise); None without a clip endpoint."""
+        base = self.clip_base_url
+        secret = self.deployed.outputs.get("ClipLinkKeySecretArn")
+        if not base or not secret:
+            return None
+        key = self.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
+        if expires_at is None:
+            declared = self.deployed.template.get("Parameters", {}).get("ClipLinkTtlDays", {})
+            days = int(self.parameters.get("ClipLinkTtlDays") or declared.get("Default", 30))
+            expires_at = self.clock() + days * 86_400
+        return sign_clip_link(base, incident_id, int(expires_at), str(key).encode())
 
     def _invoke_arn(self, arn: str, event: Any) -> None:
         self.runtimes[self.deployed.function_by_arn(arn).name].invoke(event)
