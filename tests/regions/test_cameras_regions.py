@@ -4,6 +4,7 @@ region that cannot be reached named while the other answers."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,15 @@ def test_status_summarises_every_region_and_names_the_one_it_cannot_reach(
     summary = out.split("\nregions:\n")[1].splitlines()
     assert summary[1].startswith(SEOUL) and "2/2" in summary[1] and "1 DOWN" in summary[1]
     assert summary[2].startswith(FRANKFURT) and "1/1" in summary[2]
+
+    # --summary: one line per region and no camera rows, whatever the camera count
+    assert cameras(regions, tmp_path, "status", "--summary", "--inventory", inventory) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and "seoul-hq-lobby-01" not in "\n".join(lines)
+    assert lines[1].startswith(SEOUL) and "1 DOWN" in lines[1]
+    status = ["status", "--summary", "-o", "json", "--inventory", inventory]
+    assert cameras(regions, tmp_path, *status) == 0
+    assert [r["region"] for r in json.loads(capsys.readouterr().out)] == [SEOUL, FRANKFURT]
 
     def clients(region: str | None) -> Clients:
         where = UNREACHABLE if region == FRANKFURT else url

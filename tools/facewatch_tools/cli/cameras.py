@@ -213,13 +213,16 @@ def each_region(
     clients: ClientsFor,
     engine: StackEngine | None,
     step: Callable[[Context], int],
+    *,
+    headers: bool = True,
 ) -> int:
     """Run ``step`` in every region the command covers; the worst exit code wins. A region whose
-    main stack is missing or that cannot be reached is named, and the others still run."""
+    main stack is missing or that cannot be reached is named, and the others still run.
+    ``headers``: an ``== region`` line before each region's output."""
     regions = target_regions(load_inventory(Path(args.inventory)), args.region)
     if len(regions) == 1:  # one region: its error is the command's (one line, from the CLI)
         (region,) = regions
-        if region:
+        if region and headers:
             print(f"== region {region}")
         try:
             return step(_context(args, clients_in(clients, region), engine, region))
@@ -228,7 +231,8 @@ def each_region(
     worst = 0
     failed: list[tuple[str | None, Exception]] = []
     for region in regions:
-        print(f"== region {label(region)}")
+        if headers:
+            print(f"== region {label(region)}")
         try:
             code = step(_context(args, clients_in(clients, region), engine, region))
         except (MainStackMissingError, BotoCoreError, ClientError) as exc:
@@ -506,8 +510,10 @@ def run_status(
     args: argparse.Namespace, clients: ClientsFor, engine: StackEngine | None = None
 ) -> int:
     """Every camera's stack, processor and health (the rows), then one summary line per
-    region (the table view's; with json or csv it goes to stderr)."""
+    region (the table view's; with json or csv it goes to stderr). ``--summary``: the summary
+    alone, as the listing (one screen whatever the camera count)."""
     fmt = getattr(args, "output", "table")
+    summary_only = bool(getattr(args, "summary", False))
     summary: list[RegionHealth] = []
     rows: list[dict[str, Any]] = []
     regions = target_regions(load_inventory(Path(args.inventory)), args.region)
@@ -515,20 +521,23 @@ def run_status(
     def step(ctx: Context) -> int:
         health, found = status_region(ctx)
         summary.append(health)
-        if fmt == "table":
+        if fmt == "table" and not summary_only:
             write_rows(found, STATUS_COLUMNS, fmt, sys.stdout)
         rows.extend(found)
         return 0
 
     with data_stdout(fmt) as out:
-        code = each_region(args, clients, engine, step)
+        code = each_region(args, clients, engine, step, headers=not summary_only)
         seen = {h.region for h in summary}
         for region in regions:
             name = label(region)
             if name not in seen:
                 summary.append(RegionHealth(name, "UNAVAILABLE (see above)"))
-        print("\nregions:")
         ordered = sorted(summary, key=lambda h: h.region)
+        if summary_only:
+            write_rows((h.row() for h in ordered), SUMMARY_COLUMNS, fmt, out)
+            return code
+        print("\nregions:")
         write_rows((h.row() for h in ordered), SUMMARY_COLUMNS, "table", sys.stdout)
     if fmt != "table":
         write_rows(rows, STATUS_COLUMNS, fmt, out)
@@ -672,6 +681,10 @@ def register(subparsers: Any) -> None:
         sub = commands.add_parser(name, parents=[common, aws], help=text)
         add_output_argument(sub)
         sub.set_defaults(func=_guard(fn))
+        if name == "status":
+            sub.add_argument(
+                "--summary", action="store_true", help="one line per region (no camera rows)"
+            )
     sub = commands.add_parser("apply", parents=[common, aws], help="carry out the plan")
     sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     sub.add_argument("--ignore-quotas", action="store_true")
