@@ -261,6 +261,7 @@ def snapshot_world(policy: SnapshotPolicy = DEFAULT_POLICY) -> Iterator[World]:
                     get_images=get_images,
                     policy=policies,
                 )
+                stubber.assert_no_pending_responses()  # every GetImages expected was asked for
             finally:
                 sink.stop()
 
