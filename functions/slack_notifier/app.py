@@ -22,8 +22,13 @@ from facewatch.alerts.fanout import (
 )
 from facewatch.alerts.settings import SlackNotifierSettings
 from facewatch.alerts.slack.app import SlackAppConfig, SlackWebApi
-from facewatch.alerts.slack.notifier import NoSnapshots, SlackAdapters, SlackNotifier, Snapshots
-from facewatch.alerts.slack.threads import DynamoMessageStore, SlackThreads, thread_settings
+from facewatch.alerts.slack.notifier import NoSnapshots, SlackAdapters, SlackNotifier
+from facewatch.alerts.slack.threads import (
+    BetterSnapshots,
+    DynamoMessageStore,
+    SlackThreads,
+    thread_settings,
+)
 from facewatch.alerts.slack.webhooks import SlackPoster, WebhookRoutes
 from facewatch.alerts.snapshots import (
     BoundedSnapshots,
@@ -54,9 +59,9 @@ def _regional_s3() -> Any:
     return boto3.client("s3", endpoint_url=endpoint, config=_snapshot_s3)
 
 
-def _snapshots() -> Snapshots:
+def _snapshots() -> BoundedSnapshots | None:
     if not settings.snapshot_bucket_name:
-        return NoSnapshots()
+        return None
     grabber = KvsFrameGrabber(
         boto3.client("kinesisvideo", config=_snapshot),
         lambda url: boto3.client(
@@ -86,7 +91,9 @@ def _snapshots() -> Snapshots:
     return BoundedSnapshots(store, settings.snapshot_timeout_seconds)
 
 
-def app_mode(secrets: SecretsProvider, clip_links: Any) -> tuple[Any, SlackThreads | None]:
+def app_mode(
+    secrets: SecretsProvider, clip_links: Any, snapshots: BoundedSnapshots | None
+) -> tuple[Any, SlackThreads | None]:
     """The app config reader and the message threads (None without an app secret)."""
     arn = settings.slack_app_secret_arn
     if not arn or not settings.table_name:
@@ -109,12 +116,14 @@ def app_mode(secrets: SecretsProvider, clip_links: Any) -> tuple[Any, SlackThrea
         error_retries=settings.slack_error_retries,
         max_retry_after=settings.slack_max_retry_after_seconds,
     )
+    store = DynamoMessageStore(boto3.client("dynamodb", config=_aws), settings.table_name)
     threads = SlackThreads(
-        DynamoMessageStore(boto3.client("dynamodb", config=_aws), settings.table_name),
+        store,
         api,
         token,
         thread_settings(settings),
         clip_links.link_for,
+        snapshots=BetterSnapshots(snapshots, store) if snapshots else None,
     )
     return config, threads
 
@@ -124,7 +133,8 @@ def default_adapters() -> SlackAdapters:
     secrets = SecretsProvider(boto3_client=boto3.client("secretsmanager", config=_aws))
     webhook_secret = settings.slack_webhook_secret_arn
     clip_links = signed_clip_links(settings, secrets)
-    app, threads = app_mode(secrets, clip_links)
+    snapshots = _snapshots()
+    app, threads = app_mode(secrets, clip_links, snapshots)
     return SlackAdapters(
         routes=WebhookRoutes(
             lambda: secrets.get(
@@ -140,7 +150,7 @@ def default_adapters() -> SlackAdapters:
         ),
         once=powertools_once(settings, "slack", boto3.client("dynamodb", config=_aws)),
         clip_links=clip_links,
-        snapshots=_snapshots(),
+        snapshots=snapshots or NoSnapshots(),
         app=app,
         threads=threads,
         mention=settings.slack_mention,

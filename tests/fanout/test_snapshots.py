@@ -6,7 +6,7 @@ import base64
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -91,7 +91,7 @@ def test_frame_at_first_detection_is_stored_and_presigned(aws: dict[str, Any]) -
         ],
     )
     url = snapshots(aws).snapshot_url(aws["detail"])
-    key = "snapshots/2026/11/18/INC-7Q2KX4MZ3B1A.jpg"
+    key = "snapshots/INC-7Q2KX4MZ3B1A/20261118T050312.400Z.jpg"  # the incident's own prefix
     assert f"{BUCKET}" in url and key in url
     assert "X-Amz-Expires=3600" in url and "X-Amz-Signature=" in url
     stored = aws["s3"].get_object(Bucket=BUCKET, Key=key)
@@ -121,7 +121,7 @@ class BlockingSource:
     def __init__(self) -> None:
         self.release = threading.Event()
 
-    def snapshot_url(self, detail: AlertDetail) -> str:
+    def snapshot_url(self, detail: AlertDetail, at: datetime | None = None) -> str:
         self.release.wait(5)
         return "https://late"
 

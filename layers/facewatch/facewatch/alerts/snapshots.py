@@ -1,11 +1,15 @@
-"""A snapshot for the Slack alert: one JPEG frame at the first detection, from KVS GetImages.
+"""A snapshot for the Slack alert: one JPEG frame from KVS GetImages, at the first detection,
+later at the frame of a clearly better face (alerts/slack/threads.py decides when).
 
-GetDataEndpoint(GET_IMAGES) once per stream, GetImages around the first detection's producer
-time, the frame kept in a private encrypted bucket (a lifecycle rule deletes it), and a presigned
-URL for Slack. The site's privacy profile decides (``SnapshotPolicy``) whether faces are blurred
-before the frame is stored and how long it is kept (an object tag the bucket's lifecycle rules
-expire by). It is a nice-to-have: ``BoundedSnapshots`` gives it SNAPSHOT_TIMEOUT_SECONDS in
-all, and any failure means the alert goes out without it. The frame is a face image: never logged.
+GetDataEndpoint(GET_IMAGES) once per stream, GetImages around the frame's producer time, the
+frame kept in a private encrypted bucket (a lifecycle rule deletes it) under
+``snapshots/<incident>/<frame time>.jpg`` (one prefix per incident: erasure deletes every
+snapshot of it), and a presigned URL for Slack. The site's privacy profile decides
+(``SnapshotPolicy``) whether a snapshot is taken at all, whether faces are blurred before the
+frame is stored and how long it is kept (an object tag the bucket's lifecycle rules expire by).
+It is a nice-to-have: ``BoundedSnapshots`` gives it SNAPSHOT_TIMEOUT_SECONDS in all, and any
+failure means the message goes out without it (or keeps the one it has). The frame is a face
+image: never logged.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from facewatch.alerts.event import AlertDetail, FaceBox
+from facewatch.alerts.event import AlertDetail, BestFace, FaceBox
 from facewatch.clips.access import SNAPSHOT_ISSUED, AccessLog
 from facewatch.clips.media import KvsMediaClients
 from facewatch.observability import logger
@@ -36,6 +40,15 @@ RETENTION_TAG = "facewatch:retention-days"
 RETENTION_TIERS_DAYS = (1, 7, 30, 90, 365, 1095)
 BLUR_MARGIN = 0.35  # a face box grown by this fraction each side: hair, ears, chin
 BLUR_CELLS = 6  # the face region is reduced to this many cells across (nothing recognisable)
+# A message's snapshot is replaced only by a face this many times better (box area x confidence,
+# the score the grouping picks its best face by): a face a little larger does not churn it.
+BETTER_SNAPSHOT_MARGIN = 1.5
+
+
+def face_score(face: BestFace) -> float:
+    """Box area (fractions of the frame) x confidence: detections.incidents.FaceSummary.score."""
+    box = face.bounding_box
+    return box.width * box.height * face.confidence
 
 
 def retention_tagging(days: int | None) -> str | None:
@@ -53,6 +66,7 @@ class SnapshotPolicy:
 
     blur_faces: bool = False
     retention_days: int | None = None
+    allowed: bool = True  # False: the profile collects no face data (recognition-off)
 
 
 def blur_faces(jpeg: bytes, boxes: Sequence[FaceBox], quality: int = 90) -> bytes:
@@ -105,8 +119,9 @@ class SnapshotError(RuntimeError):
 
 
 class SnapshotSource(Protocol):
-    def snapshot_url(self, detail: AlertDetail) -> str:
-        """A URL Slack can fetch the frame from; raises when there is none."""
+    def snapshot_url(self, detail: AlertDetail, at: datetime | None = None) -> str:
+        """A URL Slack can fetch the frame at ``at`` (default: the first detection) from;
+        raises when there is none."""
         ...
 
 
@@ -140,11 +155,16 @@ class KvsFrameGrabber:
                 except binascii.Error as exc:
                     raise SnapshotError("GetImages returned content that is not base64") from exc
             errors.append(image.get("Error", "no content"))
-        raise SnapshotError(f"no frame at the first detection ({', '.join(errors) or 'no images'})")
+        found = ", ".join(errors) or "no images"
+        raise SnapshotError(f"no frame at {iso(at.timestamp())} ({found})")
+
+
+class SnapshotRefusedError(SnapshotError):
+    """The site's privacy profile takes no snapshots."""
 
 
 class S3Snapshots:
-    """Frames under ``snapshots/<date>/<incident>.jpg``; presigned GET URLs for Slack.
+    """Frames under ``snapshots/<incident>/<frame time>.jpg``; presigned GET URLs for Slack.
 
     ``policy_for`` gives the camera's profile (blur, retention tag); ``faces`` finds the faces
     to blur (the incident's best face is always blurred too, should the locator miss it).
@@ -185,12 +205,17 @@ class S3Snapshots:
                 )
         return blur_faces(jpeg, boxes)
 
-    def snapshot_url(self, detail: AlertDetail) -> str:
+    def snapshot_url(self, detail: AlertDetail, at: datetime | None = None) -> str:
+        """The frame at ``at`` (default: the first detection). ``detail.best_face`` is the
+        face seen in that frame (blurred even if the locator misses it)."""
+        at = detail.first_seen if at is None else at
         policy = self._policy_for(detail)
-        jpeg = self._grabber.jpeg_at(detail.stream_arn, detail.first_seen)
+        if not policy.allowed:
+            raise SnapshotRefusedError("the site's privacy profile takes no snapshots")
+        jpeg = self._grabber.jpeg_at(detail.stream_arn, at)
         if policy.blur_faces:
             jpeg = self._blurred(jpeg, detail)  # an error here: the alert goes without snapshot
-        key = snapshot_key(detail.incident_id, detail.first_seen)
+        key = snapshot_key(detail.incident_id, at)
         extra: dict[str, str] = {}
         tagging = retention_tagging(policy.retention_days)
         if tagging:
@@ -222,8 +247,17 @@ class S3Snapshots:
         return url
 
 
-def snapshot_key(incident_id: str, first_seen: datetime) -> str:
-    return f"snapshots/{first_seen:%Y/%m/%d}/{incident_id}.jpg"
+def snapshot_prefix(incident_id: str) -> str:
+    """Where every snapshot of the incident is (privacy/erasure.py deletes under it)."""
+    return f"snapshots/{incident_id}/"
+
+
+def snapshot_key(incident_id: str, frame_at: datetime) -> str:
+    """One object per frame: a better snapshot never overwrites the one an older message
+    version links. (Before 2026-12 the one snapshot was ``snapshots/<date>/<incident>.jpg``;
+    erasure still looks there.)"""
+    at = frame_at.astimezone(UTC) if frame_at.tzinfo else frame_at.replace(tzinfo=UTC)
+    return f"{snapshot_prefix(incident_id)}{at:%Y%m%dT%H%M%S}.{at.microsecond // 1000:03d}Z.jpg"
 
 
 class BoundedSnapshots:
@@ -238,8 +272,9 @@ class BoundedSnapshots:
         self._timeout = timeout
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="snapshot")
 
-    def snapshot_url(self, detail: AlertDetail) -> str | None:
-        future = self._pool.submit(self._inner.snapshot_url, detail)
+    def snapshot_url(self, detail: AlertDetail, at: datetime | None = None) -> str | None:
+        """The URL, or None (logged: the incident and why, never the frame or the face)."""
+        future = self._pool.submit(self._inner.snapshot_url, detail, at)
         try:
             return future.result(timeout=self._timeout)
         except FutureTimeout:
@@ -249,7 +284,7 @@ class BoundedSnapshots:
             if isinstance(exc, SnapshotError):
                 reason = str(exc)
         logger.warning(
-            "alert sent without snapshot",
+            "alert sent without snapshot" if at is None else "better snapshot not taken",
             extra={"incident_id": detail.incident_id, "reason": reason},
         )
         return None

@@ -48,7 +48,8 @@ MAX_MERGES_IN_STATE = 50
 
 
 class FaceSummary(BaseModel):
-    """The best face of an incident: where it was in the frame, how sure and how sharp."""
+    """The best face of an incident: where it was in the frame, how sure and how sharp, and
+    when that frame was taken (what a better Slack snapshot is taken at)."""
 
     model_config = ConfigDict(frozen=True)
     confidence: float
@@ -58,9 +59,12 @@ class FaceSummary(BaseModel):
     top: float
     brightness: float | None = None
     sharpness: float | None = None
+    # the frame's time (the detection's frame time, s); None in items written before it was
+    # kept: such a face's frame is unknown, so its incident keeps the snapshot it has
+    frame_time: float | None = None
 
     @classmethod
-    def of(cls, face: ClassifiedFace) -> FaceSummary:
+    def of(cls, face: ClassifiedFace, frame_time: float | None = None) -> FaceSummary:
         return cls(
             confidence=face.confidence,
             width=face.width,
@@ -69,6 +73,7 @@ class FaceSummary(BaseModel):
             top=face.top,
             brightness=face.brightness,
             sharpness=face.sharpness,
+            frame_time=frame_time,
         )
 
     @property
@@ -243,6 +248,7 @@ class _Draft:
     recalled: bool = False
     # faces as seen (converted once, in build); a merge brings the other's summaries
     best: ClassifiedFace | FaceSummary | None = None
+    best_at: float | None = None  # the frame time of ``best``
     first: ClassifiedFace | FaceSummary | None = None
     closest: ClosestEmployee | ClosestMatch | None = None
     frames: set[int] | None = None  # decoded on first use
@@ -289,7 +295,7 @@ class _Draft:
         self.detections += 1
         score = face.width * face.height * face.confidence
         if score > self.best_score:
-            self.best, self.best_score = face, score
+            self.best, self.best_score, self.best_at = face, score, at
         seen = detection.closest
         if seen is not None and seen.similarity > self.closest_similarity:
             self.closest, self.closest_similarity = seen, seen.similarity
@@ -306,7 +312,10 @@ class _Draft:
             self.first = other.first or other.source.first_face
         self.last_seen = max(self.last_seen, other.last_seen)
         if other.best_score > self.best_score:
-            self.best = other.best or other.source.best_face
+            if other.best is not None:
+                self.best, self.best_at = other.best, other.best_at
+            else:
+                self.best, self.best_at = other.source.best_face, other.source.best_face.frame_time
             self.best_score = other.best_score
         if other.closest_similarity > self.closest_similarity:
             self.closest = other.closest or other.source.closest
@@ -330,9 +339,9 @@ class _Draft:
                 "band_tally": self.tally,
             }
             if self.best is not None:
-                update["best_face"] = _summary(self.best)
-            if self.first is not None:
-                update["first_face"] = _summary(self.first)
+                update["best_face"] = _summary(self.best, self.best_at)
+            if self.first is not None:  # the first face is, by definition, at first_seen
+                update["first_face"] = _summary(self.first, self.first_seen)
             if self.closest is not None:
                 update["closest"] = ClosestMatch(
                     employee_id=self.closest.employee_id, similarity=self.closest.similarity
@@ -349,12 +358,18 @@ class _Draft:
         return source.model_copy(update=update) if update else source
 
 
-def _summary(face: ClassifiedFace | FaceSummary) -> FaceSummary:
-    return face if isinstance(face, FaceSummary) else FaceSummary.of(face)
+def _summary(face: ClassifiedFace | FaceSummary, frame_time: float | None) -> FaceSummary:
+    if isinstance(face, FaceSummary):
+        return (
+            face
+            if face.frame_time == frame_time
+            else face.model_copy(update={"frame_time": frame_time})
+        )
+    return FaceSummary.of(face, frame_time)
 
 
 def _open(detection: Detection, version: int) -> IncidentState:
-    face = FaceSummary.of(detection.face)
+    face = FaceSummary.of(detection.face, detection.frame_time)
     closest = detection.closest
     return IncidentState(
         incident_id=incident_id_for(detection.camera_id, detection.frame_key),

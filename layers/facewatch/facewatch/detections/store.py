@@ -314,7 +314,10 @@ class DynamoIncidentStore:
     def _extend_update(self, incident: IncidentState) -> dict[str, Any]:
         """firstSeen, lastSeen and every index sort key move with the incident; the best face
         and closest employee in the alert's own shape (``bestFace``, ``closestEmployee``: what
-        the Slack message re-renders from, alerts/slack/threads.py)."""
+        the Slack message re-renders from, alerts/slack/threads.py), and ``bestFaceAt``, the
+        time of the best face's frame (a better snapshot is taken there); removed when that
+        time is unknown (a face from an item written before it was kept), so it never names
+        the frame of another face."""
         sort = f"{iso(incident.first_seen)}#{incident.incident_id}"
         sets = (
             "SET firstSeen = :f, lastSeen = :l, detections = :d, incident = :i, "
@@ -323,6 +326,8 @@ class DynamoIncidentStore:
         closest = public_closest(incident)
         if closest is not None:  # a closest employee is only ever replaced by a closer one
             sets += ", closestEmployee = :c"
+        best_at = incident.best_face.frame_time
+        sets += ", bestFaceAt = :ba" if best_at is not None else " REMOVE bestFaceAt"
         return {
             "TableName": self._table,
             "Key": incident_key(incident.incident_id),
@@ -338,6 +343,7 @@ class DynamoIncidentStore:
                     ":e": int(incident.first_seen) + self._incident_ttl(incident.camera_id),
                     ":b": public_best_face(incident).model_dump_json(by_alias=True),
                     ":c": closest.model_dump_json(by_alias=True) if closest else None,
+                    ":ba": iso(best_at) if best_at is not None else None,
                 }
             ),
         }

@@ -146,7 +146,11 @@ def snapshot_policy(profile: PrivacyProfile | None) -> SnapshotPolicy:
     snapshot is blurred and kept the shortest tier: the safe side)."""
     if profile is None:
         return SnapshotPolicy(blur_faces=True, retention_days=1)
-    return SnapshotPolicy(blur_faces=profile.blur_faces, retention_days=profile.retention.snapshots)
+    return SnapshotPolicy(
+        blur_faces=profile.blur_faces,
+        retention_days=profile.retention.snapshots,
+        allowed=profile.recognition,  # recognition-off: no face data, so no snapshot either
+    )
 
 
 def clip_tagging(profile: PrivacyProfile | None) -> str | None:

@@ -3,7 +3,8 @@
 What an incident leaves where (and what is deleted):
   incidents table   the incident item, its trail (down to an ``ERASED`` marker with the date),
                     its place in the camera's grouping state
-  S3                snapshots/<date>/<id>.jpg and clips/<id>/NNN.mp4, every version
+  S3                snapshots/<id>/<frame>.jpg (the alert's and every better one),
+                    snapshots/<date>/<id>.jpg (before 2026-12), clips/<id>/NNN.mp4, every version
   SQS               messages naming it (alert queues, DLQs) and rejected records of its camera
                     and time (a received message that does not match is made visible again)
 An employee: faces in the collection, enrollment audit items, consent records (down to a marker
@@ -25,6 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from facewatch.alerts.snapshots import snapshot_prefix
 from facewatch.audit.history import IncidentHistory, IncidentRecord
 from facewatch.clips.archive import ARCHIVE_PREFIX
 from facewatch.detections.incidents import CameraState, IncidentState
@@ -36,7 +38,7 @@ from facewatch.timestamps import iso
 
 PITR_DAYS = 35  # DynamoDB point-in-time recovery keeps 35 days of changes
 DAY = 86400
-OBJECT_PREFIXES = ("snapshots/",)  # + <YYYY/MM/DD>/<incident id>.jpg
+OBJECT_PREFIXES = ("snapshots/",)  # + <YYYY/MM/DD>/<incident id>.jpg: the layout before 2026-12
 REJECT_SLACK_SECONDS = 300  # a rejected record "of" an incident arrived within this of it
 RECEIVE_ROUNDS = 1000  # at most 10 000 messages a queue per sweep
 
@@ -400,12 +402,13 @@ class Eraser:
         return scrubbed
 
     def _delete_objects(self, bucket: str, day: str | None, incident_id: str) -> int:
-        """Every version of the incident's objects: snapshots/<date>/<id>.jpg (alerts.snapshots;
-        the date from the incident or its marker) and clips/<id>/NNN.mp4 (clips.archive)."""
+        """Every version of the incident's objects: every snapshot under snapshots/<id>/
+        (alerts.snapshots: the alert's and each better one), the older snapshots/<date>/<id>.jpg
+        (the date from the incident or its marker) and clips/<id>/NNN.mp4 (clips.archive)."""
         versions: list[dict[str, str]] = []
         keys: set[str] = set()
         dated = [f"{p}{day}/" for p in OBJECT_PREFIXES] if day else []
-        prefixes = [*dated, f"{ARCHIVE_PREFIX}{incident_id}/"]
+        prefixes = [snapshot_prefix(incident_id), *dated, f"{ARCHIVE_PREFIX}{incident_id}/"]
         for prefix in prefixes:
             paginator = self._s.s3.get_paginator("list_object_versions")
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix):

@@ -123,7 +123,25 @@ def _status_line(view: AlertView, state: Lifecycle) -> str | None:
     return " · ".join(parts) or None
 
 
-def alert_message(view: AlertView, state: Lifecycle | None = None) -> SlackMessage:
+def _image(view: AlertView, snapshot_at: datetime | None) -> ImageBlock:
+    if snapshot_at is None:
+        return ImageBlock(
+            image_url=view.snapshot_url,
+            alt_text=f"Camera frame at the first detection, {view.camera}",
+        )
+    at = f"{snapshot_at.astimezone(view.started.tzinfo):%H:%M:%S} {view.zone_label}"
+    return ImageBlock(
+        image_url=view.snapshot_url,
+        alt_text=f"Camera frame with the clearest face so far ({at}), {view.camera}",
+        title=PlainTextObject(text=f"Clearest face so far, {at}"),
+    )
+
+
+def alert_message(
+    view: AlertView, state: Lifecycle | None = None, *, snapshot_at: datetime | None = None
+) -> SlackMessage:
+    """``snapshot_at``: the snapshot is a later frame, the clearest face so far (threads.py),
+    not the first detection's."""
     state = state or Lifecycle()
     route = view.route
     hint = bool(route and route.hint)
@@ -165,12 +183,7 @@ def alert_message(view: AlertView, state: Lifecycle | None = None) -> SlackMessa
         )
     blocks.append(SectionBlock(fields=fields))
     if view.snapshot_url:
-        blocks.append(
-            ImageBlock(
-                image_url=view.snapshot_url,
-                alt_text=f"Camera frame at the first detection, {view.camera}",
-            )
-        )
+        blocks.append(_image(view, snapshot_at))
     buttons: list[ButtonElement] = []
     if view.clip_link:
         buttons.append(

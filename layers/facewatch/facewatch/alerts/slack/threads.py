@@ -12,6 +12,14 @@ nothing; a changed one is sent with chat.update at most once per ``min_interval`
 update within the interval. A throttled change is not lost: the next reconcile sends it.
 Follow-ups (status changes, merge, escalation, end of visit) go into the message's thread, each
 once (``slackNotes``, a string set).
+
+A better snapshot (``BetterSnapshots``, the notifier's reconciles only: the ticker's role has no
+access to video or face images): when the incident's best face (``bestFace``, its frame time
+``bestFaceAt``) is from another frame than the one the message's snapshot shows and scores at
+least BETTER_SNAPSHOT_MARGIN times the face that snapshot was taken for, a new snapshot of that
+frame replaces it (``slackSnapshot``, ``slackSnapshotAt``, ``slackSnapshotScore``). It rides on
+the update claim: at most one per message per ``min_interval``. A failed one keeps the old
+snapshot (and is tried again at the next claimed update); the update goes out regardless.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
@@ -29,6 +37,7 @@ from facewatch.alerts.event import AlertDetail, BestFace, ClosestEmployee
 from facewatch.alerts.settings import SlackAppSettings
 from facewatch.alerts.slack.app import PostedMessage
 from facewatch.alerts.slack.messages import Lifecycle, SlackMessage, alert_message, visit_length
+from facewatch.alerts.snapshots import BETTER_SNAPSHOT_MARGIN, face_score
 from facewatch.alerts.view import alert_view
 from facewatch.observability import logger
 from facewatch.timestamps import iso
@@ -54,6 +63,10 @@ class IncidentMessage:
     # as face_events last wrote them (None: not grown since the alert, which has them)
     best_face: BestFace | None = None
     closest: ClosestEmployee | None = None
+    best_face_at: datetime | None = None  # the best face's frame (None: unknown, older items)
+    # the frame a better snapshot showed and its face's score (None: the first detection's)
+    snapshot_at: datetime | None = None
+    snapshot_score: float | None = None
 
     def lifecycle(self, now: float, window_seconds: float, mention: str) -> Lifecycle:
         ended = now - self.last_seen.timestamp() > window_seconds
@@ -75,6 +88,15 @@ class IncidentMessage:
         if self.closest is not None:
             update["closest_employee"] = self.closest
         return self.alert.model_copy(update=update)
+
+    def shown_frame(self) -> tuple[datetime, float]:
+        """The frame the snapshot is of and the score of the face it was taken for. The
+        alert's snapshot is of the first detection; its face is scored as the alert's best
+        face, at least as good as the first one: a later face must beat the best the alert
+        had, the safe side against churn."""
+        if self.snapshot_at is not None and self.snapshot_score is not None:
+            return self.snapshot_at, self.snapshot_score
+        return self.alert.first_seen, face_score(self.alert.best_face)
 
 
 def _auto_minutes(notes: frozenset[str]) -> int | None:
@@ -112,6 +134,17 @@ def _parsed(model: type[_Shown], raw: str | None) -> _Shown | None:
     except ValueError:
         logger.warning("incident attribute unreadable", extra={"model": model.__name__})
         return None
+
+
+def _time(raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        logger.warning("incident time unreadable")
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _s(value: str) -> dict[str, str]:
@@ -158,6 +191,11 @@ class DynamoMessageStore:
             notes=frozenset(item.get("slackNotes", {}).get("SS", [])),
             best_face=_parsed(BestFace, text("bestFace")),
             closest=_parsed(ClosestEmployee, text("closestEmployee")),
+            best_face_at=_time(text("bestFaceAt")),
+            snapshot_at=_time(text("slackSnapshotAt")),
+            snapshot_score=(
+                float(item["slackSnapshotScore"]["N"]) if "slackSnapshotScore" in item else None
+            ),
         )
 
     def record_post(
@@ -185,6 +223,22 @@ class DynamoMessageStore:
                 return False
             raise
         return True
+
+    def record_snapshot(self, incident_id: str, url: str, at: datetime, score: float) -> None:
+        """The message's snapshot is now of the frame at ``at`` (its face scored ``score``)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=_key(incident_id),
+            UpdateExpression=(
+                "SET slackSnapshot = :u, slackSnapshotAt = :a, slackSnapshotScore = :s"
+            ),
+            ConditionExpression="attribute_exists(slackTs)",
+            ExpressionAttributeValues={
+                ":u": _s(url),
+                ":a": _s(iso(at.timestamp())),
+                ":s": {"N": f"{score:.6f}"},
+            },
+        )
 
     def claim_update(self, incident_id: str, now: float, min_interval: float) -> bool:
         try:
@@ -279,6 +333,54 @@ def thread_settings(settings: SlackAppSettings) -> ThreadSettings:
     )
 
 
+class FrameSnapshots(Protocol):
+    """alerts.snapshots.BoundedSnapshots: the frame at ``at`` stored under the site's privacy
+    policy, its URL, or None (logged)."""
+
+    def snapshot_url(self, detail: AlertDetail, at: datetime | None = None) -> str | None: ...
+
+
+class SnapshotRecords(Protocol):
+    def record_snapshot(self, incident_id: str, url: str, at: datetime, score: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BetterSnapshots:
+    """A new snapshot when the incident's best face is clearly better than the snapshot's."""
+
+    source: FrameSnapshots
+    records: SnapshotRecords
+    margin: float = BETTER_SNAPSHOT_MARGIN
+
+    def due(self, message: IncidentMessage) -> datetime | None:
+        """The best face's frame if it deserves a new snapshot, else None."""
+        best, at = message.best_face, message.best_face_at
+        if best is None or at is None or message.merged_into:
+            return None  # not grown, frame unknown (an older item), or merged: keep it
+        shown_at, shown_score = message.shown_frame()
+        if at == shown_at or face_score(best) < self.margin * shown_score:
+            return None
+        return at
+
+    def take(self, message: IncidentMessage, at: datetime) -> IncidentMessage:
+        """The message with the new snapshot, or as it was if none could be taken."""
+        alert = message.current_alert()  # its best face: the one in that frame (blurred)
+        score = face_score(alert.best_face)
+        try:
+            url = self.source.snapshot_url(alert, at)
+            if url is None:
+                return message  # BoundedSnapshots logged why; the old snapshot stays
+            self.records.record_snapshot(message.incident_id, url, at, score)
+        except Exception as exc:  # the update goes out with the old snapshot
+            logger.warning(
+                "better snapshot not taken",
+                extra={"incident_id": message.incident_id, "reason": type(exc).__name__},
+            )
+            return message
+        logger.info("better snapshot taken", extra={"incident_id": message.incident_id})
+        return replace(message, snapshot_url=url, snapshot_at=at, snapshot_score=score)
+
+
 def digest_of(message: SlackMessage) -> str:
     body = json.dumps({"t": message.text, "b": message.blocks}, sort_keys=True).encode()
     return hashlib.sha256(body).hexdigest()[:32]
@@ -294,12 +396,15 @@ class SlackThreads:
         token: Callable[[], str],
         settings: ThreadSettings,
         clip_link: Callable[[AlertDetail], str | None],
+        *,
+        snapshots: BetterSnapshots | None = None,
     ) -> None:
         self.store = store
         self._api = api
         self._token = token
         self.settings = settings
         self._clip_link = clip_link
+        self._snapshots = snapshots  # None: the message keeps its snapshot (ticker, no bucket)
 
     def render(self, message: IncidentMessage, now: float) -> SlackMessage:
         settings = self.settings
@@ -311,7 +416,9 @@ class SlackThreads:
             match_threshold=settings.match_threshold,
         )
         return alert_message(
-            view, message.lifecycle(now, settings.window_seconds, settings.mention)
+            view,
+            message.lifecycle(now, settings.window_seconds, settings.mention),
+            snapshot_at=message.snapshot_at,
         )
 
     def post(
@@ -336,12 +443,19 @@ class SlackThreads:
             return "none"  # webhook mode, or posted before app mode
         if merged_into and not message.merged_into:
             message = replace(message, merged_into=merged_into)
+        better = self._snapshots.due(message) if self._snapshots else None
         rendered = self.render(message, now)
         digest = digest_of(rendered)
-        if digest == message.digest:
+        if digest == message.digest and better is None:
             return "unchanged"
         if not self.store.claim_update(incident_id, now, self.settings.min_update_interval):
             return "throttled"
+        if self._snapshots is not None and better is not None:
+            message = self._snapshots.take(message, better)
+            rendered = self.render(message, now)
+            digest = digest_of(rendered)
+            if digest == message.digest:
+                return "unchanged"  # no snapshot, and nothing else changed
         self._api.update(self._token(), message.posted, rendered)
         self.store.record_digest(incident_id, digest)
         self._note_end(message, now)
