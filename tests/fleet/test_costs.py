@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import time
 from pathlib import Path
 
@@ -61,8 +62,15 @@ def test_storage_grows_with_retention_and_bitrate() -> None:
 def test_docs_carry_the_table_for_the_sample_inventory(capsys: pytest.CaptureFixture[str]) -> None:
     table = cost_table(load_inventory(ROOT / "cameras.yaml"), CostAssumptions())
     assert table in (ROOT / "docs/fleet.md").read_text(), "rerun `facewatch cameras cost`"
-    assert main(["cameras", "cost", "--inventory", str(ROOT / "cameras.yaml")]) == 0
-    assert table in capsys.readouterr().out
+    # the CLI lists the same figures (its rows, as JSON) the docs' table was made from
+    assume = CostAssumptions()
+    inventory = load_inventory(ROOT / "cameras.yaml")
+    argv = ["cameras", "cost", "--inventory", str(ROOT / "cameras.yaml"), "-o", "json"]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["cameraId"], round(r["totalUsd"], 2)) for r in rows] == [
+        (c.id, round(camera_cost(c, assume).total, 2)) for c in inventory.cameras
+    ]
 
 
 def test_invalid_inventory_names_the_line(
