@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_sdk.signature import SignatureVerifier
 
-from facewatch.audit.slack_requests import RecordedClick, slack_signature
+from facewatch.audit.slack_front import slack_signature
+from facewatch.audit.slack_requests import RecordedClick
 from tests.conftest import ROOT
 from tests.slack_world import FRONT_ENV, World, signed
 
