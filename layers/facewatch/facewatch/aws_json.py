@@ -292,7 +292,8 @@ class AwsJsonClient:
             _aws_roots_failed.add(self._hostname)
             return self._tls_connection(_tls())
 
-    def _send(self, operation: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def request_headers(self, operation: str, body: bytes) -> dict[str, str]:
+        """The signed headers of one POST of ``body`` to this endpoint."""
         service = self._service
         headers = signed_headers(
             host=self._host,
@@ -308,6 +309,10 @@ class AwsJsonClient:
             now=self._clock(),
         )
         headers["User-Agent"] = _USER_AGENT  # not signed (botocore does not sign it either)
+        return headers
+
+    def _send(self, operation: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        headers = self.request_headers(operation, body)
         connection = self._connect()
         connection.request("POST", self._path, body=body, headers=headers)
         response = connection.getresponse()
