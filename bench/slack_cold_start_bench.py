@@ -2,8 +2,9 @@
 
 What one run is: a fresh Python process (``python -S`` with the function's directory, the
 layer's source and the venv's packages on PYTHONPATH, as Lambda puts /var/task and /opt/python
-there: no .pth processing, so this venv's editable-install finder is not counted) imports
-functions/slack_actions/app.py and answers one real-shaped signed click (events/
+there: no .pth processing, so this venv's editable-install finder is not counted) imports what
+Lambda's runtime imports before the handler (awslambdaric's bootstrap), then
+functions/slack_actions/app.py, and answers one real-shaped signed click (events/
 slack_actions_acknowledge.json, a fresh timestamp and signature): the signing secret and the
 allow-list from Secrets Manager, the replay guard's conditional put, the click sent to the
 clicks queue, 200. The bench then checks the click is on the queue and the guard's item is in
@@ -19,17 +20,19 @@ adds a network round trip per call, 4 calls and 3 handshakes on a cold start, an
 runtime's own start, neither of which is here).
 
 Numbers: ``answer s`` is wall time from spawning the process to the 200, ``CPU s`` the child's
-CPU time (user + system) at the 200, ``import CPU s`` of that in the import. The quota stands in
+CPU time (user + system) at the 200; ``runtime`` of that before the handler module's import
+(interpreter and runtime imports), ``import`` in it. The quota stands in
 for Lambda's 256 MB (256/1769 of a vCPU = 14.5%): a cgroup v2 ``cpu.max`` when the host has a
 cgroup v2 cpu controller, else cgroup v1 ``cpu.cfs_quota_us``; without either (or without
 root) the quota rows are skipped and the bench says so. "no bytecode" runs a copy of the
 function, the layer's package and botocore's packages without any .pyc (a layer built without
 bytecode); the stdlib keeps its .pyc, as Lambda's runtime has them.
 
-``--floors`` adds what no change to the function can remove: the interpreter alone, and the
-interpreter with botocore imported and its three clients made (what the function used before).
+``--floors`` adds the interpreter with the runtime's imports alone (what no change to the
+function can remove) and with botocore imported and its three clients made (what the function
+used before: over the budget before its first call). Results: docs/benchmarks.md.
 
-Run: .venv/bin/python bench/slack_cold_start_bench.py [--runs 5] [--quota 0.145] [--floors]
+Run: .venv/bin/python bench/slack_cold_start_bench.py [--runs 9] [--quota 0.145] [--floors]
 (prints numbers; asserts nothing but the recorded click).
 """
 
