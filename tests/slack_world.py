@@ -14,14 +14,14 @@ from slack_sdk.signature import SignatureVerifier
 
 from facewatch.audit.history import IncidentHistory
 from facewatch.audit.slack_actions import SlackActionDeps
-from facewatch.audit.slack_requests import (
+from facewatch.audit.slack_front import (
     DynamoReplayStore,
-    SlackAllowList,
     SlackFrontDeps,
     SlackRequestGuard,
     SqsClickQueue,
     UserGroups,
 )
+from facewatch.audit.slack_requests import SlackAllowList
 from facewatch.detections.store import DynamoIncidentStore
 from tests.conftest import load_event, load_function
 from tests.fakes import FakePublisher

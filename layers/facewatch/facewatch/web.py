@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 # Every reply: nothing is cached (links carry signatures, pages carry session tokens), nothing
 # leaks through the Referer header, nothing frames or sniffs the content.
@@ -21,12 +23,14 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class HttpReply:
+class HttpReply(NamedTuple):
+    """Immutable (a NamedTuple, not a dataclass: dataclasses cost the Slack front function's
+    cold start the import of inspect)."""
+
     status: int
     body: str = ""
     content_type: str = "text/plain; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})
 
     def all_headers(self) -> dict[str, str]:
         return {**SECURITY_HEADERS, **self.headers}
