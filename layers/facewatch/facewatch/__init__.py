@@ -12,7 +12,8 @@ One folder per concern, in a layer order (a folder imports only the folders belo
     alerts            the alert event, the bus publisher, the fan-out and its Slack and SMS
                       channels, snapshots, the operator view
     clips             KVS media clients, HLS session URLs, signed clip links, the clip player
-    shared modules    settings, observability, web (HTTP replies), timestamps
+    shared modules    settings, observability, web (HTTP replies), timestamps, lease,
+                      aws_json (the Slack front door's stdlib AWS client) over aws_roots
 
 Where the imports chose the grouping: the alert event sits in ``alerts`` below ``detections``
 because the notifiers consume it without knowing how incidents are made; ``fleet`` sits above
