@@ -408,7 +408,7 @@ def test_enrollment_needs_consent_where_a_profile_says_so_and_withdrawal_erases_
     assert "1 faces (rekognition:facewatch-employees)" in out.replace("   ", " ").replace("  ", " ")
     assert main(["consent", "list", *cli_env]) == 0
     listing = capsys.readouterr().out
-    assert any(line.split()[:2] == ["EMP-C1", "withdrawn"] for line in listing.splitlines())
+    assert any(line.split()[1:3] == ["EMP-C1", "withdrawn"] for line in listing.splitlines())
     # withdrawn: enrollment is refused again
     with Stubber(rek) as stub:
         assert employees_cli.run(args, employee_clients(stack, rek)) == 1
