@@ -224,6 +224,7 @@ def test_a_region_in_no_partition_is_refused_with_what_to_set() -> None:
     [
         {"AWS_ENDPOINT_URL": "http://localhost:4566"},
         {"AWS_ENDPOINT_URL": "http://localhost:4566", "AWS_ENDPOINT_URL_SQS": "http://sqs:1"},
+        # pragma: allowlist nextline secret
         {"AWS_ENDPOINT_URL_SECRETS_MANAGER": "https://secrets.example:8443"},
         {"AWS_ENDPOINT_URL": "http://x:1", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"},
     ],
@@ -271,6 +272,7 @@ def test_answers_and_errors_are_what_botocore_gives(moto_url: str) -> None:
     )
     url = _boto("sqs", moto_url).create_queue(QueueName="facewatch-test-json")["QueueUrl"]
     sent = Sqs(environ=env).send_message(QueueUrl=url, MessageBody="hello")
+    # pragma: allowlist nextline secret
     assert sent["MD5OfMessageBody"] == "5d41402abc4b2a76b9719d911017c592"  # md5("hello")
     (message,) = _boto("sqs", moto_url).receive_message(QueueUrl=url)["Messages"]
     assert message["Body"] == "hello"
@@ -448,6 +450,7 @@ def fresh_trust(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _get(env: dict[str, str], **kwargs: Any) -> dict[str, Any]:
+    # pragma: allowlist nextline secret
     return SecretsManager(environ=env, **kwargs).get_secret_value(SecretId="facewatch/test/tls")
 
 
