@@ -20,6 +20,7 @@ camera-month. Exit status 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import sys
@@ -76,7 +77,9 @@ TARGET_CALLS, TARGET_P95, TARGET_USD = 80, 3.0, 60.0
 Box = tuple[float, float, float, float]
 
 
-def workload(minutes: int, rng: random.Random, t0: float) -> tuple[list[Visit], list[Lighting]]:
+def workload(
+    minutes: int, rng: random.Random, t0: float
+) -> tuple[list[Visit], list[Lighting], list[str]]:
     """A hard office hour (scaled to ``minutes``), seeded.
 
     - two employees seated in view all the time, swaying a little, looking down at their desks
@@ -88,10 +91,13 @@ def workload(minutes: int, rng: random.Random, t0: float) -> tuple[list[Visit], 
     - ordinary visits: employees and visitors walking through facing the camera, their faces
       turned for 0.5 s as they enter and leave;
     - lights switched off and on, clouds dimming the room, a door throwing light on the floor.
+
+    Returns the visits, the lighting changes and each visit's scenario (for the breakdown).
     """
     total = minutes * 60.0
     scale = minutes / 60.0
     visits: list[Visit] = []
+    kinds: list[str] = []  # visits[i]'s scenario (labels only: the scene is the visits)
     who: str | None
     for seated, x in (("EMP-30003", 0.04), ("EMP-40004", 0.86)):
         looks: list[tuple[float, float]] = []
@@ -104,6 +110,7 @@ def workload(minutes: int, rng: random.Random, t0: float) -> tuple[list[Visit], 
             Visit(t0 - 600, t0 + total + 600, seated, face_height=0.14, start_x=x, end_x=x,
                   top=0.32, facing=tuple(looks), turn_seconds=0.5, sway=0.006)
         )  # fmt: skip
+        kinds.append("seated")
     events: list[str] = (
         ["walk-by"] * 5 + ["cross", "brief", "behind"] + ["employee"] * 4 + ["visitor"] * 2
     )
@@ -120,12 +127,15 @@ def workload(minutes: int, rng: random.Random, t0: float) -> tuple[list[Visit], 
         if kind == "walk-by":
             who = employee if rng.random() < 0.5 else None
             visits.append(Visit(start, end, who, size, left, right, facing=()))
+            kinds.append(kind)
         elif kind == "cross":
             visits.append(Visit(start, end, None, size, 0.1, 0.65, turn_seconds=0.5))
             visits.append(Visit(start, end, employee, size, 0.65, 0.1, turn_seconds=0.5))
+            kinds += [kind, kind]
         elif kind == "brief":
             facing = ((start + 4.0, start + 6.0),)
             visits.append(Visit(start, start + 10, None, size, left, right, facing=facing))
+            kinds.append(kind)
         elif kind == "behind":
             visits.append(Visit(start, end, employee, 0.3, left, right, turn_seconds=0.5))
             offset = 0.09 if left < right else -0.09
@@ -133,9 +143,11 @@ def workload(minutes: int, rng: random.Random, t0: float) -> tuple[list[Visit], 
                 Visit(start + 0.5, end + 0.5, None, 0.2, left + offset, right + offset, top=0.08,
                       turn_seconds=0.5)
             )  # fmt: skip
+            kinds += [kind, kind]
         else:
             who = employee if kind == "employee" else None
             visits.append(Visit(start, end, who, size, left, right, turn_seconds=0.5))
+            kinds.append(kind)
     lights = [
         Lighting("switch", t0 + total * 0.20, t0 + total * 0.45, 0.55),
         Lighting("cloud", t0 + total * 0.55, t0 + total * 0.55 + 120 * scale, 0.65),
@@ -144,7 +156,7 @@ def workload(minutes: int, rng: random.Random, t0: float) -> tuple[list[Visit], 
     for k in range(max(1, round(4 * scale))):
         at = t0 + total * (0.1 + 0.22 * k) + rng.uniform(0, 60)
         lights.append(Lighting("door", at, at + rng.uniform(5, 12), 1.6))
-    return visits, lights
+    return visits, lights, kinds
 
 
 def iou(a: Box, b: Box) -> float:
@@ -267,8 +279,11 @@ def simulate(minutes: int, fps: float, seed: int, service_latency: bool) -> dict
     )
     rig = build_rig(settings, real_work=True)
     rig.add_camera("bench-cam")
+    # The scene starts on a whole second: the visits' phase against KVS's 1 s fragments (which
+    # decides when a frame becomes readable) is then the workload's, not the setup's wall time.
+    rig.clock.sleep(math.ceil(rig.clock.now()) - rig.clock.now())
     start = rig.clock.now()
-    visits, lights = workload(minutes, random.Random(seed), start)
+    visits, lights, kinds = workload(minutes, random.Random(seed), start)
     rig.scene.visits.extend(visits)
     rig.scene.lighting.extend(lights)
     # Uploads take 0.3-0.9 s: frames become readable at every phase of the sampler's 1 s poll.
@@ -321,6 +336,7 @@ def simulate(minutes: int, fps: float, seed: int, service_latency: bool) -> dict
     hours = minutes / 60
     calls = rig.rekognition.calls
     return {
+        "by_scenario": by_scenario(rig, kinds, hours),
         "hours": hours,
         "wall_seconds": wall,
         "frames": minutes * 60 * fps,
@@ -338,6 +354,31 @@ def simulate(minutes: int, fps: float, seed: int, service_latency: bool) -> dict
         "naive": every_frame(rig.scene, start, end, fps, 0.5 + 0.35),
         "processor": every_frame(rig.scene, start, end, 1.0, PROCESSOR_DELAY),
     }
+
+
+def scenario_at(scene: Scene, kinds: list[str], t: float | None) -> str:
+    """What a Rekognition call at frame time t was for: the scenarios in view (the seated
+    employees only when nobody else is), and lighting changing meanwhile."""
+    if t is None:
+        return "unknown frame"
+    present = {kinds[i] for i, v in enumerate(scene.visits) if v.box(t) and kinds[i] != "seated"}
+    label = "+".join(sorted(present)) or "seated only"
+    if any(light.factor(t) != 1.0 for light in scene.lighting):
+        label += " (lighting)"
+    return label
+
+
+def by_scenario(rig: Any, kinds: list[str], hours: float) -> dict[str, dict[str, float]]:
+    """Rekognition calls an hour by API and by what was in view at the frame analysed (a
+    search is put down to the frame its DetectFaces was for)."""
+    table: dict[str, dict[str, float]] = {}
+    label = "unknown frame"
+    for name, params in rig.rekognition.requests:
+        if name == "DetectFaces":
+            label = scenario_at(rig.scene, kinds, rig.scene.time_of(params["Image"]["Bytes"]))
+        row = table.setdefault(label, {})
+        row[name] = row.get(name, 0.0) + 1.0 / hours
+    return table
 
 
 def monthly(result: dict[str, Any]) -> dict[str, float]:
@@ -424,6 +465,10 @@ def main() -> int:
         f"DynamoDB {cost['dynamodb']:.2f}; naive: Rekognition only; processor: streaming "
         f"minutes + its own data stream (prices: see the constants' dates)"
     )
+    print("  Rekognition calls an hour by what was in view (DetectFaces + SearchFacesByImage):")
+    for label, row in sorted(r["by_scenario"].items(), key=lambda i: -sum(i[1].values())):
+        detect, search = row.get("DetectFaces", 0.0), row.get("SearchFacesByImage", 0.0)
+        print(f"    {label:40} {detect + search:6.0f} ({detect:.0f} + {search:.0f})")
     if args.verbose:
         start = min(p[0].enter for p in r["per_visit"])
         for visit, visible, faces, unknown, first in r["per_visit"]:

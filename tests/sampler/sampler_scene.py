@@ -165,6 +165,7 @@ class Scene:
     # are stamped, and asked for, by producer time; KVS's server clock is true time.
     producer_offset: float = 0.0
     _faces: dict[str, list[SeenFace]] = field(default_factory=dict)
+    _times: dict[str, float] = field(default_factory=dict)  # full-size frame -> its true time
     # The faces of the last frame DetectFaces was asked about: the sampler searches crops of
     # the frame it has just detected, and a crop's colour says who, this says how turned.
     last_detected: list[SeenFace] = field(default_factory=list)
@@ -235,11 +236,17 @@ class Scene:
         image.save(out, format="JPEG", quality=85)
         jpeg = out.getvalue()
         if size == self.full_size:
-            self._faces[hashlib.sha1(jpeg).hexdigest()] = self.seen_faces(t)
+            digest = hashlib.sha1(jpeg).hexdigest()
+            self._faces[digest] = self.seen_faces(t)
+            self._times[digest] = t
         return jpeg
 
     def faces_in(self, jpeg: bytes) -> list[SeenFace]:
         return self._faces.get(hashlib.sha1(jpeg).hexdigest(), [])
+
+    def time_of(self, jpeg: bytes) -> float | None:
+        """The true time of a full-size frame this scene rendered (None: not one of them)."""
+        return self._times.get(hashlib.sha1(jpeg).hexdigest())
 
 
 def _ms(value: datetime) -> int:
