@@ -281,8 +281,8 @@ def simulate(minutes: int, fps: float, seed: int, service_latency: bool) -> dict
     rig.add_camera("bench-cam")
     # The scene starts on a whole second: the visits' phase against KVS's 1 s fragments (which
     # decides when a frame becomes readable) is then the workload's, not the setup's wall time.
-    rig.clock.sleep(math.ceil(rig.clock.now()) - rig.clock.now())
-    start = rig.clock.now()
+    start = float(math.ceil(rig.clock.now()))
+    rig.clock.sleep(start - rig.clock.now())
     visits, lights, kinds = workload(minutes, random.Random(seed), start)
     rig.scene.visits.extend(visits)
     rig.scene.lighting.extend(lights)

@@ -86,6 +86,7 @@ def build_rig(settings: SamplerSettings | None = None, real_work: bool = False) 
             "DetectFaces": detect_faces_responder(scene),
             "SearchFacesByImage": search_responder(scene=scene),
         },
+        clock=clock,
     )
     media: list[JitStub] = []
 
@@ -97,7 +98,7 @@ def build_rig(settings: SamplerSettings | None = None, real_work: bool = False) 
             "GetImages": get_images_responder(scene),
             "ListFragments": list_fragments_responder(scene),
         }
-        media.append(JitStub(client, responders))
+        media.append(JitStub(client, responders, clock=clock))
         return client
 
     frames = KvsFrames(video, media_client)

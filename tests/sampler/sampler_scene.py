@@ -42,16 +42,25 @@ TURNED_SIMILARITY = 72.0  # an employee's turned face: below the default thresho
 
 
 class SimClock:
+    """``real_work``: the CPU time this thread spends (the code under test's own work) moves the
+    clock too, less what the stand-ins spend answering (``exclude``): AWS's time is modelled
+    by the stubs' latencies, and CPU time (not wall time) does not grow when the machine is
+    busy with something else."""
+
     def __init__(self, start: float, real_work: bool = False) -> None:
         self._sim = start
         self._real_work = real_work
-        self._real_start = time.perf_counter()
+        self._real_start = time.thread_time()
         self.slept = 0.0
 
     def now(self) -> float:
         if self._real_work:
-            return self._sim + (time.perf_counter() - self._real_start)
+            return self._sim + (time.thread_time() - self._real_start)
         return self._sim
+
+    def exclude(self, seconds: float) -> None:
+        """Work of the simulator itself (rendering frames, answering calls): not the code's."""
+        self._real_start += seconds
 
     def sleep(self, seconds: float) -> None:
         self._sim += seconds
@@ -285,7 +294,10 @@ class JitStub:
         self.requests.append((name, params))
         if self.clock and name in self.latency:
             self.clock.advance(self.latency[name])
+        started = time.thread_time()
         result = self.responders[name](params)
+        if self.clock:
+            self.clock.exclude(time.thread_time() - started)
         method = xform_name(name)
         if isinstance(result, tuple) and result[0] == "error":
             self.stubber.add_client_error(

@@ -66,7 +66,7 @@ class TestOneInvocation:
         employee = [r for r in got if who(r) == ["EMP-10442"]]
         assert len(stranger) >= 5
         assert all(T0 + 10 <= r.frame_time < T0 + 20 for r in stranger)
-        assert len(employee) >= 4
+        assert len(employee) >= 2  # a walking employee is looked at every few seconds
         assert all(T0 + 30 <= r.frame_time < T0 + 38 for r in employee)
         assert {r.camera_id for r in got} == {"cam-1"}
         assert len({r.frame_key for r in got}) == len(got)  # no frame twice

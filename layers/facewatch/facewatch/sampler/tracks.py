@@ -358,20 +358,27 @@ class RateRules:
 def next_analysis_ms(
     tracker: Tracker, last_ms: int, now_ms: int, faceless_since: int | None, rules: RateRules
 ) -> int | None:
-    """The earliest time the next analysis is due (None: none needed until motion)."""
+    """The earliest time the next analysis is due (None: none needed until motion).
+
+    A track absent from the last analysed frame (``last_ms``) with no motion in its person
+    region since is not due: the same picture would show the same (it left, or keeps still
+    turned away). Motion there brings it back (explained by it, or unexplained: the gate)."""
     due: list[int] = []
     for track in tracker.tracks:
+        if track.seen_ms < last_ms and track.moved_ms <= last_ms:
+            continue
         if (
             track.matches is None
             or track.ambiguous
             or (not track.sure and track.searches < tracker.rules.max_searches)
-            or (track.known and not track.settled)
         ):
             due.append(last_ms + rules.new_ms)
         elif track.unknown:
             fresh = track.reported < rules.unknown_records
             due.append(last_ms + (rules.new_ms if fresh else rules.unknown_ms))
-        elif track.walking:
+        elif track.walking or not track.settled:
+            # An employee just recognised is taken as walking until seen again: the walking
+            # rate (not the new one) learns whether they sit down.
             due.append(last_ms + rules.moving_known_ms)
         else:
             due.append(last_ms + rules.still_known_ms)
