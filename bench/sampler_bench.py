@@ -6,7 +6,8 @@ the run loop with one-minute invocations and handovers) on a synthetic office ca
 camera, lights switched, clouds, a door's light on the floor, two people crossing, a visitor who
 faces the camera for 2 s, a visitor behind an employee, ordinary visits). KVS GetImages and
 Rekognition are answered by Stubber, KVS control plane, Kinesis and DynamoDB by moto, all in
-process; time is simulated (with modelled AWS call latencies) plus the real time the code spends.
+process; time is simulated: modelled latencies for every AWS call and for the sampler's own
+work (SERVICE_LATENCY, OWN_WORK), so a run repeats exactly.
 
     .venv/bin/python bench/sampler_bench.py [--minutes 60] [--fps 2] [--seed 42]
 
@@ -20,11 +21,12 @@ camera-month. Exit status 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
-import math
+import contextlib
 import os
 import random
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT))  # the benchmark reuses the tests' stand-ins (test
 from moto import mock_aws  # noqa: E402
 
 from facewatch.detections.records import ProcessorRecord  # noqa: E402
+from facewatch.sampler.camera import CameraSampler  # noqa: E402
 from facewatch.sampler.run import SamplerRequest, run_group  # noqa: E402
 from facewatch.sampler.settings import SamplerSettings  # noqa: E402
 from tests.sampler.sampler_kinesis_events import read_stream  # noqa: E402
@@ -64,8 +67,21 @@ HOURS_A_MONTH = 730
 SAMPLER_MEMORY_GB = 1.0
 CAMERAS_PER_INVOCATION = 8  # cameras one scheduled invocation serves (a deployment choice)
 
-# Modelled AWS latencies (seconds) for the end-to-end estimate; UNCONFIRMED typical values.
-SERVICE_LATENCY = {"GetImages": 0.12, "DetectFaces": 0.15, "SearchFacesByImage": 0.20}
+# Modelled latencies (seconds) of every AWS call the sampler makes; UNCONFIRMED typical values.
+SERVICE_LATENCY = {
+    "GetImages": 0.12,
+    "ListFragments": 0.10,
+    "DetectFaces": 0.15,
+    "SearchFacesByImage": 0.20,
+    "PutRecords": 0.03,
+    "UpdateItem": 0.01,
+    "DescribeStream": 0.05,
+    "GetDataEndpoint": 0.05,
+}
+# The sampler's own work, modelled (not measured) so that a run repeats exactly: a gate frame
+# (decode 128x72, find motion) and a look (decode full frames, crop, encode a mosaic, build
+# records). About twice what this 2-core machine measures; UNCONFIRMED on Lambda arm64, 1 GB.
+OWN_WORK = {"frame": 0.002, "look": 0.04}
 # A stream processor's own delay after a fragment is in KVS: undocumented; modelled as 1 s.
 PROCESSOR_DELAY = 1.0
 MIN_DETECTIONS = 2  # face_events' default: unknown-face frames that make an alerting incident
@@ -270,19 +286,19 @@ def every_frame(
     return {"detect": detect / hours, "search": search / hours, **outcome.summary()}
 
 
-def simulate(minutes: int, fps: float, seed: int, service_latency: bool) -> dict[str, Any]:
+def simulate(
+    minutes: int, fps: float, seed: int, service_latency: bool, mosaics: bool = True
+) -> dict[str, Any]:
     settings = SamplerSettings(
         detections_stream_name=STREAM,
         table_name="facewatch-bench-incidents",
         collection_id="facewatch-employees",
         fps=fps,
+        mosaics=mosaics,
     )
-    rig = build_rig(settings, real_work=True)
+    rig = build_rig(settings)
     rig.add_camera("bench-cam")
-    # The scene starts on a whole second: the visits' phase against KVS's 1 s fragments (which
-    # decides when a frame becomes readable) is then the workload's, not the setup's wall time.
-    start = float(math.ceil(rig.clock.now()))
-    rig.clock.sleep(start - rig.clock.now())
+    start = rig.clock.now()
     visits, lights, kinds = workload(minutes, random.Random(seed), start)
     rig.scene.visits.extend(visits)
     rig.scene.lighting.extend(lights)
@@ -300,10 +316,51 @@ def simulate(minutes: int, fps: float, seed: int, service_latency: bool) -> dict
             return client
 
         rig.frames._media_client = media_client
+        # Kinesis, DynamoDB and the KVS control plane are moto: their latency is added after.
+        for client in (rig.kinesis, rig.video):
+            modelled_latency(client, rig.clock)
+        store = rig.store
+
+        def timed_store(owner: str) -> Any:
+            checkpoints = store(owner)
+            modelled_latency(checkpoints._dynamodb, rig.clock)
+            return checkpoints
+
+        rig.store = timed_store  # type: ignore[method-assign]
+    # What each DetectFaces call looked at: its frame, or (a mosaic) the newest full frame read.
+    looked_at: list[float | None] = []
+    detect = rig.rekognition.responders["DetectFaces"]
+
+    def counted_detect(params: dict[str, Any]) -> Any:
+        image = params["Image"]["Bytes"]
+        looked_at.append(rig.scene.time_of(image) or rig.scene.last_full_time)
+        return detect(params)
+
+    rig.rekognition.responders["DetectFaces"] = counted_detect
     phase = random.Random(seed + 1)
     put_at: dict[int, float] = {}
     totals: dict[str, float] = {}
     wall = time.perf_counter()
+    work = own_work(rig.clock) if service_latency else contextlib.nullcontext()
+    with work:
+        invocations(rig, settings, minutes, start, phase, put_at, totals)
+    wall = time.perf_counter() - wall
+    end = start + minutes * 60
+    return outcome(
+        rig, settings, visits, lights, kinds, looked_at, start, end, put_at, totals, wall, fps
+    )
+
+
+def invocations(
+    rig: Any,
+    settings: SamplerSettings,
+    minutes: int,
+    start: float,
+    phase: random.Random,
+    put_at: dict[int, float],
+    totals: dict[str, float],
+) -> None:
+    """One-minute invocations, as the schedule runs them, with handovers between them."""
     for minute in range(minutes):
         remaining = int((settings.run_seconds + settings.stop_margin_seconds + 9) * 1000)
         report = run_group(
@@ -321,22 +378,38 @@ def simulate(minutes: int, fps: float, seed: int, service_latency: bool) -> dict
         next_minute = start + (minute + 1) * 60 + phase.uniform(0.0, 1.0)
         if rig.clock.now() < next_minute:
             rig.clock.sleep(next_minute - rig.clock.now())
-    wall = time.perf_counter() - wall
-    end = start + minutes * 60
 
+
+def outcome(
+    rig: Any,
+    settings: SamplerSettings,
+    visits: list[Visit],
+    lights: list[Lighting],
+    kinds: list[str],
+    looked_at: list[float | None],
+    start: float,
+    end: float,
+    put_at: dict[int, float],
+    totals: dict[str, float],
+    wall: float,
+    fps: float,
+) -> dict[str, Any]:
+    minutes = round((end - start) / 60)
     got = [ProcessorRecord.model_validate_json(r.data) for r in read_stream(rig.kinesis, STREAM)]
-    outcome = Outcome(rig.scene, start, end)
+    seen_faces = Outcome(rig.scene, start, end)
     for record in got:
         t = record.frame_time
         recorded = put_at.get(round(t * 1000), end)
         for face in record.faces:
             b = face.DetectedFace.BoundingBox
             known = any(m.Similarity >= settings.face_match_threshold for m in face.MatchedFaces)
-            outcome.face(t, (b.Left, b.Top, b.Width, b.Height), not known, recorded)
+            seen_faces.face(t, (b.Left, b.Top, b.Width, b.Height), not known, recorded)
     hours = minutes / 60
     calls = rig.rekognition.calls
     return {
-        "by_scenario": by_scenario(rig, kinds, hours),
+        "by_scenario": by_scenario(rig, kinds, looked_at, hours),
+        "mosaics": totals.get("mosaics", 0) / hours,
+        "tiles": totals.get("mosaic_tiles", 0) / hours,
         "hours": hours,
         "wall_seconds": wall,
         "frames": minutes * 60 * fps,
@@ -350,10 +423,40 @@ def simulate(minutes: int, fps: float, seed: int, service_latency: bool) -> dict
         "gap": totals.get("gap_seconds", 0.0),
         "walk_bys": sum(1 for v in visits if v.facing == ()),
         "lights": len(lights),
-        **outcome.summary(),
+        **seen_faces.summary(),
         "naive": every_frame(rig.scene, start, end, fps, 0.5 + 0.35),
         "processor": every_frame(rig.scene, start, end, 1.0, PROCESSOR_DELAY),
     }
+
+
+def modelled_latency(client: Any, clock: Any) -> Any:
+    """Each call of a moto-backed client takes its SERVICE_LATENCY on the scene's clock."""
+
+    def after(model: Any, **_: Any) -> None:
+        clock.advance(SERVICE_LATENCY.get(model.name, 0.0))
+
+    client.meta.events.register("after-call", after)
+    return client
+
+
+@contextlib.contextmanager
+def own_work(clock: Any) -> Iterator[None]:
+    """The sampler's own work (OWN_WORK) on the scene's clock: per gate frame and per look."""
+    frame, look = CameraSampler._frame, CameraSampler._look
+
+    def timed_frame(self: CameraSampler, *args: Any) -> None:
+        clock.advance(OWN_WORK["frame"])
+        frame(self, *args)
+
+    def timed_look(self: CameraSampler, *args: Any, **kwargs: Any) -> None:
+        clock.advance(OWN_WORK["look"])
+        look(self, *args, **kwargs)
+
+    CameraSampler._frame, CameraSampler._look = timed_frame, timed_look  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        CameraSampler._frame, CameraSampler._look = frame, look  # type: ignore[method-assign]
 
 
 def scenario_at(scene: Scene, kinds: list[str], t: float | None) -> str:
@@ -368,14 +471,17 @@ def scenario_at(scene: Scene, kinds: list[str], t: float | None) -> str:
     return label
 
 
-def by_scenario(rig: Any, kinds: list[str], hours: float) -> dict[str, dict[str, float]]:
-    """Rekognition calls an hour by API and by what was in view at the frame analysed (a
-    search is put down to the frame its DetectFaces was for)."""
+def by_scenario(
+    rig: Any, kinds: list[str], looked_at: list[float | None], hours: float
+) -> dict[str, dict[str, float]]:
+    """Rekognition calls an hour by API and by what was in view at the (newest) frame looked
+    at (a search is put down to the look its DetectFaces was for)."""
     table: dict[str, dict[str, float]] = {}
     label = "unknown frame"
-    for name, params in rig.rekognition.requests:
+    times = iter(looked_at)
+    for name, _params in rig.rekognition.requests:
         if name == "DetectFaces":
-            label = scenario_at(rig.scene, kinds, rig.scene.time_of(params["Image"]["Bytes"]))
+            label = scenario_at(rig.scene, kinds, next(times))
         row = table.setdefault(label, {})
         row[name] = row.get(name, 0.0) + 1.0 / hours
     return table
@@ -417,6 +523,9 @@ def main() -> int:
     parser.add_argument(
         "--no-service-latency", action="store_true", help="answer AWS calls in no time"
     )
+    parser.add_argument(
+        "--no-mosaics", action="store_true", help="every look on one whole frame (before mosaics)"
+    )
     args = parser.parse_args()
     os.environ.update(
         AWS_DEFAULT_REGION="ap-northeast-2",
@@ -424,7 +533,9 @@ def main() -> int:
         AWS_SECRET_ACCESS_KEY="bench",  # moto placeholder  # pragma: allowlist secret
     )
     with mock_aws():
-        r = simulate(args.minutes, args.fps, args.seed, not args.no_service_latency)
+        r = simulate(
+            args.minutes, args.fps, args.seed, not args.no_service_latency, not args.no_mosaics
+        )
     naive: dict[str, float] = r["naive"]
     proc: dict[str, float] = r["processor"]
     cost = monthly(r)
@@ -435,8 +546,9 @@ def main() -> int:
         f"{r['lights']:.0f} lighting changes"
     )
     latency = "modelled AWS call latencies" if not args.no_service_latency else "no AWS latency"
-    print(f"  sampler: {r['analysed']:.0f} frames analysed an hour ({r['for_motion']:.0f} for "
-          f"motion no track explains, {r['for_tracks']:.0f} at a track's rate), "
+    print(f"  sampler: {r['detect']:.0f} looks an hour ({r['for_motion']:.0f} for motion no "
+          f"track explains, {r['for_tracks']:.0f} at a track's rate; {r['mosaics']:.0f} "
+          f"mosaics of {r['tiles']:.0f} regions), {r['analysed']:.0f} frames analysed, "
           f"{r['records']:.0f} records, "
           f"gap {r['gap']:.1f} s ({latency} {SERVICE_LATENCY})")  # fmt: skip
     rows = [

@@ -69,11 +69,11 @@ class Rig:
         return arn
 
 
-def build_rig(settings: SamplerSettings | None = None, real_work: bool = False) -> Rig:
+def build_rig(settings: SamplerSettings | None = None) -> Rig:
     settings = settings or SamplerSettings(
         detections_stream_name=STREAM, table_name=TABLE, collection_id=COLLECTION
     )
-    clock = SimClock(T0, real_work=real_work)
+    clock = SimClock(T0)
     scene = Scene(clock=clock)
     kinesis = boto3.client("kinesis", region_name=REGION)
     kinesis.create_stream(StreamName=STREAM, StreamModeDetails={"StreamMode": "ON_DEMAND"})

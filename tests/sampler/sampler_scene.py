@@ -10,8 +10,7 @@ benchmark.
   are validated by the client against the service model and each response by the Stubber against
   the output shape. Responses are queued just in time (on ``provide-client-params``) from what
   the request asks for, so a whole hour of video needs no precomputed queue.
-- ``SimClock`` is the time of the scene: ``sleep`` advances it; ``real_work`` also adds the wall
-  time the code under test spent (the benchmark's "own work" latency).
+- ``SimClock`` is the time of the scene: ``sleep`` and the stand-ins' modelled latencies move it.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import hashlib
 import io
 import math
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,25 +43,15 @@ TURNED_SIMILARITY = 72.0  # an employee's turned face: below the default thresho
 
 
 class SimClock:
-    """``real_work``: the CPU time this thread spends (the code under test's own work) moves the
-    clock too, less what the stand-ins spend answering (``exclude``): AWS's time is modelled
-    by the stubs' latencies, and CPU time (not wall time) does not grow when the machine is
-    busy with something else."""
+    """The scene's time: it moves only when the code sleeps or a stand-in models an AWS call's
+    latency (``advance``), so a run repeats exactly."""
 
-    def __init__(self, start: float, real_work: bool = False) -> None:
+    def __init__(self, start: float) -> None:
         self._sim = start
-        self._real_work = real_work
-        self._real_start = time.thread_time()
         self.slept = 0.0
 
     def now(self) -> float:
-        if self._real_work:
-            return self._sim + (time.thread_time() - self._real_start)
         return self._sim
-
-    def exclude(self, seconds: float) -> None:
-        """Work of the simulator itself (rendering frames, answering calls): not the code's."""
-        self._real_start += seconds
 
     def sleep(self, seconds: float) -> None:
         self._sim += seconds
@@ -291,10 +279,7 @@ class JitStub:
         self.requests.append((name, params))
         if self.clock and name in self.latency:
             self.clock.advance(self.latency[name])
-        started = time.thread_time()
         result = self.responders[name](params)
-        if self.clock:
-            self.clock.exclude(time.thread_time() - started)
         method = xform_name(name)
         if isinstance(result, tuple) and result[0] == "error":
             self.stubber.add_client_error(
@@ -521,14 +506,24 @@ def _face_colour(colour: tuple[int, ...]) -> str | bool | None:
     return best[0]
 
 
+def _mean(image: Image.Image, x: float, y: float) -> tuple[int, ...]:
+    """The mean colour of a small patch around (x, y) (ratios): one pixel is too noisy."""
+    r = max(1, round(0.04 * image.width))
+    cx, cy = round(x * image.width), round(y * image.height)
+    patch = image.crop((cx - r, cy - r, cx + r + 1, cy + r + 1)).resize(
+        (1, 1), Image.Resampling.BOX
+    )
+    colour = patch.getpixel((0, 0))
+    assert isinstance(colour, tuple)
+    return colour
+
+
 def _who(crop: bytes) -> tuple[str | bool | None, bool]:
     """(employee id / None for a stranger / False for no face, turned) of a face crop: right of
     centre a turned face still shows its colour; left of centre it shows the side of the head."""
     with Image.open(io.BytesIO(crop)) as image:
         rgb = image.convert("RGB")
-        right = rgb.getpixel((rgb.width * 6 // 10, rgb.height // 2))
-        left = rgb.getpixel((rgb.width * 35 // 100, rgb.height // 2))
-    assert isinstance(right, tuple) and isinstance(left, tuple)
+        right, left = _mean(rgb, 0.6, 0.5), _mean(rgb, 0.35, 0.5)
     who = _face_colour(right)
     return who, who is not False and _face_colour(left) is False
 

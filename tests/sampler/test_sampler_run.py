@@ -66,14 +66,16 @@ class TestOneInvocation:
         employee = [r for r in got if who(r) == ["EMP-10442"]]
         assert len(stranger) >= 5
         assert all(T0 + 10 <= r.frame_time < T0 + 20 for r in stranger)
-        assert len(employee) >= 2  # a walking employee is looked at every few seconds
+        assert len(employee) >= 4
         assert all(T0 + 30 <= r.frame_time < T0 + 38 for r in employee)
         assert {r.camera_id for r in got} == {"cam-1"}
         assert len({r.frame_key for r in got}) == len(got)  # no frame twice
         totals = report.totals
         assert totals["frames_seen"] >= 100
-        assert totals["detect_calls"] == totals["frames_analysed"] == len(got)
-        assert totals["detect_calls"] <= 30  # of > 100 frames: the empty lobby is gated out
+        # One record per frame analysed; a mosaic look analyses several frames in one call.
+        assert totals["frames_analysed"] == len(got)
+        assert totals["detect_calls"] <= min(totals["frames_analysed"], 30)  # the empty lobby
+        assert totals["mosaics"] >= 1
         assert report.metrics()["GapSeconds"] == 0
         assert report.cameras["cam-1"].served
 

@@ -161,11 +161,14 @@ class TestRate:
         tracker.moved(1_000, [(0.15, 0.3, 0.1, 0.5)])
         assert next_analysis_ms(tracker, 1_000, 1_000, None, rules) == 1_000 + rules.moving_known_ms
 
-    def test_an_employee_just_recognised_is_checked_at_the_walking_rate(self) -> None:
+    def test_an_employee_just_recognised_is_looked_at_once_more_soon(self) -> None:
+        # Someone right behind them moves inside their region: only a look finds them.
         rules, tracker = RateRules(), Tracker()
         step(tracker, 0, [face(0.3)], EMPLOYEE)  # recognised at once, seen once
         assert tracker.tracks[0].known and not tracker.tracks[0].settled
-        assert next_analysis_ms(tracker, 0, 0, None, rules) == rules.moving_known_ms
+        assert next_analysis_ms(tracker, 0, 0, None, rules) == rules.new_ms
+        step(tracker, 500, [face(0.3)], EMPLOYEE)
+        assert next_analysis_ms(tracker, 500, 500, None, rules) == 500 + rules.still_known_ms
 
     def test_a_track_gone_from_the_last_frame_with_no_motion_since_is_not_due(self) -> None:
         rules, tracker = RateRules(), Tracker()
