@@ -6,7 +6,8 @@ the run loop with one-minute invocations and handovers) on a synthetic office ca
 camera, lights switched, clouds, a door's light on the floor, two people crossing, a visitor who
 faces the camera for 2 s, a visitor behind an employee, ordinary visits). KVS GetImages and
 Rekognition are answered by Stubber, KVS control plane, Kinesis and DynamoDB by moto, all in
-process; time is simulated (with modelled AWS call latencies) plus the real time the code spends.
+process; time is simulated: modelled latencies for every AWS call and for the sampler's own
+work (SERVICE_LATENCY, OWN_WORK), so a run repeats exactly.
 
     .venv/bin/python bench/sampler_bench.py [--minutes 60] [--fps 2] [--seed 42]
 
@@ -20,10 +21,12 @@ camera-month. Exit status 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,7 @@ sys.path.insert(0, str(ROOT))  # the benchmark reuses the tests' stand-ins (test
 from moto import mock_aws  # noqa: E402
 
 from facewatch.detections.records import ProcessorRecord  # noqa: E402
+from facewatch.sampler.camera import CameraSampler  # noqa: E402
 from facewatch.sampler.run import SamplerRequest, run_group  # noqa: E402
 from facewatch.sampler.settings import SamplerSettings  # noqa: E402
 from tests.sampler.sampler_kinesis_events import read_stream  # noqa: E402
@@ -63,8 +67,21 @@ HOURS_A_MONTH = 730
 SAMPLER_MEMORY_GB = 1.0
 CAMERAS_PER_INVOCATION = 8  # cameras one scheduled invocation serves (a deployment choice)
 
-# Modelled AWS latencies (seconds) for the end-to-end estimate; UNCONFIRMED typical values.
-SERVICE_LATENCY = {"GetImages": 0.12, "DetectFaces": 0.15, "SearchFacesByImage": 0.20}
+# Modelled latencies (seconds) of every AWS call the sampler makes; UNCONFIRMED typical values.
+SERVICE_LATENCY = {
+    "GetImages": 0.12,
+    "ListFragments": 0.10,
+    "DetectFaces": 0.15,
+    "SearchFacesByImage": 0.20,
+    "PutRecords": 0.03,
+    "UpdateItem": 0.01,
+    "DescribeStream": 0.05,
+    "GetDataEndpoint": 0.05,
+}
+# The sampler's own work, modelled (not measured) so that a run repeats exactly: a gate frame
+# (decode 128x72, find motion) and a look (decode full frames, crop, encode a mosaic, build
+# records). About twice what this 2-core machine measures; UNCONFIRMED on Lambda arm64, 1 GB.
+OWN_WORK = {"frame": 0.002, "look": 0.04}
 # A stream processor's own delay after a fragment is in KVS: undocumented; modelled as 1 s.
 PROCESSOR_DELAY = 1.0
 MIN_DETECTIONS = 2  # face_events' default: unknown-face frames that make an alerting incident
@@ -76,7 +93,9 @@ TARGET_CALLS, TARGET_P95, TARGET_USD = 80, 3.0, 60.0
 Box = tuple[float, float, float, float]
 
 
-def workload(minutes: int, rng: random.Random, t0: float) -> tuple[list[Visit], list[Lighting]]:
+def workload(
+    minutes: int, rng: random.Random, t0: float
+) -> tuple[list[Visit], list[Lighting], list[str]]:
     """A hard office hour (scaled to ``minutes``), seeded.
 
     - two employees seated in view all the time, swaying a little, looking down at their desks
@@ -88,10 +107,13 @@ def workload(minutes: int, rng: random.Random, t0: float) -> tuple[list[Visit], 
     - ordinary visits: employees and visitors walking through facing the camera, their faces
       turned for 0.5 s as they enter and leave;
     - lights switched off and on, clouds dimming the room, a door throwing light on the floor.
+
+    Returns the visits, the lighting changes and each visit's scenario (for the breakdown).
     """
     total = minutes * 60.0
     scale = minutes / 60.0
     visits: list[Visit] = []
+    kinds: list[str] = []  # visits[i]'s scenario (labels only: the scene is the visits)
     who: str | None
     for seated, x in (("EMP-30003", 0.04), ("EMP-40004", 0.86)):
         looks: list[tuple[float, float]] = []
@@ -104,6 +126,7 @@ def workload(minutes: int, rng: random.Random, t0: float) -> tuple[list[Visit], 
             Visit(t0 - 600, t0 + total + 600, seated, face_height=0.14, start_x=x, end_x=x,
                   top=0.32, facing=tuple(looks), turn_seconds=0.5, sway=0.006)
         )  # fmt: skip
+        kinds.append("seated")
     events: list[str] = (
         ["walk-by"] * 5 + ["cross", "brief", "behind"] + ["employee"] * 4 + ["visitor"] * 2
     )
@@ -120,12 +143,15 @@ def workload(minutes: int, rng: random.Random, t0: float) -> tuple[list[Visit], 
         if kind == "walk-by":
             who = employee if rng.random() < 0.5 else None
             visits.append(Visit(start, end, who, size, left, right, facing=()))
+            kinds.append(kind)
         elif kind == "cross":
             visits.append(Visit(start, end, None, size, 0.1, 0.65, turn_seconds=0.5))
             visits.append(Visit(start, end, employee, size, 0.65, 0.1, turn_seconds=0.5))
+            kinds += [kind, kind]
         elif kind == "brief":
             facing = ((start + 4.0, start + 6.0),)
             visits.append(Visit(start, start + 10, None, size, left, right, facing=facing))
+            kinds.append(kind)
         elif kind == "behind":
             visits.append(Visit(start, end, employee, 0.3, left, right, turn_seconds=0.5))
             offset = 0.09 if left < right else -0.09
@@ -133,9 +159,11 @@ def workload(minutes: int, rng: random.Random, t0: float) -> tuple[list[Visit], 
                 Visit(start + 0.5, end + 0.5, None, 0.2, left + offset, right + offset, top=0.08,
                       turn_seconds=0.5)
             )  # fmt: skip
+            kinds += [kind, kind]
         else:
             who = employee if kind == "employee" else None
             visits.append(Visit(start, end, who, size, left, right, turn_seconds=0.5))
+            kinds.append(kind)
     lights = [
         Lighting("switch", t0 + total * 0.20, t0 + total * 0.45, 0.55),
         Lighting("cloud", t0 + total * 0.55, t0 + total * 0.55 + 120 * scale, 0.65),
@@ -144,7 +172,7 @@ def workload(minutes: int, rng: random.Random, t0: float) -> tuple[list[Visit], 
     for k in range(max(1, round(4 * scale))):
         at = t0 + total * (0.1 + 0.22 * k) + rng.uniform(0, 60)
         lights.append(Lighting("door", at, at + rng.uniform(5, 12), 1.6))
-    return visits, lights
+    return visits, lights, kinds
 
 
 def iou(a: Box, b: Box) -> float:
@@ -258,17 +286,20 @@ def every_frame(
     return {"detect": detect / hours, "search": search / hours, **outcome.summary()}
 
 
-def simulate(minutes: int, fps: float, seed: int, service_latency: bool) -> dict[str, Any]:
+def simulate(
+    minutes: int, fps: float, seed: int, service_latency: bool, mosaics: bool = True
+) -> dict[str, Any]:
     settings = SamplerSettings(
         detections_stream_name=STREAM,
         table_name="facewatch-bench-incidents",
         collection_id="facewatch-employees",
         fps=fps,
+        mosaics=mosaics,
     )
-    rig = build_rig(settings, real_work=True)
+    rig = build_rig(settings)
     rig.add_camera("bench-cam")
     start = rig.clock.now()
-    visits, lights = workload(minutes, random.Random(seed), start)
+    visits, lights, kinds = workload(minutes, random.Random(seed), start)
     rig.scene.visits.extend(visits)
     rig.scene.lighting.extend(lights)
     # Uploads take 0.3-0.9 s: frames become readable at every phase of the sampler's 1 s poll.
@@ -285,10 +316,51 @@ def simulate(minutes: int, fps: float, seed: int, service_latency: bool) -> dict
             return client
 
         rig.frames._media_client = media_client
+        # Kinesis, DynamoDB and the KVS control plane are moto: their latency is added after.
+        for client in (rig.kinesis, rig.video):
+            modelled_latency(client, rig.clock)
+        store = rig.store
+
+        def timed_store(owner: str) -> Any:
+            checkpoints = store(owner)
+            modelled_latency(checkpoints._dynamodb, rig.clock)
+            return checkpoints
+
+        rig.store = timed_store  # type: ignore[method-assign]
+    # What each DetectFaces call looked at: its frame, or (a mosaic) the newest full frame read.
+    looked_at: list[float | None] = []
+    detect = rig.rekognition.responders["DetectFaces"]
+
+    def counted_detect(params: dict[str, Any]) -> Any:
+        image = params["Image"]["Bytes"]
+        looked_at.append(rig.scene.time_of(image) or rig.scene.last_full_time)
+        return detect(params)
+
+    rig.rekognition.responders["DetectFaces"] = counted_detect
     phase = random.Random(seed + 1)
     put_at: dict[int, float] = {}
     totals: dict[str, float] = {}
     wall = time.perf_counter()
+    work = own_work(rig.clock) if service_latency else contextlib.nullcontext()
+    with work:
+        invocations(rig, settings, minutes, start, phase, put_at, totals)
+    wall = time.perf_counter() - wall
+    end = start + minutes * 60
+    return outcome(
+        rig, settings, visits, lights, kinds, looked_at, start, end, put_at, totals, wall, fps
+    )
+
+
+def invocations(
+    rig: Any,
+    settings: SamplerSettings,
+    minutes: int,
+    start: float,
+    phase: random.Random,
+    put_at: dict[int, float],
+    totals: dict[str, float],
+) -> None:
+    """One-minute invocations, as the schedule runs them, with handovers between them."""
     for minute in range(minutes):
         remaining = int((settings.run_seconds + settings.stop_margin_seconds + 9) * 1000)
         report = run_group(
@@ -306,21 +378,38 @@ def simulate(minutes: int, fps: float, seed: int, service_latency: bool) -> dict
         next_minute = start + (minute + 1) * 60 + phase.uniform(0.0, 1.0)
         if rig.clock.now() < next_minute:
             rig.clock.sleep(next_minute - rig.clock.now())
-    wall = time.perf_counter() - wall
-    end = start + minutes * 60
 
+
+def outcome(
+    rig: Any,
+    settings: SamplerSettings,
+    visits: list[Visit],
+    lights: list[Lighting],
+    kinds: list[str],
+    looked_at: list[float | None],
+    start: float,
+    end: float,
+    put_at: dict[int, float],
+    totals: dict[str, float],
+    wall: float,
+    fps: float,
+) -> dict[str, Any]:
+    minutes = round((end - start) / 60)
     got = [ProcessorRecord.model_validate_json(r.data) for r in read_stream(rig.kinesis, STREAM)]
-    outcome = Outcome(rig.scene, start, end)
+    seen_faces = Outcome(rig.scene, start, end)
     for record in got:
         t = record.frame_time
         recorded = put_at.get(round(t * 1000), end)
         for face in record.faces:
             b = face.DetectedFace.BoundingBox
             known = any(m.Similarity >= settings.face_match_threshold for m in face.MatchedFaces)
-            outcome.face(t, (b.Left, b.Top, b.Width, b.Height), not known, recorded)
+            seen_faces.face(t, (b.Left, b.Top, b.Width, b.Height), not known, recorded)
     hours = minutes / 60
     calls = rig.rekognition.calls
     return {
+        "by_scenario": by_scenario(rig, kinds, looked_at, hours),
+        "mosaics": totals.get("mosaics", 0) / hours,
+        "tiles": totals.get("mosaic_tiles", 0) / hours,
         "hours": hours,
         "wall_seconds": wall,
         "frames": minutes * 60 * fps,
@@ -334,10 +423,68 @@ def simulate(minutes: int, fps: float, seed: int, service_latency: bool) -> dict
         "gap": totals.get("gap_seconds", 0.0),
         "walk_bys": sum(1 for v in visits if v.facing == ()),
         "lights": len(lights),
-        **outcome.summary(),
+        **seen_faces.summary(),
         "naive": every_frame(rig.scene, start, end, fps, 0.5 + 0.35),
         "processor": every_frame(rig.scene, start, end, 1.0, PROCESSOR_DELAY),
     }
+
+
+def modelled_latency(client: Any, clock: Any) -> Any:
+    """Each call of a moto-backed client takes its SERVICE_LATENCY on the scene's clock."""
+
+    def after(model: Any, **_: Any) -> None:
+        clock.advance(SERVICE_LATENCY.get(model.name, 0.0))
+
+    client.meta.events.register("after-call", after)
+    return client
+
+
+@contextlib.contextmanager
+def own_work(clock: Any) -> Iterator[None]:
+    """The sampler's own work (OWN_WORK) on the scene's clock: per gate frame and per look."""
+    frame, look = CameraSampler._frame, CameraSampler._look
+
+    def timed_frame(self: CameraSampler, *args: Any) -> None:
+        clock.advance(OWN_WORK["frame"])
+        frame(self, *args)
+
+    def timed_look(self: CameraSampler, *args: Any, **kwargs: Any) -> None:
+        clock.advance(OWN_WORK["look"])
+        look(self, *args, **kwargs)
+
+    CameraSampler._frame, CameraSampler._look = timed_frame, timed_look  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        CameraSampler._frame, CameraSampler._look = frame, look  # type: ignore[method-assign]
+
+
+def scenario_at(scene: Scene, kinds: list[str], t: float | None) -> str:
+    """What a Rekognition call at frame time t was for: the scenarios in view (the seated
+    employees only when nobody else is), and lighting changing meanwhile."""
+    if t is None:
+        return "unknown frame"
+    present = {kinds[i] for i, v in enumerate(scene.visits) if v.box(t) and kinds[i] != "seated"}
+    label = "+".join(sorted(present)) or "seated only"
+    if any(light.factor(t) != 1.0 for light in scene.lighting):
+        label += " (lighting)"
+    return label
+
+
+def by_scenario(
+    rig: Any, kinds: list[str], looked_at: list[float | None], hours: float
+) -> dict[str, dict[str, float]]:
+    """Rekognition calls an hour by API and by what was in view at the (newest) frame looked
+    at (a search is put down to the look its DetectFaces was for)."""
+    table: dict[str, dict[str, float]] = {}
+    label = "unknown frame"
+    times = iter(looked_at)
+    for name, _params in rig.rekognition.requests:
+        if name == "DetectFaces":
+            label = scenario_at(rig.scene, kinds, next(times))
+        row = table.setdefault(label, {})
+        row[name] = row.get(name, 0.0) + 1.0 / hours
+    return table
 
 
 def monthly(result: dict[str, Any]) -> dict[str, float]:
@@ -376,6 +523,9 @@ def main() -> int:
     parser.add_argument(
         "--no-service-latency", action="store_true", help="answer AWS calls in no time"
     )
+    parser.add_argument(
+        "--no-mosaics", action="store_true", help="every look on one whole frame (before mosaics)"
+    )
     args = parser.parse_args()
     os.environ.update(
         AWS_DEFAULT_REGION="ap-northeast-2",
@@ -383,7 +533,9 @@ def main() -> int:
         AWS_SECRET_ACCESS_KEY="bench",  # moto placeholder  # pragma: allowlist secret
     )
     with mock_aws():
-        r = simulate(args.minutes, args.fps, args.seed, not args.no_service_latency)
+        r = simulate(
+            args.minutes, args.fps, args.seed, not args.no_service_latency, not args.no_mosaics
+        )
     naive: dict[str, float] = r["naive"]
     proc: dict[str, float] = r["processor"]
     cost = monthly(r)
@@ -394,8 +546,9 @@ def main() -> int:
         f"{r['lights']:.0f} lighting changes"
     )
     latency = "modelled AWS call latencies" if not args.no_service_latency else "no AWS latency"
-    print(f"  sampler: {r['analysed']:.0f} frames analysed an hour ({r['for_motion']:.0f} for "
-          f"motion no track explains, {r['for_tracks']:.0f} at a track's rate), "
+    print(f"  sampler: {r['detect']:.0f} looks an hour ({r['for_motion']:.0f} for motion no "
+          f"track explains, {r['for_tracks']:.0f} at a track's rate; {r['mosaics']:.0f} "
+          f"mosaics of {r['tiles']:.0f} regions), {r['analysed']:.0f} frames analysed, "
           f"{r['records']:.0f} records, "
           f"gap {r['gap']:.1f} s ({latency} {SERVICE_LATENCY})")  # fmt: skip
     rows = [
@@ -424,6 +577,10 @@ def main() -> int:
         f"DynamoDB {cost['dynamodb']:.2f}; naive: Rekognition only; processor: streaming "
         f"minutes + its own data stream (prices: see the constants' dates)"
     )
+    print("  Rekognition calls an hour by what was in view (DetectFaces + SearchFacesByImage):")
+    for label, row in sorted(r["by_scenario"].items(), key=lambda i: -sum(i[1].values())):
+        detect, search = row.get("DetectFaces", 0.0), row.get("SearchFacesByImage", 0.0)
+        print(f"    {label:40} {detect + search:6.0f} ({detect:.0f} + {search:.0f})")
     if args.verbose:
         start = min(p[0].enter for p in r["per_visit"])
         for visit, visible, faces, unknown, first in r["per_visit"]:

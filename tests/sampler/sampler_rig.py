@@ -69,11 +69,11 @@ class Rig:
         return arn
 
 
-def build_rig(settings: SamplerSettings | None = None, real_work: bool = False) -> Rig:
+def build_rig(settings: SamplerSettings | None = None) -> Rig:
     settings = settings or SamplerSettings(
         detections_stream_name=STREAM, table_name=TABLE, collection_id=COLLECTION
     )
-    clock = SimClock(T0, real_work=real_work)
+    clock = SimClock(T0)
     scene = Scene(clock=clock)
     kinesis = boto3.client("kinesis", region_name=REGION)
     kinesis.create_stream(StreamName=STREAM, StreamModeDetails={"StreamMode": "ON_DEMAND"})
@@ -86,6 +86,7 @@ def build_rig(settings: SamplerSettings | None = None, real_work: bool = False) 
             "DetectFaces": detect_faces_responder(scene),
             "SearchFacesByImage": search_responder(scene=scene),
         },
+        clock=clock,
     )
     media: list[JitStub] = []
 
@@ -97,7 +98,7 @@ def build_rig(settings: SamplerSettings | None = None, real_work: bool = False) 
             "GetImages": get_images_responder(scene),
             "ListFragments": list_fragments_responder(scene),
         }
-        media.append(JitStub(client, responders))
+        media.append(JitStub(client, responders, clock=clock))
         return client
 
     frames = KvsFrames(video, media_client)

@@ -3,12 +3,14 @@ benchmark.
 
 - Frames are JPEGs drawn with Pillow: a textured background; each person is a body plus a face
   whose colour encodes who it is (an employee of the collection, or a stranger).
+- DetectFaces finds faces in the pixels it is given (any image: a frame, a crop, a mosaic of
+  crops), as Rekognition does: a face is a patch of a face colour; half of it the side of the
+  head is a turned face. SearchFacesByImage reads who it is from its crop's colour.
 - GetImages and the Rekognition calls are answered by botocore's Stubber: each call's parameters
   are validated by the client against the service model and each response by the Stubber against
   the output shape. Responses are queued just in time (on ``provide-client-params``) from what
   the request asks for, so a whole hour of video needs no precomputed queue.
-- ``SimClock`` is the time of the scene: ``sleep`` advances it; ``real_work`` also adds the wall
-  time the code under test spent (the benchmark's "own work" latency).
+- ``SimClock`` is the time of the scene: ``sleep`` and the stand-ins' modelled latencies move it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import hashlib
 import io
 import math
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,15 +43,14 @@ TURNED_SIMILARITY = 72.0  # an employee's turned face: below the default thresho
 
 
 class SimClock:
-    def __init__(self, start: float, real_work: bool = False) -> None:
+    """The scene's time: it moves only when the code sleeps or a stand-in models an AWS call's
+    latency (``advance``), so a run repeats exactly."""
+
+    def __init__(self, start: float) -> None:
         self._sim = start
-        self._real_work = real_work
-        self._real_start = time.perf_counter()
         self.slept = 0.0
 
     def now(self) -> float:
-        if self._real_work:
-            return self._sim + (time.perf_counter() - self._real_start)
         return self._sim
 
     def sleep(self, seconds: float) -> None:
@@ -164,10 +164,8 @@ class Scene:
     # The producer's clock minus true time (-8: the office host's clock is 8 s slow). Frames
     # are stamped, and asked for, by producer time; KVS's server clock is true time.
     producer_offset: float = 0.0
-    _faces: dict[str, list[SeenFace]] = field(default_factory=dict)
-    # The faces of the last frame DetectFaces was asked about: the sampler searches crops of
-    # the frame it has just detected, and a crop's colour says who, this says how turned.
-    last_detected: list[SeenFace] = field(default_factory=list)
+    _times: dict[str, float] = field(default_factory=dict)  # full-size frame -> its true time
+    last_full_time: float | None = None  # the newest full-size frame GetImages returned
 
     def available_at(self, t: float) -> float:
         fragment = math.floor(t / self.fragment_seconds)
@@ -235,11 +233,14 @@ class Scene:
         image.save(out, format="JPEG", quality=85)
         jpeg = out.getvalue()
         if size == self.full_size:
-            self._faces[hashlib.sha1(jpeg).hexdigest()] = self.seen_faces(t)
+            digest = hashlib.sha1(jpeg).hexdigest()
+            self._times[digest] = t
+            self.last_full_time = t
         return jpeg
 
-    def faces_in(self, jpeg: bytes) -> list[SeenFace]:
-        return self._faces.get(hashlib.sha1(jpeg).hexdigest(), [])
+    def time_of(self, jpeg: bytes) -> float | None:
+        """The true time of a full-size frame this scene rendered (None: not one of them)."""
+        return self._times.get(hashlib.sha1(jpeg).hexdigest())
 
 
 def _ms(value: datetime) -> int:
@@ -359,13 +360,116 @@ def list_fragments_responder(scene: Scene) -> Callable[[dict[str, Any]], Any]:
     return respond
 
 
-def detect_faces_responder(scene: Scene) -> Callable[[dict[str, Any]], Any]:
-    def respond(params: dict[str, Any]) -> dict[str, Any]:
+# Face colours as Pillow's HSV hue (0-255) ranges, with gaps between them: where two faces touch,
+# JPEG's blurred edge falls in a gap and the faces stay apart. Saturation and value floors keep
+# out grey walls, bodies (60, 60, 90) and hair (50, 35, 20), also in a dimmed room.
+_FACE_HUES = ((0, 12), (243, 255), (30, 54), (73, 97), (158, 182), (200, 224))
+_FACE_SATURATION, _FACE_VALUE = 110, 50
+_MIN_FACE_AREA = 30  # pixels: JPEG noise specks are no face
+# "To be detected, a face must be no smaller than 40x40 pixels in an image with 1920X1080
+# pixels. Images with dimensions higher than 1920X1080 pixels will need a larger minimum face
+# size proportionally." (Rekognition guidelines and quotas)
+_DETECT_FLOOR, _FLOOR_IMAGE = 40, (1920, 1080)
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Rekognition Image: image bytes passed to the API
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    """A face DetectFaces finds in an image: its box in pixels, and whether it is turned."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+    turned: bool
+
+
+def _face_classes(image: Image.Image) -> bytes:
+    """One byte a pixel: 0, or which face colour the pixel has (1-5)."""
+    hue, saturation, value = image.convert("HSV").split()
+    table = [0] * 256
+    for i, (a, b) in enumerate(_FACE_HUES):
+        for h in range(a, b + 1):
+            table[h] = 1 if i < 2 else i  # red wraps around 0
+    classes = hue.point(table)
+    mask = ImageChops.multiply(
+        saturation.point(lambda v: 255 if v > _FACE_SATURATION else 0),
+        value.point(lambda v: 255 if v > _FACE_VALUE else 0),
+    )
+    out = Image.new("L", image.size, 0)
+    out.paste(classes, (0, 0), mask)
+    return out.tobytes()
+
+
+def find_faces(image: Image.Image) -> list[FoundFace]:
+    """The faces of an image: connected patches of one face colour. A patch much narrower than
+    a face (about half: the side of the head covers the rest) is a turned face, its box the
+    whole head's."""
+    width, height = image.size
+    data = bytearray(_face_classes(image.convert("RGB")))
+    scale = max(1.0, width / _FLOOR_IMAGE[0], height / _FLOOR_IMAGE[1])
+    found = []
+    for start in [i for i, c in enumerate(data) if c]:
+        colour = data[start]
+        if not colour:
+            continue  # taken by an earlier patch
+        data[start] = 0
+        stack, area = [start], 0
+        x0 = x1 = start % width
+        y0 = y1 = start // width
+        while stack:
+            p = stack.pop()
+            area += 1
+            x, y = p % width, p // width
+            x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
+            for q, inside in ((p + 1, x + 1 < width), (p - 1, x > 0), (p + width, y + 1 < height),
+                              (p - width, y > 0)):  # fmt: skip
+                if inside and data[q] == colour:
+                    data[q] = 0
+                    stack.append(q)
+        w, h = x1 - x0 + 1, y1 - y0 + 1
+        if area < _MIN_FACE_AREA:
+            continue
+        turned = w < 0.6 * h  # a whole face is 0.8 as wide as tall
+        if turned:  # the colour is the face's right half
+            x0, w = x1 + 1 - 2 * w, 2 * w
+        if min(w, h) < _DETECT_FLOOR * scale and scale > 1.0:
+            continue
+        found.append(FoundFace(x0, y0, w, h, turned))
+    return found
+
+
+def _image_error(data: bytes) -> tuple[str, str] | None:
+    """Rekognition's refusals of an image: over 5 MB, not a JPEG or PNG, under 80 x 80 px."""
+    if len(data) > MAX_IMAGE_BYTES:
+        return ("error", "ImageTooLargeException")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in {"JPEG", "PNG"}:
+                return ("error", "InvalidImageFormatException")
+            if image.width < 80 or image.height < 80:
+                return ("error", "InvalidParameterException")
+    except (OSError, ValueError):
+        return ("error", "InvalidImageFormatException")
+    return None
+
+
+def detect_faces_responder(scene: Scene | None = None) -> Callable[[dict[str, Any]], Any]:
+    """DetectFaces on the pixels of the image given (``scene`` is not consulted: a crop or a
+    mosaic is answered like a frame). Boxes and landmarks are ratios of that image."""
+
+    def respond(params: dict[str, Any]) -> Any:
+        data = params["Image"]["Bytes"]
+        refused = _image_error(data)
+        if refused:
+            return refused
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            faces = find_faces(image)
         details = []
-        scene.last_detected = scene.faces_in(params["Image"]["Bytes"])
-        for face in scene.last_detected:
-            left, top, w, h = face.box
-            turned = face.yaw != 0.0
+        for face in faces:
+            left, top = face.left / width, face.top / height
+            w, h = face.width / width, face.height / height
             details.append(
                 {
                     "BoundingBox": {"Width": w, "Height": h, "Left": left, "Top": top},
@@ -375,35 +479,53 @@ def detect_faces_responder(scene: Scene) -> Callable[[dict[str, Any]], Any]:
                         {"Type": "eyeRight", "X": left + w * 0.7, "Y": top + h * 0.4},
                         {"Type": "nose", "X": left + w * 0.5, "Y": top + h * 0.6},
                     ],
-                    "Pose": {"Roll": 1.0, "Yaw": face.yaw if turned else -2.0, "Pitch": 3.0},
-                    "Quality": {"Brightness": 60.0, "Sharpness": 45.0 if turned else 80.0},
+                    "Pose": {"Roll": 1.0, "Yaw": TURNED_YAW if face.turned else -2.0,
+                             "Pitch": 3.0},
+                    "Quality": {"Brightness": 60.0, "Sharpness": 45.0 if face.turned else 80.0},
                 }
-            )
+            )  # fmt: skip
         return {"FaceDetails": details}
 
     return respond
 
 
-def _who(crop: bytes) -> str | bool | None:
-    """Employee id, None for a stranger, False when there is no face in the crop."""
-    with Image.open(io.BytesIO(crop)) as image:
-        rgb = image.convert("RGB")
-        # Right of centre: a turned face (its left half the side of the head) still shows there.
-        centre = rgb.getpixel((rgb.width * 6 // 10, rgb.height // 2))
-    assert isinstance(centre, tuple)
+def _face_colour(colour: tuple[int, ...]) -> str | bool | None:
+    """Employee id, None for a stranger, False for no face colour."""
 
-    def chroma(colour: tuple[int, ...]) -> tuple[float, ...]:
-        total = max(1, sum(colour[:3]))
-        return tuple(c / total for c in colour[:3])
+    def chroma(c: tuple[int, ...]) -> tuple[float, ...]:
+        total = max(1, sum(c[:3]))
+        return tuple(v / total for v in c[:3])
 
-    def distance(colour: tuple[int, int, int]) -> float:
+    def distance(reference: tuple[int, int, int]) -> float:
         # By chromaticity: a face in a dimmed room is still that face.
-        return sum(abs(a - b) for a, b in zip(chroma(centre), chroma(colour), strict=True))
+        return sum(abs(a - b) for a, b in zip(chroma(colour), chroma(reference), strict=True))
 
     best = min([*EMPLOYEE_COLOURS.items(), (None, STRANGER_COLOUR)], key=lambda i: distance(i[1]))
-    if distance(best[1]) > 0.2 or sum(centre[:3]) < 60:
+    if distance(best[1]) > 0.2 or sum(colour[:3]) < 60:
         return False
     return best[0]
+
+
+def _mean(image: Image.Image, x: float, y: float) -> tuple[int, ...]:
+    """The mean colour of a small patch around (x, y) (ratios): one pixel is too noisy."""
+    r = max(1, round(0.04 * image.width))
+    cx, cy = round(x * image.width), round(y * image.height)
+    patch = image.crop((cx - r, cy - r, cx + r + 1, cy + r + 1)).resize(
+        (1, 1), Image.Resampling.BOX
+    )
+    colour = patch.getpixel((0, 0))
+    assert isinstance(colour, tuple)
+    return colour
+
+
+def _who(crop: bytes) -> tuple[str | bool | None, bool]:
+    """(employee id / None for a stranger / False for no face, turned) of a face crop: right of
+    centre a turned face still shows its colour; left of centre it shows the side of the head."""
+    with Image.open(io.BytesIO(crop)) as image:
+        rgb = image.convert("RGB")
+        right, left = _mean(rgb, 0.6, 0.5), _mean(rgb, 0.35, 0.5)
+    who = _face_colour(right)
+    return who, who is not False and _face_colour(left) is False
 
 
 def search_responder(
@@ -416,19 +538,17 @@ def search_responder(
     def respond(params: dict[str, Any]) -> Any:
         if threshold_seen is not None:
             threshold_seen.append(params["FaceMatchThreshold"])
-        with Image.open(io.BytesIO(params["Image"]["Bytes"])) as image:
-            if image.width < 80 or image.height < 80:
-                return ("error", "InvalidParameterException")
-        who = _who(params["Image"]["Bytes"])
+        refused = _image_error(params["Image"]["Bytes"])
+        if refused:
+            return refused
+        who, turned = _who(params["Image"]["Bytes"])
         if who is False:
             return ("error", "InvalidParameterException")
         box = {"Width": 0.5, "Height": 0.6, "Left": 0.25, "Top": 0.2}
         matches = []
         similarity = 98.7
-        if who and scene is not None:
-            turned = [f for f in scene.last_detected if f.who == who and f.yaw != 0.0]
-            if turned and len(turned) == len([f for f in scene.last_detected if f.who == who]):
-                similarity = TURNED_SIMILARITY
+        if who and turned and scene is not None:
+            similarity = TURNED_SIMILARITY
         if similarity < params["FaceMatchThreshold"]:
             who = None
         if who:

@@ -72,8 +72,10 @@ class TestOneInvocation:
         assert len({r.frame_key for r in got}) == len(got)  # no frame twice
         totals = report.totals
         assert totals["frames_seen"] >= 100
-        assert totals["detect_calls"] == totals["frames_analysed"] == len(got)
-        assert totals["detect_calls"] <= 30  # of > 100 frames: the empty lobby is gated out
+        # One record per frame analysed; a mosaic look analyses several frames in one call.
+        assert totals["frames_analysed"] == len(got)
+        assert totals["detect_calls"] <= min(totals["frames_analysed"], 30)  # the empty lobby
+        assert totals["mosaics"] >= 1
         assert report.metrics()["GapSeconds"] == 0
         assert report.cameras["cam-1"].served
 

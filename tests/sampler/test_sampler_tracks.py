@@ -161,6 +161,28 @@ class TestRate:
         tracker.moved(1_000, [(0.15, 0.3, 0.1, 0.5)])
         assert next_analysis_ms(tracker, 1_000, 1_000, None, rules) == 1_000 + rules.moving_known_ms
 
+    def test_an_employee_just_recognised_is_looked_at_once_more_soon(self) -> None:
+        # Someone right behind them moves inside their region: only a look finds them.
+        rules, tracker = RateRules(), Tracker()
+        step(tracker, 0, [face(0.3)], EMPLOYEE)  # recognised at once, seen once
+        assert tracker.tracks[0].known and not tracker.tracks[0].settled
+        assert next_analysis_ms(tracker, 0, 0, None, rules) == rules.new_ms
+        step(tracker, 500, [face(0.3)], EMPLOYEE)
+        assert next_analysis_ms(tracker, 500, 500, None, rules) == 500 + rules.still_known_ms
+
+    def test_a_track_gone_from_the_last_frame_with_no_motion_since_is_not_due(self) -> None:
+        rules, tracker = RateRules(), Tracker()
+        for i in range(3):
+            step(tracker, i * 500, [face(0.3)], [])  # a stranger, 3 records
+        [track] = tracker.tracks
+        track.reported = 3
+        assert next_analysis_ms(tracker, 1_000, 1_000, None, rules) == 1_000 + rules.unknown_ms
+        step(tracker, 3_000, [], [])  # the next analysis no longer finds the face (left)
+        assert next_analysis_ms(tracker, 3_000, 3_500, None, rules) is None
+        # Motion where they were (still theirs, 2.5 s after the face) brings the rate back.
+        assert tracker.moved(3_500, [(0.25, 0.3, 0.2, 0.6)]) == []
+        assert next_analysis_ms(tracker, 3_000, 3_500, None, rules) == 3_000 + rules.unknown_ms
+
 
 def gate(scene: Scene, t: float) -> bytes:
     return signature(scene.render(t, (128, 72)), GRID)

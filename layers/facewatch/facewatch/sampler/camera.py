@@ -24,9 +24,16 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from facewatch.detections.records import FaceSearchEntry
+from facewatch.sampler import mosaic
 from facewatch.sampler.checkpoint import Checkpoint, CheckpointStore
 from facewatch.sampler.clock import HealthPublisher, clock_event, measured_skew_ms, skew_off
-from facewatch.sampler.faces import DetectedFrame, FaceSearcher, RekognitionThrottledError, entry
+from facewatch.sampler.faces import (
+    DetectedFrame,
+    FaceSearcher,
+    RekognitionThrottledError,
+    decode,
+    entry,
+)
 from facewatch.sampler.frames import (
     CameraUnavailableError,
     Frame,
@@ -34,6 +41,7 @@ from facewatch.sampler.frames import (
     StreamRef,
     VideoThrottledError,
 )
+from facewatch.sampler.looks import Box, LookState
 from facewatch.sampler.motion import MotionGate, UndecodableFrameError, person_regions
 from facewatch.sampler.recordwriter import RecordWriter, build_record, encode_record
 from facewatch.sampler.settings import SamplerSettings
@@ -70,9 +78,9 @@ class CameraCounts:
     frames_seen: int = 0
     frames_unchanged: int = 0
     frames_rate_limited: int = 0
-    frames_analysed: int = 0
-    analysed_for_motion: int = 0  # person-like motion no track explains
-    analysed_for_tracks: int = 0  # a track's rate (new, unknown, walking, verification)
+    frames_analysed: int = 0  # frames a record was written for (a mosaic covers several)
+    analysed_for_motion: int = 0  # looks (DetectFaces calls) for motion no track explains
+    analysed_for_tracks: int = 0  # looks at a track's rate (new, unknown, walking, verification)
     frames_not_analysed: int = 0  # needed analysis, dropped under throttling
     no_media: int = 0
     media_errors: int = 0
@@ -83,6 +91,11 @@ class CameraCounts:
     faces_too_small: int = 0  # under SAMPLER_MIN_FACE_PIXELS: still unsearchable, not reported
     faces_unsearchable: int = 0
     faces_held: int = 0  # in a track not searched yet (turned or blurred): left out of records
+    mosaics: int = 0  # DetectFaces calls on a mosaic of several frames' regions
+    mosaic_tiles: int = 0
+    tiles_dropped: int = 0  # regions that did not fit a mosaic (the oldest): not analysed
+    faces_cut: int = 0  # faces a tile's cut edge cut: left out (the next look sees them whole)
+    span_dropped: int = 0  # noted frames older than a look can hold: not analysed
     records_written: int = 0
     records_lost: int = 0
     rekognition_throttled: int = 0
@@ -120,8 +133,7 @@ class CameraSampler:
         )
         self.rate_rules = RateRules()
         self.tracker = Tracker(self.track_rules)
-        self._faceless_since: int | None = None  # person-like motion analysed, no face found
-        self._unexplained_ms = 0
+        self.looks = LookState()
 
     @property
     def owned(self) -> bool:
@@ -144,6 +156,7 @@ class CameraSampler:
         self.checkpoint = checkpoint
         self.gate.reference = checkpoint.gate_ref
         self.tracker = Tracker.loads(checkpoint.tracks, self.track_rules)
+        self.looks = LookState.loads(checkpoint.looks)
         self._lease_until_ms = lease_until_ms
         self._saved_at = now
         return True
@@ -248,16 +261,16 @@ class CameraSampler:
         at = frame.time_ms
         regions = person_regions(sig, checkpoint.gate_ref, self.gate.grid, self.gate.pixel_delta)
         checkpoint.gate_ref = self.gate.reference = sig  # motion is change since the last frame
-        tracker, rates = self.tracker, self.rate_rules
+        tracker, rates, looks = self.tracker, self.rate_rules, self.looks
         tracker.expire(at)
         unexplained = tracker.moved(at, regions)
-        if unexplained:
-            self._unexplained_ms = at
-        elif self._faceless_since is not None and at - self._unexplained_ms > 2_000:
-            self._faceless_since = None  # the faceless motion is gone
+        looks.motion(at, bool(unexplained), rates.faceless_quiet_ms)
+        if settings.mosaics:
+            looks.note(at, tracker.interesting(at, regions))
         last = checkpoint.last_analysed_ms
+        first_sight = bool(unexplained) and looks.faceless_since is None
         if unexplained:  # someone the tracks do not know: now, then while faceless, slower
-            wait = 0 if self._faceless_since is None else rates.faceless_ms
+            wait = 0 if first_sight else rates.faceless_wait_ms(looks.faceless_looks)
             wanted = last is None or at - last >= wait
         else:
             due = next_analysis_ms(tracker, last or at, at, None, rates)
@@ -271,28 +284,32 @@ class CameraSampler:
         if self.deps.clock.now() < self.backoff_until:
             counts.frames_not_analysed += 1
             return
-        self._analyse(checkpoint, frame, bool(unexplained))
+        self._look(checkpoint, frame, bool(unexplained), whole=first_sight)
 
-    def _analyse(self, checkpoint: Checkpoint, frame: Frame, for_motion: bool) -> None:
-        counts, settings = self.counts, self.settings
+    def _look(self, checkpoint: Checkpoint, frame: Frame, for_motion: bool, whole: bool) -> None:
+        """One DetectFaces call: on the whole frame (someone new in view, or nothing noted since
+        the last look), else on a mosaic of the regions noted in every frame since the last
+        look; then a record for every frame it covered, oldest first."""
+        counts, tracker = self.counts, self.tracker
         assert self.stream is not None  # set at the start of the cycle
+        span = self.looks.span
+        earlier = any(t < frame.time_ms for t, _ in span)
+        before = tracker.next_id
         try:
-            full = self.deps.frames.frame_at(
-                self.stream, frame.time_ms, settings.interval_ms, settings.jpeg_quality
-            )
+            if whole or not earlier or not self.settings.mosaics:
+                looked = self._whole(frame)
+            else:
+                looked = self._mosaic(checkpoint, frame, span)
+            if looked is None:
+                counts.media_errors += 1
+                return
+            self.looks.take()
+            counts.detect_calls += 1
+            results = [(t, d, self._tracked_faces(d, t)) for t, d in looked]
         except VideoThrottledError:
             counts.video_throttled += 1
             counts.frames_not_analysed += 1
             return
-        if full is None or full.jpeg is None:
-            counts.media_errors += 1
-            return
-        tracker = self.tracker
-        try:
-            detected = self.deps.searcher.detect(full.jpeg)
-            counts.detect_calls += 1
-            before = tracker.next_id
-            entries = self._tracked_faces(detected, frame.time_ms)
         except RekognitionThrottledError:
             counts.rekognition_throttled += 1
             counts.frames_not_analysed += 1
@@ -301,32 +318,109 @@ class CameraSampler:
         except UndecodableFrameError:
             counts.media_errors += 1
             return
-        if for_motion and tracker.next_id == before:
-            self._faceless_since = self._faceless_since or frame.time_ms
-        elif tracker.next_id != before:
-            self._faceless_since = None
+        if tracker.next_id != before:
+            self.looks.face_found()
+        elif for_motion:
+            self.looks.faceless(frame.time_ms)
         self._throttle_level = 0
-        counts.frames_analysed += 1
         if for_motion:
             counts.analysed_for_motion += 1
         else:
             counts.analysed_for_tracks += 1
-        counts.faces += len(entries)
-        counts.faces_ignored += detected.ignored
-        counts.faces_too_small += detected.too_small
-        checkpoint.last_analysed_ms = frame.time_ms
-        checkpoint.last_faces_ms = frame.time_ms if entries else None
+        self._write(checkpoint, frame.time_ms, results)
+
+    def _write(
+        self,
+        checkpoint: Checkpoint,
+        at_ms: int,
+        results: list[tuple[int, DetectedFrame, list[FaceSearchEntry]]],
+    ) -> None:
+        """The look's records, oldest first, then the checkpoint that covers them."""
+        assert self.stream is not None
+        counts, tracker = self.counts, self.tracker
+        payloads = []
+        for time_ms, detected, entries in results:
+            counts.frames_analysed += 1
+            counts.faces += len(entries)
+            counts.faces_ignored += detected.ignored
+            counts.faces_too_small += detected.too_small
+            payloads.append(
+                (time_ms, encode_record(build_record(self.stream.arn, time_ms, entries)))
+            )
+        newest = results[-1] if results else None
+        checkpoint.last_analysed_ms = at_ms
+        checkpoint.last_faces_ms = at_ms if newest and newest[0] == at_ms and newest[2] else None
         checkpoint.tracks = tracker.dumps()
-        payload = encode_record(build_record(self.stream.arn, frame.time_ms, entries))
-        checkpoint.last_frame_ms = frame.time_ms
-        if self.deps.writer.put(self.camera_id, [payload])[0]:
-            counts.records_written += 1
-            true_ms = frame.time_ms + checkpoint.clock_skew_ms  # the frame time by our clock
-            counts.written_at.append((true_ms, to_ms(self.deps.clock.now())))
-        else:
-            self._queue(checkpoint, payload)
+        checkpoint.last_frame_ms = at_ms
+        written = self.deps.writer.put(self.camera_id, [p for _, p in payloads]) if payloads else []
+        for (time_ms, payload), ok in zip(payloads, written, strict=True):
+            if ok:
+                counts.records_written += 1
+                true_ms = time_ms + checkpoint.clock_skew_ms  # the frame time by our clock
+                counts.written_at.append((true_ms, to_ms(self.deps.clock.now())))
+            else:
+                self._queue(checkpoint, payload)
         # Every record in the stream is covered by a saved checkpoint: no frame twice.
         self._save()
+
+    def _whole(self, frame: Frame) -> list[tuple[int, DetectedFrame]] | None:
+        assert self.stream is not None
+        settings = self.settings
+        full = self.deps.frames.frame_at(
+            self.stream, frame.time_ms, settings.interval_ms, settings.jpeg_quality
+        )
+        if full is None or full.jpeg is None:
+            return None
+        return [(frame.time_ms, self.deps.searcher.detect(full.jpeg))]
+
+    def _mosaic(
+        self, checkpoint: Checkpoint, frame: Frame, span: list[tuple[int, list[Box]]]
+    ) -> list[tuple[int, DetectedFrame]] | None:
+        """The noted regions of the span's frames, and where the tracks being followed are in
+        this one, cropped from the full-resolution frames (one GetImages for the range) into one
+        mosaic for one DetectFaces."""
+        assert self.stream is not None
+        settings, counts, tracker = self.settings, self.counts, self.tracker
+        at = frame.time_ms
+        start = min(t for t, _ in span)
+        interval = settings.interval_ms
+        full = self.deps.frames.frames(
+            self.stream,
+            start_ms=start,
+            end_ms=at,
+            interval_ms=interval,
+            size=None,
+            quality=settings.jpeg_quality,
+            limit=(at - start) // interval + 1,
+        )
+        jpegs = {f.time_ms: f.jpeg for f in full if f.jpeg is not None}
+        if at not in jpegs:
+            return None
+        wanted = {t for t, _ in span if t in jpegs} | {at}
+        images = {t: decode(jpegs[t]) for t in sorted(wanted)}
+        size = images[at].size
+        cell = (1.0 / self.gate.grid[0], 1.0 / self.gate.grid[1])
+        last = checkpoint.last_analysed_ms or at
+        crops: dict[int, list[mosaic.Crop]] = {t: [] for t in images}
+        for t, boxes in span:
+            if t in images:
+                crops[t] += [mosaic.motion_crop(b, size, cell) for b in boxes]
+        crops[at] += [
+            mosaic.face_crop(track.predicted(at), size)
+            for track in tracker.tracks
+            if not track.at_desk and (track.seen_ms >= last or track.moved_ms > last)
+        ]
+        layout = mosaic.pack([(t, c) for t, cs in crops.items() for c in mosaic.merge(cs)])
+        counts.mosaics += 1
+        counts.mosaic_tiles += len(layout.tiles)
+        counts.tiles_dropped += layout.dropped
+        if not layout.tiles:
+            return []
+        detected, cut = self.deps.searcher.detect_tiles(
+            layout, {t: images[t] for t in {tile.time_ms for tile in layout.tiles}}
+        )
+        counts.faces_cut += cut
+        return sorted(detected.items())
 
     def _tracked_faces(self, detected: DetectedFrame, at_ms: int) -> list[FaceSearchEntry]:
         """The frame's faces for its record: each face joins its track; a track is searched
@@ -414,6 +508,9 @@ class CameraSampler:
         if self.checkpoint is None:
             return
         now = self.deps.clock.now()
+        self.checkpoint.looks = self.looks.dumps()
+        self.counts.span_dropped += self.looks.dropped
+        self.looks.dropped = 0
         kept = self.deps.store.save(self.checkpoint, to_ms(now), self._lease_until_ms, release)
         self._saved_at = now
         if not kept:  # another invocation owns the camera now: stop at once

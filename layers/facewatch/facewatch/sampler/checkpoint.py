@@ -10,6 +10,8 @@
   it was reported off (``Camera Health Changed``), when it was last measured.
 - ``tracks``: the face tracks (JSON), so a handover neither searches a known face again nor
   forgets an unknown one.
+- ``looks``: the frames noted for the next look and the faceless-motion state (JSON,
+  facewatch.sampler.looks), so a handover neither skips those frames nor looks sooner.
 - ``leaseOwner``/``leaseUntilMs``: one invocation serves a camera at a time (EventBridge may
   deliver a schedule twice; a slow invocation may overlap the next). Every write is conditional
   on holding the lease; an expired lease (crashed holder) can be taken over.
@@ -53,6 +55,7 @@ class Checkpoint:
     clock_off: bool = False
     clock_checked_ms: int | None = None
     tracks: str | None = None
+    looks: str | None = None
 
 
 class CheckpointStore:
@@ -118,6 +121,7 @@ class CheckpointStore:
             ("clockOff", checkpoint.clock_off),
             ("clockCheckedMs", checkpoint.clock_checked_ms),
             ("tracks", checkpoint.tracks),
+            ("looks", checkpoint.looks),
         ):
             if value is None:
                 removes.append(attribute)
@@ -173,4 +177,5 @@ def _checkpoint(camera_id: str, item: dict[str, Any]) -> Checkpoint:
         clock_off=bool(item.get("clockOff", False)),
         clock_checked_ms=_int(item.get("clockCheckedMs")),
         tracks=item.get("tracks"),
+        looks=item.get("looks"),
     )

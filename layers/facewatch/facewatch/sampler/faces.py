@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from facewatch.detections.records import (
     FaceSearchEntry,
     IndexedFace,
 )
+from facewatch.sampler import mosaic
 from facewatch.sampler.motion import UndecodableFrameError
 from facewatch.sampler.settings import SamplerSettings
 
@@ -119,16 +121,29 @@ class FaceSearcher:
     def detect(self, jpeg: bytes) -> DetectedFrame:
         """DetectFaces on the frame; the faces face_events would keep and Rekognition can
         search (the others counted)."""
-        try:
-            image = Image.open(io.BytesIO(jpeg))
-            image.load()
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise UndecodableFrameError(str(exc)) from exc
-        width, height = image.size
+        image = decode(jpeg)
         response = self._call("detect_faces", Image={"Bytes": jpeg}, Attributes=["DEFAULT"])
+        return self._kept(image, response.get("FaceDetails", []))
+
+    def detect_tiles(
+        self, layout: mosaic.Layout, frames: Mapping[int, Image.Image]
+    ) -> tuple[dict[int, DetectedFrame], int]:
+        """One DetectFaces on the mosaic of ``layout``'s tiles; each frame's faces (as ratios of
+        the frame), and how many faces a tile's edge cut (left out)."""
+        size = next(iter(frames.values())).size
+        response = self._call(
+            "detect_faces",
+            Image={"Bytes": mosaic.compose(layout, frames)},
+            Attributes=["DEFAULT"],
+        )
+        per_frame, cut = mosaic.split(response.get("FaceDetails", []), layout, size)
+        return {t: self._kept(frames[t], details) for t, details in per_frame.items()}, cut
+
+    def _kept(self, image: Image.Image, details: Sequence[dict[str, Any]]) -> DetectedFrame:
+        width, height = image.size
         frame = DetectedFrame(image)
         rules = self.rules
-        for detail in response.get("FaceDetails", []):
+        for detail in details:
             box = detail["BoundingBox"]
             if (
                 float(detail.get("Confidence", 0.0)) < rules.min_face_confidence
@@ -176,6 +191,15 @@ class FaceSearcher:
         except BotoCoreError as exc:  # timeouts: treat like throttling (back off, try newer)
             raise RekognitionThrottledError(operation) from exc
         return response
+
+
+def decode(jpeg: bytes) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(jpeg))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise UndecodableFrameError(str(exc)) from exc
+    return image
 
 
 def _crop(image: Image.Image, box: dict[str, float], margin: float, quality: int) -> bytes:

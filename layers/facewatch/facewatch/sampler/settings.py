@@ -43,6 +43,8 @@ class SamplerSettings(ThresholdSettings):
     # False: every face of every analysed frame is searched (no tracks: the cost before tracks,
     # kept to check that tracks change no incident).
     tracking: bool = Field(True, alias="SAMPLER_TRACKING")
+    # False: every look is DetectFaces on one whole frame (no mosaics of several frames).
+    mosaics: bool = Field(True, alias="SAMPLER_MOSAICS")
     # The producer clock (see sampler.clock): measured this often, reported beyond the bound.
     max_clock_skew_seconds: Seconds = Field(2.0, alias="SAMPLER_MAX_CLOCK_SKEW_SECONDS")
     clock_check_seconds: Seconds = 60.0

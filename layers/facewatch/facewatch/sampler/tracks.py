@@ -52,6 +52,13 @@ def overlaps(a: Box, b: Box) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
+def mostly_inside(a: Box, b: Box, share: float = 0.7) -> bool:
+    """Whether at least ``share`` of box a's area is inside box b."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return w > 0 and h > 0 and w * h >= share * a[2] * a[3]
+
+
 @dataclass(frozen=True, slots=True)
 class SeenFace:
     """A face as DetectFaces reported it, reduced to what tracking needs."""
@@ -100,6 +107,11 @@ class Track:
     def walking(self) -> bool:
         """Moving across the frame (a seated person's sway is not)."""
         return math.hypot(*self.velocity) > WALKING_SPEED
+
+    @property
+    def at_desk(self) -> bool:
+        """A known employee keeping still (at a desk): their motion is theirs."""
+        return self.known and self.settled and not self.walking
 
     def predicted(self, at_ms: int) -> Box:
         # Velocity says where a face went between analysed frames (up to a walking
@@ -217,9 +229,18 @@ class Tracker:
         keeping still (at a desk) does, for as long as the track lives; any other track only
         while its face was seen in the last seconds (else it may have left, and the motion be
         someone else's)."""
-        if track.known and track.settled and not track.walking:
+        if track.at_desk:
             return True
         return at_ms - track.seen_ms <= self.rules.explain_ms
+
+    def interesting(self, at_ms: int, regions: list[Box]) -> list[Box]:
+        """The motion regions worth a look: all but those of known people keeping still (an
+        employee at a desk: their motion is theirs)."""
+        return [
+            region
+            for region in regions
+            if not any(t.at_desk and self._owns(t, region, at_ms) for t in self.tracks)
+        ]
 
     def moved(self, at_ms: int, regions: list[Box]) -> list[Box]:
         """Marks the tracks whose person region has motion; returns the regions no track
@@ -227,9 +248,7 @@ class Tracker:
         unexplained = []
         for region in regions:
             owners = [
-                t
-                for t in self.tracks
-                if self.explains(t, at_ms) and overlaps(region, person_region(t.predicted(at_ms)))
+                t for t in self.tracks if self.explains(t, at_ms) and self._owns(t, region, at_ms)
             ]
             for track in owners:
                 track.moved_ms = at_ms
@@ -238,6 +257,13 @@ class Tracker:
         return unexplained
 
     # ---- internals --------------------------------------------------------------------------
+
+    def _owns(self, track: Track, region: Box, at_ms: int) -> bool:
+        """Whether motion in ``region`` may be the track's: in its person region; for someone
+        keeping still (at a desk), mostly inside it (someone walking in past them makes motion
+        that reaches beyond it, and is looked at at once)."""
+        person = person_region(track.predicted(at_ms))
+        return mostly_inside(region, person) if track.at_desk else overlaps(region, person)
 
     def _follow(self, track: Track, face: SeenFace, at_ms: int) -> None:
         dt = (at_ms - track.seen_ms) / 1000.0
@@ -279,12 +305,17 @@ class Tracker:
         then holds both faces). A track not seen now whose box a seen face took over is that
         face's stale double (its person was found again as a new track): dropped. Returns the
         ids of the crowded tracks."""
-        stale = {
-            id(old)
+        stale = [
+            old
             for old in self.tracks
             if old.seen_ms != at_ms and any(iou(old.box, new.box) > 0.3 for new in current)
-        }
-        self.tracks = [t for t in self.tracks if id(t) not in stale]
+        ]
+        for new in current:
+            # A face behind another is not found at all: the face that took the hidden one's
+            # place may be either person (crossing: tracks swap). Searched again.
+            if any(old.matches is not None and iou(old.box, new.box) > 0.3 for old in stale):
+                new.ambiguous = True
+        self.tracks = [t for t in self.tracks if all(t is not old for old in stale)]
         crowded: set[int] = set()
         for i, a in enumerate(current):
             for b in current[i + 1 :]:
@@ -347,24 +378,44 @@ class RateRules:
     new_ms: int = 500  # a track not yet searched, unsure, or unknown with few records
     # Motion like a person's, no face found yet: 1.5 s finds a face shown for 2 s in time
     # for a second record 0.5 s later (face_events' MIN_DETECTIONS is 2).
-    faceless_ms: int = 1_500
+    faceless_ms: int = 3_000
     unknown_ms: int = 3_000  # an established stranger: keep its incident's frames coming
     moving_known_ms: int = 4_000  # a known employee walking: someone may be behind them
     still_known_ms: int = 600_000  # every track known and still: verify now and then
     unknown_records: int = 2  # records before an unknown track is established (MIN_DETECTIONS)
     faceless_ms_max: int = 10_000  # motion without a face is re-checked this long
+    faceless_quiet_ms: int = 2_000  # faceless motion has ended after this long without any
+    # Walk-by suppression: after this many looks found no face, faceless motion is looked at
+    # every ``faceless_slow_ms`` (each look still covers every frame since the last one).
+    faceless_fast_looks: int = 1_000_000
+    faceless_slow_ms: int = 3_000
+
+    def faceless_wait_ms(self, looks: int) -> int:
+        """How long after the last look faceless motion is looked at again."""
+        return self.faceless_ms if looks < self.faceless_fast_looks else self.faceless_slow_ms
 
 
 def next_analysis_ms(
     tracker: Tracker, last_ms: int, now_ms: int, faceless_since: int | None, rules: RateRules
 ) -> int | None:
-    """The earliest time the next analysis is due (None: none needed until motion)."""
+    """The earliest time the next analysis is due (None: none needed until motion).
+
+    A track absent from the last analysed frame (``last_ms``) with no motion in its person
+    region since is not due: the same picture would show the same (it left, or keeps still
+    turned away). Motion there makes it due at the faceless rate (someone moving whose face was
+    not found), or, unexplained, brings a look through the gate."""
     due: list[int] = []
     for track in tracker.tracks:
+        if track.seen_ms < last_ms and not track.at_desk:
+            if track.moved_ms > last_ms:  # moving, face not found: like faceless motion
+                due.append(last_ms + rules.faceless_ms)
+            continue
         if (
             track.matches is None
             or track.ambiguous
             or (not track.sure and track.searches < tracker.rules.max_searches)
+            # Just recognised: once more soon, for someone who came in right behind them (their
+            # motion is in this track's region: only a look finds them).
             or (track.known and not track.settled)
         ):
             due.append(last_ms + rules.new_ms)
