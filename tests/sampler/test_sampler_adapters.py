@@ -20,6 +20,7 @@ from facewatch.sampler.faces import FaceRules, FaceSearcher, RekognitionThrottle
 from facewatch.sampler.frames import CameraUnavailableError, KvsFrames, VideoThrottledError
 from facewatch.sampler.recordwriter import RecordWriter, build_record, encode_record
 from facewatch.sampler.run import SamplerRequest, run_group
+from facewatch.sampler.tracks import RateRules
 from tests.sampler.sampler_kinesis_events import kinesis_event, processor_records, read_stream
 from tests.sampler.sampler_rig import COLLECTION, REGION, STREAM, T0, Rig
 from tests.sampler.sampler_scene import Scene, SimClock, Visit
@@ -385,9 +386,9 @@ class TestCrossCheckHelpers:
         processor_unknown, processor_known = story(processor)
         assert sampler_unknown and sampler_unknown <= processor_unknown
         assert sampler_known and sampler_known <= processor_known
-        # A stranger's track is followed fast for its first records, then every 2 s: enough
-        # frames for face_events (MIN_DETECTIONS) and to keep its incident going.
-        assert len(sampler_unknown) >= 3
+        # A stranger's track is followed fast for its first records (face_events'
+        # MIN_DETECTIONS), then every few seconds: enough to keep its incident going.
+        assert len(sampler_unknown) >= RateRules().unknown_records
         event = kinesis_event(
             processor_records(rig.scene, "cam-1", arn, start, start + 3),
             "arn:aws:kinesis:ap-northeast-2:123456789012:stream/x",

@@ -128,6 +128,79 @@ class TestTracks:
         assert step(tracker, 20_000, [face(0.3)], []) == [True]
         assert tracker.tracks[0].track_id == 2
 
+    def test_velocity_survives_the_gap_between_looks_at_a_walking_employee(self) -> None:
+        # A walking employee is looked at every few seconds: where they went is still told by
+        # their velocity, across the gap and beyond it.
+        tracker = Tracker()
+        for i in range(3):
+            step(tracker, i * 500, [face(0.1 + 0.01 * i)], EMPLOYEE)  # 0.02 a second
+        [track] = tracker.tracks
+        moving = track.velocity[0]
+        assert moving > 0.01
+        step(tracker, 7_000, [face(0.1 + 0.02 * 7)], EMPLOYEE)  # 6 s later, where it walked
+        assert track.velocity[0] >= moving
+        assert track.predicted(13_000)[0] == pytest.approx(0.24 + track.velocity[0] * 6)
+
+    def test_people_crossing_between_looks_seconds_apart_keep_their_tracks(self) -> None:
+        tracker = Tracker()
+
+        def employee(t: int) -> float:
+            return 0.1 + 0.035 * t / 1000
+
+        def stranger(t: int) -> float:
+            return 0.8 - 0.035 * t / 1000
+
+        # Settled, then looked at every 6 s: they cross between two looks, never seen overlapping.
+        for t in [0, 500, 1_000, 7_000, 13_000]:
+            step(
+                tracker,
+                t,
+                [face(employee(t)), face(stranger(t))],
+                lambda left, t=t: EMPLOYEE if left == employee(t) else [],
+            )
+            by_place = sorted(tracker.tracks, key=lambda track: track.box[0])
+            crossed = t >= 13_000  # the employee is on the right now
+            assert [track.known for track in by_place] == [not crossed, crossed]
+
+    def test_a_crossed_track_is_not_reported_until_searched_again(self) -> None:
+        tracker = Tracker()
+
+        def employee(t: int) -> float:
+            return 0.3 + 0.1 * t / 1000
+
+        def stranger(t: int) -> float:
+            return 0.5 - 0.1 * t / 1000
+
+        def frame(t: int) -> list[bool]:
+            return step(
+                tracker,
+                t,
+                [face(employee(t)), face(stranger(t))],
+                lambda left: EMPLOYEE if left == employee(t) else [],
+            )
+
+        frame(0)
+        frame(500)
+        [mine, theirs] = tracker.tracks
+        assert mine.known and theirs.unknown and mine.reportable and theirs.reportable
+        # Overlapping: either face may be either person, and a crop holds both: not searched,
+        # and not reported with matches that may be the other's.
+        assert frame(1_000) == [False, False]
+        assert not mine.reportable and not theirs.reportable
+        assert frame(1_500) == [True, True]  # apart: both searched again
+        assert mine.reportable and theirs.reportable
+        by_place = sorted(tracker.tracks, key=lambda track: track.box[0])
+        assert [track.known for track in by_place] == [False, True]  # the employee is right
+
+    def test_a_face_found_again_after_long_is_not_reported_until_searched(self) -> None:
+        tracker = Tracker(TrackRules(reacquire_ms=10_000))
+        step(tracker, 0, [face(0.3)], EMPLOYEE)
+        step(tracker, 500, [face(0.3)], EMPLOYEE)
+        assert step(tracker, 60_000, [face(0.34, yaw=60.0)], EMPLOYEE) == [False]  # turned
+        assert not tracker.tracks[0].reportable  # may be someone else: not EMPLOYEE's name
+        assert step(tracker, 60_500, [face(0.34)], EMPLOYEE) == [True]
+        assert tracker.tracks[0].reportable
+
     def test_tracks_survive_a_handover(self) -> None:
         tracker = Tracker()
         step(tracker, 0, [face(0.3)], EMPLOYEE)
@@ -170,6 +243,23 @@ class TestRate:
         step(tracker, 500, [face(0.3)], EMPLOYEE)
         assert next_analysis_ms(tracker, 500, 500, None, rules) == 500 + rules.still_known_ms
 
+    def test_faceless_motion_is_looked_at_slower_once_looks_found_no_face(self) -> None:
+        rules = RateRules(faceless_ms=3_000, faceless_fast_looks=2, faceless_slow_ms=5_000)
+        assert [rules.faceless_wait_ms(looks) for looks in range(4)] == [3_000] * 2 + [5_000] * 2
+
+    def test_a_seated_employees_sway_at_the_frames_edge_is_theirs(self) -> None:
+        # The motion gate's regions are whole cells: sway in the edge column, just outside the
+        # person region, is still the employee's (not someone new to look at every few seconds).
+        tracker = Tracker(TrackRules())
+        for t in (0, 500):
+            step(tracker, t, [face(0.08, top=0.32, size=0.066)], EMPLOYEE)
+        [track] = tracker.tracks
+        assert track.at_desk
+        edge = (0.0, 0.47, 1 / 64, 0.5)
+        assert tracker.moved(60_000, [edge]) == []
+        assert tracker.interesting(60_000, [edge]) == []
+        assert tracker.moved(60_000, [(0.5, 0.47, 0.05, 0.5)]) != []  # elsewhere: someone new
+
     def test_a_track_gone_from_the_last_frame_with_no_motion_since_is_not_due(self) -> None:
         rules, tracker = RateRules(), Tracker()
         for i in range(3):
@@ -179,9 +269,10 @@ class TestRate:
         assert next_analysis_ms(tracker, 1_000, 1_000, None, rules) == 1_000 + rules.unknown_ms
         step(tracker, 3_000, [], [])  # the next analysis no longer finds the face (left)
         assert next_analysis_ms(tracker, 3_000, 3_500, None, rules) is None
-        # Motion where they were (still theirs, 2.5 s after the face) brings the rate back.
+        # Motion where they were (still theirs, 2.5 s after the face) makes them due again, as
+        # faceless motion is (someone moving whose face the last look did not find).
         assert tracker.moved(3_500, [(0.25, 0.3, 0.2, 0.6)]) == []
-        assert next_analysis_ms(tracker, 3_000, 3_500, None, rules) == 3_000 + rules.unknown_ms
+        assert next_analysis_ms(tracker, 3_000, 3_500, None, rules) == 3_000 + rules.faceless_ms
 
 
 def gate(scene: Scene, t: float) -> bytes:

@@ -90,7 +90,7 @@ class CameraCounts:
     faces_ignored: int = 0
     faces_too_small: int = 0  # under SAMPLER_MIN_FACE_PIXELS: still unsearchable, not reported
     faces_unsearchable: int = 0
-    faces_held: int = 0  # in a track not searched yet (turned or blurred): left out of records
+    faces_held: int = 0  # track not searched (again) yet: turned, blurred or crossed; left out
     mosaics: int = 0  # DetectFaces calls on a mosaic of several frames' regions
     mosaic_tiles: int = 0
     tiles_dropped: int = 0  # regions that did not fit a mosaic (the oldest): not analysed
@@ -130,6 +130,7 @@ class CameraSampler:
             threshold=settings.face_match_threshold,
             floor=min(settings.possible_match_floor, settings.face_match_threshold),
             min_pixels=settings.min_face_pixels,
+            cell=(1 / settings.gate_grid[0], 1 / settings.gate_grid[1]),
         )
         self.rate_rules = RateRules()
         self.tracker = Tracker(self.track_rules)
@@ -440,10 +441,11 @@ class CameraSampler:
                     tracker.refused(track)
                     continue
                 tracker.searched(track, assignment.face, matches)
-            if track.matches is None:
+            reported = track.matches if track.reportable else None
+            if reported is None:
                 counts.faces_held += 1
                 continue
-            entries.append(entry(detail, track.matches))
+            entries.append(entry(detail, reported))
             track.reported += 1
         return entries
 

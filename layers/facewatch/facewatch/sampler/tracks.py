@@ -16,8 +16,10 @@ most (IoU), otherwise it starts a track. A track is **searched** (SearchFacesByI
 
 Otherwise a track's face is reported with the matches of its last search, so the employee at a
 desk is searched once a day, not once a second, and a stranger's frames still reach face_events.
-A face whose track is not searched yet is left out of its frame's record (as an unsearchable
-face is): reporting it with no match would make a turned employee an "unknown face".
+A face whose track is not searched yet, or is ambiguous (crossed another, or lost and found)
+and not searched again yet, is left out of its frame's record (as an unsearchable face is):
+reporting it with no match would make a turned employee an "unknown face", and with its old
+matches could give a stranger an employee's name after a crossing.
 
 Pure: no AWS, no clock (times are passed in, in ms).
 """
@@ -31,6 +33,9 @@ from typing import Any
 
 Box = tuple[float, float, float, float]  # left, top, width, height (ratios of the frame)
 WALKING_SPEED = 0.01  # ratios of the frame a second
+# Velocity says where a face went between looks up to this far apart (a walking employee is
+# looked at every few seconds), not beyond: older, it is reset.
+VELOCITY_SECONDS = 8.0
 
 
 def iou(a: Box, b: Box) -> float:
@@ -109,14 +114,18 @@ class Track:
         return math.hypot(*self.velocity) > WALKING_SPEED
 
     @property
+    def reportable(self) -> bool:
+        """Its face goes into records: searched, and not possibly someone else since (crossed
+        or lost and found: until searched again, the matches may be the other person's)."""
+        return self.matches is not None and not self.ambiguous
+
+    @property
     def at_desk(self) -> bool:
         """A known employee keeping still (at a desk): their motion is theirs."""
         return self.known and self.settled and not self.walking
 
     def predicted(self, at_ms: int) -> Box:
-        # Velocity says where a face went between analysed frames (up to a walking
-        # employee's 4 s), not beyond.
-        dt = min(5.0, (at_ms - self.seen_ms) / 1000.0)
+        dt = min(VELOCITY_SECONDS, (at_ms - self.seen_ms) / 1000.0)
         left, top, w, h = self.box
         return (left + self.velocity[0] * dt, top + self.velocity[1] * dt, w, h)
 
@@ -134,9 +143,13 @@ class TrackRules:
     crowded_iou: float = 0.2  # a face behind another overlaps less: searched as it is
     reacquire_ms: int = 10_000
     still_reacquire_ms: int = 900_000
-    explain_ms: int = 3_000
+    # Motion in a track's person region is put down to it this long after its face was seen:
+    # a walking employee is looked at every ``moving_known_ms``, and their motion between looks
+    # is theirs (a stranger behind them is found by the next look, or by the walk-by rate).
+    explain_ms: int = 7_000
     lost_ms: int = 8_000  # a track not seen this long is dropped ...
     known_lost_ms: int = 1_500_000  # ... a still employee at a desk this long (> verification)
+    cell: tuple[float, float] = (1 / 64, 1 / 36)  # the motion gate's cell (ratios of the frame)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +177,7 @@ class Tracker:
         """Associates the faces of an analysed frame with tracks and says which to search."""
         pairs = sorted(
             (
-                (max(iou(face.box, track.predicted(at_ms)), iou(face.box, track.box)), fi, ti)
+                (_overlap(face, track, at_ms), fi, ti)
                 for fi, face in enumerate(faces)
                 for ti, track in enumerate(self.tracks)
             ),
@@ -262,7 +275,11 @@ class Tracker:
         """Whether motion in ``region`` may be the track's: in its person region; for someone
         keeping still (at a desk), mostly inside it (someone walking in past them makes motion
         that reaches beyond it, and is looked at at once)."""
-        person = person_region(track.predicted(at_ms))
+        # Motion regions are whole gate cells: the person region is taken to the cells it
+        # touches (a seated person's sway at the frame's edge is in the edge column).
+        left, top, w, h = person_region(track.predicted(at_ms))
+        cw, ch = self.rules.cell
+        person = (left - cw, top - ch, w + 2 * cw, h + 2 * ch)
         return mostly_inside(region, person) if track.at_desk else overlaps(region, person)
 
     def _follow(self, track: Track, face: SeenFace, at_ms: int) -> None:
@@ -274,7 +291,7 @@ class Tracker:
         limit = self.rules.still_reacquire_ms if same_place else self.rules.reacquire_ms
         if track.matches is not None and unseen > limit:
             track.ambiguous = True
-        if 0 < dt <= 5.0:
+        if 0 < dt <= VELOCITY_SECONDS:
             vx = (face.box[0] - track.box[0]) / dt
             vy = (face.box[1] - track.box[1]) / dt
             track.velocity = (
@@ -359,13 +376,21 @@ class Tracker:
         return cls(rules, tracks, int(document.get("next", 1)))
 
 
+def _overlap(face: SeenFace, track: Track, at_ms: int) -> float:
+    """How much a face overlaps where its track is now: the predicted box of someone walking
+    (their last box may be another's by now, when people cross between looks), else the better
+    of the predicted and the last box (a seated person's sway is not a velocity)."""
+    predicted = iou(face.box, track.predicted(at_ms))
+    return predicted if track.walking else max(predicted, iou(face.box, track.box))
+
+
 def _distance(a: Box, b: Box) -> float:
     return math.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2)
 
 
 def _reachable(face: SeenFace, track: Track, at_ms: int) -> bool:
     """Within a face width a second of where the track was, and of a like size."""
-    seconds = max(0.5, min(5.0, (at_ms - track.seen_ms) / 1000.0))
+    seconds = max(0.5, min(VELOCITY_SECONDS, (at_ms - track.seen_ms) / 1000.0))
     ratio = face.box[3] / max(track.box[3], 1e-6)
     reach = max(face.box[2], track.box[2]) * seconds
     return 0.7 <= ratio <= 1.4 and _distance(face.box, track.predicted(at_ms)) <= reach
@@ -379,16 +404,19 @@ class RateRules:
     # Motion like a person's, no face found yet: 1.5 s finds a face shown for 2 s in time
     # for a second record 0.5 s later (face_events' MIN_DETECTIONS is 2).
     faceless_ms: int = 3_000
-    unknown_ms: int = 3_000  # an established stranger: keep its incident's frames coming
-    moving_known_ms: int = 4_000  # a known employee walking: someone may be behind them
+    # An established stranger: keep its incident's frames coming (a look every 5 s keeps a
+    # visit in one incident: INCIDENT_WINDOW_SECONDS is far longer).
+    unknown_ms: int = 5_000
+    moving_known_ms: int = 6_000  # a known employee walking: someone may be behind them
     still_known_ms: int = 600_000  # every track known and still: verify now and then
     unknown_records: int = 2  # records before an unknown track is established (MIN_DETECTIONS)
     faceless_ms_max: int = 10_000  # motion without a face is re-checked this long
     faceless_quiet_ms: int = 2_000  # faceless motion has ended after this long without any
-    # Walk-by suppression: after this many looks found no face, faceless motion is looked at
-    # every ``faceless_slow_ms`` (each look still covers every frame since the last one).
-    faceless_fast_looks: int = 1_000_000
-    faceless_slow_ms: int = 3_000
+    # Walk-by suppression: after this many looks found no face (someone walking by, turned
+    # away), faceless motion is looked at every ``faceless_slow_ms``; each look is a mosaic of
+    # every frame since the last one, so a face shown in between is still found.
+    faceless_fast_looks: int = 2
+    faceless_slow_ms: int = 5_000
 
     def faceless_wait_ms(self, looks: int) -> int:
         """How long after the last look faceless motion is looked at again."""
