@@ -257,10 +257,14 @@ class Outcome:
             "alerted": alerted,
             "p50": percentile(latencies, 0.50),
             "p95": percentile(latencies, 0.95),
+            "max": max(latencies, default=float("nan")),
+            "faced": len(latencies),
         }
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The value at rank round(q * (n - 1)) of the sorted values (numpy's "nearest"): with the
+    13 visits that face the camera, p95 is the second highest (the bench prints the highest)."""
     if not values:
         return float("nan")
     ordered = sorted(values)
@@ -566,6 +570,8 @@ def main() -> int:
          f"{proc['p50']:.2f} s (modelled)"),
         ("first visible -> record p95", f"{r['p95']:.2f} s", f"{naive['p95']:.2f} s (modelled)",
          f"{proc['p95']:.2f} s (modelled)"),
+        (f"first visible -> record max ({r['faced']:.0f})", f"{r['max']:.2f} s",
+         f"{naive['max']:.2f} s (modelled)", f"{proc['max']:.2f} s (modelled)"),
         ("USD / camera-month", f"{cost['sampler']:.2f}", f"{cost['naive_rekognition']:.2f}",
          f"{cost['processor']:.2f}"),
     ]  # fmt: skip

@@ -401,8 +401,8 @@ class RateRules:
     """How soon the next frame is analysed, by what the tracks need (ms)."""
 
     new_ms: int = 500  # a track not yet searched, unsure, or unknown with few records
-    # Motion like a person's, no face found yet: 1.5 s finds a face shown for 2 s in time
-    # for a second record 0.5 s later (face_events' MIN_DETECTIONS is 2).
+    # Motion like a person's, no face found yet: looked at again this soon (each look is a
+    # mosaic of every frame since the last, so a face shown for 2 s in between is found).
     faceless_ms: int = 3_000
     # An established stranger: keep its incident's frames coming (a look every 5 s keeps a
     # visit in one incident: INCIDENT_WINDOW_SECONDS is far longer).
