@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from facewatch.sampler.motion import person_regions, signature
 from facewatch.sampler.tracks import (
@@ -201,12 +203,79 @@ class TestTracks:
         assert step(tracker, 60_500, [face(0.34)], EMPLOYEE) == [True]
         assert tracker.tracks[0].reportable
 
+    def test_someone_who_takes_the_place_of_a_person_gone_from_view_is_searched(self) -> None:
+        tracker = Tracker()
+        step(tracker, 0, [face(0.3), face(0.5)], lambda left: EMPLOYEE if left < 0.4 else [])
+        # 2 s later the employee has turned away (no face); the stranger walked to their place.
+        [searched] = step(tracker, 2_000, [face(0.32)], [])
+        assert searched
+        [track] = [t for t in tracker.tracks if t.seen_ms == 2_000]
+        assert track.unknown and track.reportable
+
+    def test_a_smaller_face_where_a_larger_one_was_is_someone_else(self) -> None:
+        tracker = Tracker()
+        step(tracker, 0, [face(0.3, size=0.15)], EMPLOYEE)
+        # The employee turned away; a face behind them, much smaller, shows in their place.
+        assert step(tracker, 500, [face(0.31, size=0.09)], []) == [True]
+        [track] = [t for t in tracker.tracks if t.seen_ms == 500]
+        assert track.track_id == 2 and track.unknown
+
     def test_tracks_survive_a_handover(self) -> None:
         tracker = Tracker()
         step(tracker, 0, [face(0.3)], EMPLOYEE)
         again = Tracker.loads(tracker.dumps(), tracker.rules)
+        assert again.last_ms == 0  # what "seen in the last analysed frame" means next
         assert step(again, 500, [face(0.3)], EMPLOYEE) == [False]
         assert again.tracks[0].known and again.next_id == tracker.next_id
+
+
+def identity(who: str | None) -> list[dict[str, Any]]:
+    """What SearchFacesByImage returns for this person's face: the employee, or nothing."""
+    if who is None:
+        return []
+    return [{"Similarity": 99.0, "Face": {"FaceId": f"f-{who}", "ExternalImageId": who}}]
+
+
+# Coarse values on purpose: people at the same height, of the same size, at the same speed are
+# the hard cases (side by side, one taking the other's place), and a grid makes them common.
+PERSON = st.tuples(
+    st.integers(1, 12).map(lambda i: i / 16),  # left at t = 0
+    st.sampled_from([-0.04, -0.03, -0.02, 0.0, 0.02, 0.03, 0.04]),  # frame ratios a second
+    st.sampled_from([0.2, 0.3, 0.5]),  # top
+    st.sampled_from([0.08, 0.1, 0.125, 0.16]),  # face width (0.08 behind 0.125: not alike)
+    st.sampled_from(["EMP-1", "EMP-2", None]),
+    st.booleans(),  # turned at every other look (not searchable then)
+)
+
+
+class TestTrackProperties:
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        people=st.lists(PERSON, min_size=1, max_size=3),
+        gaps=st.lists(st.integers(500, 8_000), min_size=2, max_size=14),
+    )
+    def test_a_reported_face_never_carries_another_persons_matches(
+        self, people: list[tuple[float, float, float, float, str | None, bool]], gaps: list[int]
+    ) -> None:
+        """Oracle: the person whose face it is. People walk at any speed and direction, cross,
+        walk side by side, leave and enter at the edges; looks come 0.5-8 s apart. Whatever
+        the tracker associates, a face it reports carries its own person's matches (an
+        employee's name never goes to a stranger, nor the other way round)."""
+        tracker, t = Tracker(), 0
+        for look, gap in enumerate(gaps):
+            faces, truth = [], []
+            for x, vx, top, size, who, turns in people:
+                left = x + vx * t / 1000
+                if 0.0 <= left <= 1.0 - size:
+                    yaw = 55.0 if turns and look % 2 else 0.0
+                    faces.append(SeenFace((left, top, size, size * 1.6), 80.0, yaw=yaw))
+                    truth.append(who)
+            for assignment, who in zip(tracker.update(t, faces), truth, strict=True):
+                if assignment.search:
+                    tracker.searched(assignment.track, assignment.face, identity(who))
+                if assignment.track.reportable:
+                    assert assignment.track.matches == identity(who), (t, who)
+            t += gap
 
 
 class TestRate:

@@ -164,6 +164,7 @@ class Tracker:
     rules: TrackRules = field(default_factory=TrackRules)
     tracks: list[Track] = field(default_factory=list)
     next_id: int = 1
+    last_ms: int | None = None  # the last analysed frame
 
     def good(self, face: SeenFace) -> bool:
         rules = self.rules
@@ -180,6 +181,7 @@ class Tracker:
                 (_overlap(face, track, at_ms), fi, ti)
                 for fi, face in enumerate(faces)
                 for ti, track in enumerate(self.tracks)
+                if _like_size(face, track)
             ),
             reverse=True,
         )
@@ -205,6 +207,7 @@ class Tracker:
                 continue
             face_track[fi] = self.tracks[ti]
             taken.add(ti)
+        self._doubt(at_ms, faces, face_track)
         current = []
         for fi, face in enumerate(faces):
             track = face_track.get(fi)
@@ -217,6 +220,7 @@ class Tracker:
             current.append(track)
         crowded = self._mark_overlaps(at_ms, current)
         self._drop(at_ms)
+        self.last_ms = at_ms
         return [
             Assignment(face, track, id(track) not in crowded and self._needs_search(track, face))
             for face, track in zip(faces, current, strict=True)
@@ -270,6 +274,37 @@ class Tracker:
         return unexplained
 
     # ---- internals --------------------------------------------------------------------------
+
+    def _doubt(self, at_ms: int, faces: list[SeenFace], face_track: dict[int, Track]) -> None:
+        """Marks ambiguous (searched again before its matches are reported) a track whose
+        association another reading of this frame explains as well: a track seen in the last
+        analysed frame that more than one face could be (someone hidden behind them came into
+        view; two people side by side, seen seconds apart), or a track given a face that
+        another such track could be (one person turned away or left, the other took their
+        place). Tracks not in the last analysed frame are no other reading: not looked at (a
+        mosaic covers where motion was), or lost (taken only when nothing else fits)."""
+        could = [
+            [
+                track.seen_ms == self.last_ms and self._could_be(face, track, at_ms)
+                for track in self.tracks
+            ]
+            for face in faces
+        ]
+        for ti, track in enumerate(self.tracks):
+            if track.matches is not None and sum(row[ti] for row in could) > 1:
+                track.ambiguous = True
+        for fi, mine in face_track.items():
+            others = any(c for c, t in zip(could[fi], self.tracks, strict=True) if t is not mine)
+            if mine.matches is not None and others:
+                mine.ambiguous = True
+
+    def _could_be(self, face: SeenFace, track: Track, at_ms: int) -> bool:
+        """Whether the face may be the track's person: of a like size (a face's size changes
+        little between looks: a smaller face behind a larger one is someone else) and where
+        the track could have gone."""
+        return _like_size(face, track) and (
+            _overlap(face, track, at_ms) >= self.rules.min_iou or _reachable(face, track, at_ms)
+        )
 
     def _owns(self, track: Track, region: Box, at_ms: int) -> bool:
         """Whether motion in ``region`` may be the track's: in its person region; for someone
@@ -359,7 +394,11 @@ class Tracker:
 
     def dumps(self) -> str:
         return json.dumps(
-            {"next": self.next_id, "tracks": [asdict(t) for t in self.tracks]},
+            {
+                "next": self.next_id,
+                "last": self.last_ms,
+                "tracks": [asdict(t) for t in self.tracks],
+            },
             separators=(",", ":"),
         )
 
@@ -373,7 +412,8 @@ class Tracker:
             raw["box"] = tuple(raw["box"])
             raw["velocity"] = tuple(raw["velocity"])
             tracks.append(Track(**raw))
-        return cls(rules, tracks, int(document.get("next", 1)))
+        last = document.get("last")
+        return cls(rules, tracks, int(document.get("next", 1)), None if last is None else int(last))
 
 
 def _overlap(face: SeenFace, track: Track, at_ms: int) -> float:
@@ -388,12 +428,17 @@ def _distance(a: Box, b: Box) -> float:
     return math.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2)
 
 
+def _like_size(face: SeenFace, track: Track) -> bool:
+    """A face's size changes little between looks: one much smaller or larger than the track's
+    is someone else (a smaller face behind, a person nearer the camera)."""
+    return 0.7 <= face.box[3] / max(track.box[3], 1e-6) <= 1.4
+
+
 def _reachable(face: SeenFace, track: Track, at_ms: int) -> bool:
     """Within a face width a second of where the track was, and of a like size."""
     seconds = max(0.5, min(VELOCITY_SECONDS, (at_ms - track.seen_ms) / 1000.0))
-    ratio = face.box[3] / max(track.box[3], 1e-6)
     reach = max(face.box[2], track.box[2]) * seconds
-    return 0.7 <= ratio <= 1.4 and _distance(face.box, track.predicted(at_ms)) <= reach
+    return _like_size(face, track) and _distance(face.box, track.predicted(at_ms)) <= reach
 
 
 @dataclass(frozen=True, slots=True)
