@@ -1,10 +1,11 @@
 """`facewatch alerts test --site S`: a marked test alert through the site's real routes.
 
-The deployed notifiers' own settings (their function environment) say where alerts go; this
-command sends one test alert there, the way they would, and reports what was sent and what Slack
-answered: the Slack app's channel and message ts (or the webhook route), and the SNS message id
-of the text the site's phones (and the org-wide ones) get. The header and the SMS say TEST. The
-canary skips the notifiers; this does not.
+The deployed notifiers' own settings (their function environment) and the site as the registry
+holds it (`facewatch cameras apply`: its name, time zone and Slack route) say where alerts go;
+this command sends one test alert there, the way they would, and reports what was sent and
+what Slack answered: the Slack app's channel and message ts (or the webhook route), and the SNS
+message id of the text the site's phones (and the org-wide ones) get. The header and the SMS
+say TEST. The canary skips the notifiers; this does not.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 import time
 from typing import Any
 
+import boto3
+
 from facewatch.alerts.event import AlertDetail, BestFace, CameraLocation, FaceBox, FaceQualityOut
 from facewatch.alerts.slack.app import SlackAppConfig, SlackWebApi
 from facewatch.alerts.slack.messages import Lifecycle, alert_message
@@ -22,6 +25,7 @@ from facewatch.alerts.slack.webhooks import SlackPoster, WebhookRoutes
 from facewatch.alerts.sms.messages import sms_text
 from facewatch.alerts.sms.notifier import SnsTopic
 from facewatch.alerts.view import alert_view
+from facewatch.fleet.registry import SiteInfo, site_key
 from facewatch.timestamps import to_datetime
 from facewatch_tools.aws_targets import TargetError, add_aws_arguments, client, stack_output
 from facewatch_tools.cli.subscribers import site_id
@@ -34,15 +38,28 @@ def register(subparsers: Any) -> None:
     test.add_argument("--site", required=True, type=site_id, help="the site id (cameras.yaml)")
     test.add_argument("--slack-function", help="the Slack notifier (default: the stack's output)")
     test.add_argument("--sms-function", help="the SMS notifier (default: the stack's output)")
+    test.add_argument(
+        "--table", help="the table holding the registry (default: the stack's output)"
+    )
     add_aws_arguments(test)
     parser.set_defaults(func=run)
 
 
-def test_alert(site: str, region: str, now: float) -> AlertDetail:
+def registered_site(args: argparse.Namespace, site: str) -> SiteInfo:
+    """The site as the notifiers see it (face_events puts the registry's site on each alert)."""
+    name = args.table or stack_output(args, "TableName")
+    dynamodb = boto3.resource("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
+    item = dynamodb.Table(name).get_item(Key=site_key(site)).get("Item")
+    if item is None:
+        raise TargetError(f"site {site} is not in the registry ({name}): `facewatch cameras apply`")
+    return SiteInfo.model_validate(item)
+
+
+def test_alert(site: SiteInfo, region: str, now: float) -> AlertDetail:
     return AlertDetail(
         incident_id=f"TEST-{int(now)}",
-        camera_id=f"{site}-test",
-        stream_arn=f"arn:aws:kinesisvideo:{region}:000000000000:stream/{site}-test/0",
+        camera_id=f"{site.site_id}-test",
+        stream_arn=f"arn:aws:kinesisvideo:{region}:000000000000:stream/{site.site_id}-test/0",
         first_seen=to_datetime(now),
         last_seen=to_datetime(now),
         detections=1,
@@ -52,7 +69,12 @@ def test_alert(site: str, region: str, now: float) -> AlertDetail:
             quality=FaceQualityOut(),
         ),
         location=CameraLocation(
-            site_id=site, site_name=site, display_name="facewatch test", severity="high"
+            site_id=site.site_id,
+            site_name=site.name,
+            display_name="facewatch test",
+            time_zone=site.time_zone,
+            slack_route=site.slack_route,
+            severity="high",
         ),
         test=True,
     )
@@ -72,7 +94,7 @@ def _secret(args: argparse.Namespace, arn: str) -> Any:
 
 def send_slack(args: argparse.Namespace, detail: AlertDetail, env: dict[str, str]) -> str:
     message = alert_message(alert_view(detail, None), Lifecycle(mention=""))
-    keys = [detail.location.site_id] if detail.location else []
+    keys = detail.location.slack_keys if detail.location else []
     app_arn = env.get("SLACK_APP_SECRET_ARN")
     app = SlackAppConfig.from_secret(_secret(args, app_arn)) if app_arn else None
     if app is not None:
@@ -96,7 +118,7 @@ def send_sms(args: argparse.Namespace, detail: AlertDetail, env: dict[str, str])
 
 def run(args: argparse.Namespace) -> int:
     region = args.region or client("sts", args).meta.region_name
-    detail = test_alert(args.site, region, time.time())
+    detail = test_alert(registered_site(args, args.site), region, time.time())
     routes = (("SlackNotifierFunctionArn", send_slack), ("SmsNotifierFunctionArn", send_sms))
     failures = 0
     # Where each route goes. No credentials, region or stack fails every route the same way:

@@ -91,6 +91,12 @@ class CameraLocation(ContractModel):
         description="The camera's severity (cameras.yaml): chooses the alert's routes; since 1.2",
     )
 
+    @property
+    def slack_keys(self) -> list[str]:
+        """Where the site's Slack alerts go, first match wins: the inventory's route for the
+        site, then the site id (then the secret's "default")."""
+        return [key for key in (self.slack_route, self.site_id) if key]
+
 
 class AlertDetail(ContractModel):
     """detail of ``Unknown Face Detected``: one per incident, published once."""

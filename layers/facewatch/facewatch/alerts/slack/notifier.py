@@ -134,8 +134,7 @@ class SlackNotifier:
     def _send_alert(self, detail: AlertDetail) -> None:
         adapters = self._adapters
         location = detail.location
-        # the inventory's route for the site, then the site id, then "default"
-        site_keys = [k for k in (location.slack_route, location.site_id) if k] if location else []
+        site_keys = location.slack_keys if location else []
         app = adapters.app()
         snapshot = adapters.snapshots.snapshot_url(detail)
         view = alert_view(
