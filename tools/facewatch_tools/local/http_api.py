@@ -23,15 +23,16 @@ import copy
 import json
 import re
 import secrets
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from facewatch_tools.local.loopback import LoopbackServer
 
 API_TYPE = "AWS::ApiGatewayV2::Api"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # HTTP API payload quota
@@ -301,14 +302,11 @@ class LocalHttpApi:
     _functions: dict[str, Callable[[Any], Any]] = field(
         default_factory=dict
     )  # by route's function logical id
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _loopback: LoopbackServer = field(default_factory=LoopbackServer)
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("local HTTP API not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._loopback.url
 
     def connect(
         self, spec: HttpApiSpec, account_id: str, functions: Mapping[str, Callable[[Any], Any]]
@@ -371,19 +369,8 @@ class LocalHttpApi:
             def log_message(self, format: str, *args: Any) -> None:
                 return  # `requests` keeps the record; no access log on stderr
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"facewatch-api-{self.logical_id}", daemon=True
-        )
-        self._thread.start()
+        self._loopback.start(Handler, f"facewatch-api-{self.logical_id}")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._loopback.stop()

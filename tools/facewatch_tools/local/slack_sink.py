@@ -17,8 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from facewatch_tools.local.loopback import LoopbackServer
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +83,12 @@ class SlackSink:
     messages: dict[tuple[str, str], SinkMessage] = field(default_factory=dict)
     _failures: list[_Failure] = field(default_factory=list)
     _next_ts: int = 0
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _loopback: LoopbackServer = field(default_factory=LoopbackServer)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("sink not started")
-        port = self._server.server_address[1]
-        return f"http://127.0.0.1:{port}"
+        return self._loopback.url
 
     def url(self, route: str = "default") -> str:
         return f"{self.base_url}/hooks/{route}"
@@ -202,19 +200,8 @@ class SlackSink:
             def log_message(self, format: str, *args: Any) -> None:
                 return  # the sink keeps its own record; no access log on stderr
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="facewatch-slack-sink", daemon=True
-        )
-        self._thread.start()
+        self._loopback.start(Handler, "facewatch-slack-sink")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._loopback.stop()
