@@ -52,7 +52,13 @@ def test_demo_runs_a_scenario_and_writes_the_report(tmp_path: Path) -> None:
 
 def test_demo_shows_the_slack_and_sms_messages(tmp_path: Path) -> None:
     scenario = tmp_path / "small.yaml"
-    scenario.write_text(SCENARIO + 'phones: ["+821055501234"]\n')
+    two_sites = SCENARIO.replace(
+        "sites: [{id: seoul-hq, name: Seoul HQ, time_zone: Asia/Seoul}]",
+        "sites: [{id: seoul-hq, name: Seoul HQ, time_zone: Asia/Seoul}, {id: berlin, name: B}]",
+    )
+    # The Seoul desk, the Berlin desk, and an org-wide phone (the security lead's).
+    phones = '[{number: "+821055501234", site: seoul-hq}, {number: "+4915550100", site: berlin}]'
+    scenario.write_text(two_sites + f'phones: {phones[:-1]}, "+12025550100"]\n')
     out = io.StringIO()
     assert Demo(scenario, 0, tmp_path / "r.html", out).run() == 0
     text = out.getvalue()
@@ -61,8 +67,10 @@ def test_demo_shows_the_slack_and_sms_messages(tmp_path: Path) -> None:
     assert "Slack messages (1):" in text
     assert "Unknown face at Seoul HQ / Dock door" in text  # the registry's names, local time
     assert f"incident {incident_id}" in text
-    assert "SMS messages (1):" in text
+    assert "SMS messages (2):" in text  # the Seoul alert: not to the Berlin desk
     assert "+821055501234: Unknown face: Seoul HQ / Dock door" in text
+    assert "+12025550100: Unknown face: Seoul HQ / Dock door" in text
+    assert "+4915550100" not in text
     assert "record -> Slack message: p50" in text
     # one message per visit, updated in place: (live, if the visit grew after its alert,)
     # acknowledged by the operator, then ended

@@ -24,6 +24,10 @@ def test_the_default_scenario_ships_and_uses_the_inventory_cameras() -> None:
         "berlin-reception-01",
     }
     assert scenario.slack_routes() == ["seoul"]
+    # Each office's desk phone gets its own office's alerts; nobody is org-wide.
+    assert scenario.phones_of("seoul-hq") == ["+821055501234"]
+    assert scenario.phones_of("berlin") == ["+4915550100"]
+    assert scenario.phones_of(None) == []
 
 
 def test_same_seed_same_records() -> None:
@@ -90,6 +94,16 @@ cameras: [{id: c, site: s, display_name: C}]
 visits: [{person: x, camera: nowhere, at: 0, seconds: 1}]
 """
     with pytest.raises(ScenarioError, match="unknown camera 'nowhere'"):
+        parse_scenario(text, "test.yaml")
+
+
+def test_a_phone_for_an_unknown_site_is_a_clear_error() -> None:
+    text = """
+sites: [{id: s, name: S}]
+cameras: [{id: c, site: s, display_name: C}]
+phones: ["+821055501234", {number: "+4915550100", site: nowhere}]
+"""
+    with pytest.raises(ScenarioError, match="unknown site 'nowhere'"):
         parse_scenario(text, "test.yaml")
 
 

@@ -30,7 +30,7 @@ from facewatch_tools.local.eventbridge import BusEvent
 from facewatch_tools.local.functions import FunctionRuntime
 from facewatch_tools.local.outcome import alert_latencies
 from facewatch_tools.local.report import Latencies, html_report, incident_table, summary
-from facewatch_tools.local.scenario import load_scenario
+from facewatch_tools.local.scenario import Scenario, load_scenario
 from facewatch_tools.local.server import LOCAL_REGION
 from facewatch_tools.local.simulator import SimFrame, frames, play
 from facewatch_tools.local.stack import LocalStack
@@ -73,6 +73,15 @@ def serve_until_stopped(stacks: Mapping[str, LocalStack]) -> None:
 
 
 TICKER_RULE = "AlertTickerFunctionTick"  # the alert ticker's schedule (template.yaml)
+
+
+def subscribe_desks(stack: LocalStack, scenario: Scenario, here: Inventory) -> None:
+    """What `facewatch subscribers add` does: the org-wide phones in every region, a site's
+    phones (``--site``) only for that site's alerts, in its region."""
+    stack.subscribe_phones(scenario.phones_of(None))
+    for site in here.sites:
+        if phones := scenario.phones_of(site.id):
+            stack.subscribe_phones(phones, {"site": [site.id]})
 
 
 class Demo:
@@ -140,8 +149,9 @@ class Demo:
                 )
                 if len(stacks) == 1:  # the same template and settings in every region
                     self.say(f"  settings in force: {settings_in_force(stack, self.environ)}")
-                stack.load_registry(inventory.in_region(region))  # this region's sites only
-                stack.subscribe_phones(scenario.phones)
+                here = inventory.in_region(region)
+                stack.load_registry(here)  # this region's sites only
+                subscribe_desks(stack, scenario, here)
             first = next(iter(stacks.values()))
             self.say(f"  settings in force: {settings_in_force(first, self.environ)}")
             home = {

@@ -31,6 +31,17 @@ class Visit(BaseModel):
     )
 
 
+E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{7,14}$")]
+
+
+class Phone(BaseModel):
+    """A security phone: a site's (`facewatch subscribers add --site`), or org-wide."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    number: E164
+    site: str | None = Field(default=None, description="The site whose alerts it gets; none: all")
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = "scenario"
@@ -46,8 +57,10 @@ class Scenario(BaseModel):
     cameras: list[Camera] = Field(min_length=1)
     employees: list[Employee] = Field(default_factory=list)
     visits: list[Visit] = Field(default_factory=list)
-    phones: list[Annotated[str, Field(pattern=r"^\+[1-9][0-9]{7,14}$")]] = Field(
-        default_factory=list, description="Security phones subscribed to the SMS topic (E.164)"
+    phones: list[Phone | E164] = Field(
+        default_factory=list,
+        description="Security phones subscribed to the SMS topic: a number (org-wide) or "
+        "{number, site} (that site's alerts only)",
     )
 
     @model_validator(mode="after")
@@ -57,6 +70,9 @@ class Scenario(BaseModel):
         for camera in self.cameras:
             if camera.site not in sites:
                 raise ValueError(f"camera {camera.id!r} names unknown site {camera.site!r}")
+        for phone in self.phones:
+            if isinstance(phone, Phone) and phone.site is not None and phone.site not in sites:
+                raise ValueError(f"phone {phone.number} names unknown site {phone.site!r}")
         for visit in self.visits:
             if visit.camera not in cameras:
                 raise ValueError(f"visit of {visit.person!r} names unknown camera {visit.camera!r}")
@@ -70,6 +86,14 @@ class Scenario(BaseModel):
 
     def employee_ids(self) -> set[str]:
         return {e.id for e in self.employees}
+
+    def phones_of(self, site: str | None) -> list[str]:
+        """The numbers subscribed for one site's alerts (None: the org-wide ones)."""
+        return [
+            phone.number if isinstance(phone, Phone) else phone
+            for phone in self.phones
+            if (phone.site if isinstance(phone, Phone) else None) == site
+        ]
 
     def slack_routes(self) -> list[str]:
         return [s.slack_route for s in self.sites if s.slack_route]
