@@ -1,8 +1,9 @@
 """Face tracks across analysed frames: who a face is, decided once, carried while it persists.
 
 A track is one person's face from DetectFaces result to DetectFaces result. A new face is
-associated with the track whose predicted box (last box moved by its velocity) it overlaps
-most (IoU), otherwise it starts a track. A track is **searched** (SearchFacesByImage):
+associated with the track of a like size whose predicted box (last box moved by its velocity)
+it overlaps most (IoU), else the nearest within reach, otherwise it starts a track. A track is
+**searched** (SearchFacesByImage):
 
 - when its face is first good enough: at least ``min_pixels``, |yaw| <= ``max_yaw``,
   sharpness >= ``min_sharpness`` (a turned or blurred employee matches below the threshold and
@@ -12,7 +13,9 @@ most (IoU), otherwise it starts a track. A track is **searched** (SearchFacesByI
   possible band (``floor`` <= similarity < threshold), at most ``max_searches`` times;
 - again when it was lost and found: re-acquired after ``reacquire_ms`` unseen (a face in an
   employee's place may be someone else), or after overlapping another track (crossing people
-  may swap tracks: both are searched again once they are apart).
+  may swap tracks: both are searched again once they are apart);
+- again when another reading of the frame fits as well (``_doubt``: two faces where one track
+  was, or a face another recent track could be).
 
 Otherwise a track's face is reported with the matches of its last search, so the employee at a
 desk is searched once a day, not once a second, and a stranger's frames still reach face_events.
