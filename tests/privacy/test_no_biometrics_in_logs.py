@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from facewatch.fleet.inventory import Inventory
+from facewatch_tools.local.demo import subscribe_desks
 from facewatch_tools.local.scenario import load_scenario
 from facewatch_tools.local.simulator import frames
 from facewatch_tools.local.stack import LocalStack
@@ -31,8 +32,9 @@ FORBIDDEN = {
 def run() -> Iterator[tuple[LocalStack, set[str]]]:
     scenario = load_scenario()
     with LocalStack(slack_routes=scenario.slack_routes()) as stack:
-        stack.load_registry(Inventory(sites=scenario.sites, cameras=scenario.cameras))
-        stack.subscribe_phones(scenario.phones)
+        inventory = Inventory(sites=scenario.sites, cameras=scenario.cameras)
+        stack.load_registry(inventory)
+        subscribe_desks(stack, scenario, inventory)
         arns = {c.id: stack.video_stream_arn(c.id) for c in scenario.cameras}
         planned = frames(scenario, time.time() - 120, arns)
         stack.put_records([(f.data(), f.camera_id) for f in planned])
