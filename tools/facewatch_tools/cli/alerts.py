@@ -25,7 +25,7 @@ from facewatch.alerts.slack.webhooks import SlackPoster, WebhookRoutes
 from facewatch.alerts.sms.messages import sms_text
 from facewatch.alerts.sms.notifier import SnsTopic
 from facewatch.alerts.view import alert_view
-from facewatch.fleet.registry import SiteInfo, site_key
+from facewatch.fleet.registry import RegistryReader, SiteInfo
 from facewatch.timestamps import to_datetime
 from facewatch_tools.aws_targets import TargetError, add_aws_arguments, client, stack_output
 from facewatch_tools.cli.subscribers import site_id
@@ -49,10 +49,10 @@ def registered_site(args: argparse.Namespace, site: str) -> SiteInfo:
     """The site as the notifiers see it (face_events puts the registry's site on each alert)."""
     name = args.table or stack_output(args, "TableName")
     dynamodb = boto3.resource("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
-    item = dynamodb.Table(name).get_item(Key=site_key(site)).get("Item")
-    if item is None:
-        raise TargetError(f"site {site} is not in the registry ({name}): `facewatch cameras apply`")
-    return SiteInfo.model_validate(item)
+    for info in RegistryReader(dynamodb.Table(name)).sites():
+        if info.site_id == site:
+            return info
+    raise TargetError(f"site {site} is not in the registry ({name}): `facewatch cameras apply`")
 
 
 def test_alert(site: SiteInfo, region: str, now: float) -> AlertDetail:
