@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from facewatch.fleet.inventory import Camera, Site
 
@@ -31,14 +31,11 @@ class Visit(BaseModel):
     )
 
 
-E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{7,14}$")]
-
-
 class Phone(BaseModel):
     """A security phone: a site's (`facewatch subscribers add --site`), or org-wide."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    number: E164
+    number: str = Field(pattern=r"^\+[1-9][0-9]{7,14}$", description="E.164")
     site: str | None = Field(default=None, description="The site whose alerts it gets; none: all")
 
 
@@ -57,11 +54,19 @@ class Scenario(BaseModel):
     cameras: list[Camera] = Field(min_length=1)
     employees: list[Employee] = Field(default_factory=list)
     visits: list[Visit] = Field(default_factory=list)
-    phones: list[Phone | E164] = Field(
+    phones: list[Phone] = Field(
         default_factory=list,
         description="Security phones subscribed to the SMS topic: a number (org-wide) or "
         "{number, site} (that site's alerts only)",
     )
+
+    @field_validator("phones", mode="before")
+    @classmethod
+    def _numbers_are_org_wide(cls, value: Any) -> Any:
+        """A bare number is an org-wide phone."""
+        if isinstance(value, list):
+            return [{"number": item} if isinstance(item, str) else item for item in value]
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -71,7 +76,7 @@ class Scenario(BaseModel):
             if camera.site not in sites:
                 raise ValueError(f"camera {camera.id!r} names unknown site {camera.site!r}")
         for phone in self.phones:
-            if isinstance(phone, Phone) and phone.site is not None and phone.site not in sites:
+            if phone.site is not None and phone.site not in sites:
                 raise ValueError(f"phone {phone.number} names unknown site {phone.site!r}")
         for visit in self.visits:
             if visit.camera not in cameras:
@@ -89,11 +94,7 @@ class Scenario(BaseModel):
 
     def phones_of(self, site: str | None) -> list[str]:
         """The numbers subscribed for one site's alerts (None: the org-wide ones)."""
-        return [
-            phone.number if isinstance(phone, Phone) else phone
-            for phone in self.phones
-            if (phone.site if isinstance(phone, Phone) else None) == site
-        ]
+        return [phone.number for phone in self.phones if phone.site == site]
 
     def slack_routes(self) -> list[str]:
         return [s.slack_route for s in self.sites if s.slack_route]
