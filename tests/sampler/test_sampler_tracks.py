@@ -3,6 +3,7 @@ motion regions that decide whether DetectFaces is worth a call (lighting is not 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -43,6 +44,11 @@ def step(tracker: Tracker, at_ms: int, faces: list[SeenFace], results: Any) -> l
             )
         out.append(assignment.search)
     return out
+
+
+def walking(start: float, per_second: float) -> Callable[[int], float]:
+    """A face's left edge at time t (ms): walking at ``per_second`` frame widths a second."""
+    return lambda t: start + per_second * t / 1000
 
 
 class TestTracks:
@@ -145,13 +151,7 @@ class TestTracks:
 
     def test_people_crossing_between_looks_seconds_apart_keep_their_tracks(self) -> None:
         tracker = Tracker()
-
-        def employee(t: int) -> float:
-            return 0.1 + 0.035 * t / 1000
-
-        def stranger(t: int) -> float:
-            return 0.8 - 0.035 * t / 1000
-
+        employee, stranger = walking(0.1, 0.035), walking(0.8, -0.035)
         # Settled, then looked at every 6 s: they cross between two looks, never seen overlapping.
         for t in [0, 500, 1_000, 7_000, 13_000]:
             step(
@@ -166,12 +166,7 @@ class TestTracks:
 
     def test_a_crossed_track_is_not_reported_until_searched_again(self) -> None:
         tracker = Tracker()
-
-        def employee(t: int) -> float:
-            return 0.3 + 0.1 * t / 1000
-
-        def stranger(t: int) -> float:
-            return 0.5 - 0.1 * t / 1000
+        employee, stranger = walking(0.3, 0.1), walking(0.5, -0.1)
 
         def frame(t: int) -> list[bool]:
             return step(
